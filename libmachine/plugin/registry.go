@@ -1,0 +1,59 @@
+// Package plugin opens machine drivers: built-in ones in process, all others
+// as docker-machine plugin binaries spoken to over the stock net/rpc protocol
+// (API version 1), so any plugin written for docker-machine 0.16.2 or
+// rancher-machine works, and our own binaries can serve our built-ins to
+// those CLIs.
+package plugin
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/docker/machine/libmachine/drivers"
+)
+
+// Driver is an opened driver. Close releases it: for a plugin it stops the
+// plugin process; for a built-in it does nothing.
+type Driver interface {
+	drivers.Driver
+	Close() error
+}
+
+// Factory returns a fresh driver with empty configuration, like stock
+// NewDriver("", "").
+type Factory func() drivers.Driver
+
+var registry = struct {
+	sync.RWMutex
+	factories map[string]Factory
+}{factories: map[string]Factory{}}
+
+// RegisterBuiltin makes name run in process. Registering a name again
+// replaces the earlier factory.
+func RegisterBuiltin(name string, f Factory) {
+	if name == "" || f == nil {
+		panic("plugin: RegisterBuiltin needs a name and a factory")
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	registry.factories[name] = f
+}
+
+// Builtins returns the registered built-in driver names, sorted.
+func Builtins() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	names := make([]string, 0, len(registry.factories))
+	for name := range registry.factories {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func builtin(name string) (Factory, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	f, ok := registry.factories[name]
+	return f, ok
+}
