@@ -10,7 +10,8 @@ type Result struct {
 }
 
 // Err turns a non-zero exit into an error that quotes the command's stderr,
-// for callers that treat any failure as fatal.
+// for callers that treat any failure as fatal. The error is a
+// *CommandError, so callers can still read the status.
 func (r *Result) Err(cmd string) error {
 	if r.ExitStatus == 0 {
 		return nil
@@ -19,5 +20,16 @@ func (r *Result) Err(cmd string) error {
 	if len(msg) > 2048 {
 		msg = msg[len(msg)-2048:]
 	}
-	return fmt.Errorf("remote command %q exited with status %d: %s", cmd, r.ExitStatus, msg)
+	return &CommandError{Cmd: cmd, ExitStatus: r.ExitStatus, Stderr: msg}
+}
+
+// CommandError is a remote command that ran and exited non-zero.
+type CommandError struct {
+	Cmd        string
+	ExitStatus int
+	Stderr     string // the last 2 KiB
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("remote command %q exited with status %d: %s", e.Cmd, e.ExitStatus, e.Stderr)
 }
