@@ -5,6 +5,7 @@
 //	testhost up --name N [--authorized-key FILE] [--root-password P] [--with-docker]
 //	testhost down --name N
 //	testhost down --all    (every hostworld host on this machine, anyone's)
+//	testhost serve-install (serves the Docker install script until stopped)
 //
 // "up" prints one JSON line: {"name","ip","container","sudo_user"}.
 package main
@@ -29,6 +30,7 @@ const usage = `usage:
   testhost image [--with-docker]
   testhost up --name N [--authorized-key FILE] [--root-password P] [--sudo-user U] [--with-docker]
   testhost down --name N | --all   (--all: every hostworld host on this machine, anyone's)
+  testhost serve-install            (prints the script's URL, serves it until SIGINT/SIGTERM)
 `
 
 func main() {
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return cmdUp(ctx, args[1:], stdout)
 	case "down":
 		return cmdDown(ctx, args[1:])
+	case "serve-install":
+		return cmdServeInstall(ctx, stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -169,4 +173,20 @@ func cmdDown(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("give either --name N or --all: %w", flag.ErrHelp)
 	}
+}
+
+// cmdServeInstall serves the install script hosts pipe to sh, printing its
+// URL as the first line, until the context ends.
+func cmdServeInstall(ctx context.Context, stdout io.Writer) error {
+	url, stop, err := hostworld.ServeInstallScript(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintln(stdout, url)
+	if f, ok := stdout.(*os.File); ok {
+		_ = f.Sync()
+	}
+	<-ctx.Done()
+	return nil
 }

@@ -1,0 +1,44 @@
+# Everything a fresh Debian machine needs is set up by these targets.
+GO       ?= go
+BIN      := bin
+VERSION  ?= 0.16.2-fleetdock
+COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/fleetdock/machine/cmd/docker-machine/commands.Version=$(VERSION) -X github.com/fleetdock/machine/cmd/docker-machine/commands.GitCommit=$(COMMIT)
+BINARIES := docker-machine cloudsim
+# Integration tests start containers and simulators; keep them sequential per package.
+TEST_TIMEOUT ?= 60m
+
+.PHONY: all build test unit integration demo lint bench engine clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+
+engine:
+	./scripts/ensure-engine.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+integration: engine build
+	$(GO) test -count=1 -p 1 -tags integration -timeout $(TEST_TIMEOUT) ./...
+
+# Every test, unit and integration (the integration run includes the unit tests).
+test: lint integration
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./certs/... ./libmachine/...
+	$(GO) run ./integration/cmd/lsbench -cli $(BIN)/docker-machine -machines 100 -runs 9
+
+demo: engine build
+	./scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,417 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/docker/machine/libmachine/drivers"
+	"github.com/docker/machine/libmachine/state"
+	"github.com/spf13/cobra"
+
+	"github.com/fleetdock/machine/libmachine"
+	"github.com/fleetdock/machine/libmachine/host"
+)
+
+const (
+	lsDefaultTimeout = 10
+	lsDefaultFormat  = "table {{ .Name }}\t{{ .Active }}\t{{ .DriverName}}\t{{ .State }}\t{{ .URL }}\t{{ .Swarm }}\t{{ .DockerVersion }}\t{{ .Error}}"
+	// loadWorkers bounds how many machines are loaded at once: a plugin
+	// driver is a process start each.
+	loadWorkers = 16
+)
+
+var lsHeaders = map[string]string{
+	"Name":          "NAME",
+	"Active":        "ACTIVE",
+	"ActiveHost":    "ACTIVE_HOST",
+	"ActiveSwarm":   "ACTIVE_SWARM",
+	"DriverName":    "DRIVER",
+	"State":         "STATE",
+	"URL":           "URL",
+	"SwarmOptions":  "SWARM_OPTIONS",
+	"Swarm":         "SWARM",
+	"EngineOptions": "ENGINE_OPTIONS",
+	"Error":         "ERRORS",
+	"DockerVersion": "DOCKER",
+	"ResponseTime":  "RESPONSE",
+}
+
+// HostListItem is one row of `ls`; its fields are the template fields.
+type HostListItem struct {
+	Name          string
+	Active        string
+	ActiveHost    bool
+	ActiveSwarm   bool
+	DriverName    string
+	State         state.State
+	URL           string
+	SwarmOptions  *host.SwarmOptions
+	Swarm         string
+	EngineOptions *host.EngineOptions
+	Error         string
+	DockerVersion string
+	ResponseTime  time.Duration
+}
+
+type lsFilters struct {
+	swarm, driver, state, name, label []string
+}
+
+func parseFilters(in []string) (lsFilters, error) {
+	var f lsFilters
+	for _, s := range in {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return f, errors.New("Unsupported filter syntax")
+		}
+		switch strings.ToLower(k) {
+		case "swarm":
+			f.swarm = append(f.swarm, v)
+		case "driver":
+			f.driver = append(f.driver, v)
+		case "state":
+			f.state = append(f.state, v)
+		case "name":
+			if _, err := regexp.Compile(v); err != nil {
+				return f, fmt.Errorf("invalid name filter %q: %w", v, err)
+			}
+			f.name = append(f.name, v)
+		case "label":
+			f.label = append(f.label, v)
+		default:
+			return f, fmt.Errorf("Unsupported filter key '%s'", k)
+		}
+	}
+	return f, nil
+}
+
+func (e *env) lsCommand() *cobra.Command {
+	var (
+		quiet   bool
+		filters []string
+		timeout int
+		format  string
+	)
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List machines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := parseFilters(filters)
+			if err != nil {
+				return err
+			}
+			client := e.client(e.stderr)
+			defer client.Close()
+			return listMachines(cmd.Context(), client, e.stdout, f, quiet, format, time.Duration(timeout)*time.Second)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&quiet, "quiet", "q", false, "Enable quiet mode")
+	fl.StringArrayVar(&filters, "filter", nil, "Filter output based on conditions provided")
+	fl.IntVarP(&timeout, "timeout", "t", lsDefaultTimeout, fmt.Sprintf("Timeout in seconds, default to %ds", lsDefaultTimeout))
+	fl.StringVarP(&format, "format", "f", "", "Pretty-print machines using a Go template")
+	return cmd
+}
+
+// loadedHost is a machine loaded for listing, or the error that kept it from loading.
+type loadedHost struct {
+	name string
+	h    *host.Host
+	err  error
+}
+
+// loadHosts loads the named machines concurrently, keeping their order.
+func loadHosts(ctx context.Context, client *libmachine.Client, names []string) []loadedHost {
+	out := make([]loadedHost, len(names))
+	sem := make(chan struct{}, loadWorkers)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			h, err := client.Load(ctx, name)
+			out[i] = loadedHost{name: name, h: h, err: err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f lsFilters, quiet bool, format string, timeout time.Duration) error {
+	names, err := client.Store.List()
+	if err != nil {
+		return err
+	}
+	loaded := loadHosts(ctx, client, names)
+
+	var ok []*host.Host
+	var broken []loadedHost
+	for _, l := range loaded {
+		if l.err != nil {
+			broken = append(broken, l)
+		} else {
+			ok = append(ok, l.h)
+		}
+	}
+	masters := swarmMasters(ok)
+	var items []HostListItem
+	if quiet && len(f.state) == 0 {
+		// Names only: no machine needs to be asked anything.
+		for _, h := range ok {
+			items = append(items, HostListItem{Name: h.Name, DriverName: h.DriverName})
+		}
+	} else {
+		// State is needed by the state filter and by every row; ask each driver once.
+		items = hostItems(ctx, client, ok, masters, timeout)
+	}
+	var rows []HostListItem
+	for i, h := range ok {
+		if matchesFilters(h, items[i], f, masters) {
+			rows = append(rows, items[i])
+		}
+	}
+	if noFilters(f) {
+		for _, b := range broken {
+			rows = append(rows, HostListItem{
+				Name:       b.name,
+				DriverName: "not found",
+				State:      state.Error,
+				Error:      strings.ReplaceAll(b.err.Error(), "\n", " "),
+			})
+		}
+	}
+	sortItems(rows)
+
+	if quiet {
+		for _, r := range rows {
+			fmt.Fprintln(w, r.Name)
+		}
+		return nil
+	}
+	tmpl, table, err := parseListFormat(format)
+	if err != nil {
+		return err
+	}
+	out := w
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(w, 5, 1, 3, ' ', 0)
+		out = tw
+		if err := tmpl.Execute(out, lsHeaders); err != nil {
+			return err
+		}
+	}
+	for _, r := range rows {
+		if err := tmpl.Execute(out, r); err != nil {
+			return err
+		}
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+func noFilters(f lsFilters) bool {
+	return len(f.swarm)+len(f.driver)+len(f.state)+len(f.name)+len(f.label) == 0
+}
+
+func parseListFormat(format string) (*template.Template, bool, error) {
+	if format == "" {
+		format = lsDefaultFormat
+	}
+	table := false
+	if rest, ok := strings.CutPrefix(format, "table"); ok {
+		table = true
+		format = rest
+	}
+	format = strings.Trim(format, " ")
+	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
+	t, err := template.New("ls").Parse(format + "\n")
+	if err != nil {
+		return nil, false, fmt.Errorf("invalid --format template: %w", err)
+	}
+	return t, table, nil
+}
+
+func swarmMasters(hosts []*host.Host) map[string]string {
+	m := map[string]string{}
+	for _, h := range hosts {
+		if h.HostOptions != nil && h.HostOptions.SwarmOptions != nil && h.HostOptions.SwarmOptions.Master {
+			m[h.HostOptions.SwarmOptions.Discovery] = h.Name
+		}
+	}
+	return m
+}
+
+func matchesFilters(h *host.Host, item HostListItem, f lsFilters, masters map[string]string) bool {
+	anyOf := func(vals []string, match func(string) bool) bool {
+		if len(vals) == 0 {
+			return true
+		}
+		for _, v := range vals {
+			if match(v) {
+				return true
+			}
+		}
+		return false
+	}
+	so := h.HostOptions.SwarmOptions
+	labels := map[string]string{}
+	if h.HostOptions.EngineOptions != nil {
+		for _, l := range h.HostOptions.EngineOptions.Labels {
+			k, v, _ := strings.Cut(l, "=")
+			labels[k] = v
+		}
+	}
+	return anyOf(f.swarm, func(v string) bool {
+		return so != nil && strings.EqualFold(v, masters[so.Discovery])
+	}) && anyOf(f.driver, func(v string) bool {
+		return strings.EqualFold(v, h.DriverName)
+	}) && anyOf(f.state, func(v string) bool {
+		return strings.EqualFold(v, item.State.String())
+	}) && anyOf(f.name, func(v string) bool {
+		return regexp.MustCompile(v).MatchString(h.Name)
+	}) && anyOf(f.label, func(v string) bool {
+		k, val, _ := strings.Cut(v, "=")
+		got, ok := labels[k]
+		return ok && strings.EqualFold(got, val)
+	})
+}
+
+// hostItems queries every host in parallel, each bounded by timeout; a host
+// that does not answer in time shows as Timeout.
+func hostItems(ctx context.Context, client *libmachine.Client, hosts []*host.Host, masters map[string]string, timeout time.Duration) []HostListItem {
+	items := make([]HostListItem, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan HostListItem, 1)
+			hctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			go func() { done <- hostItem(hctx, client, h, masters) }()
+			select {
+			case it := <-done:
+				items[i] = it
+			case <-hctx.Done():
+				items[i] = HostListItem{Name: h.Name, DriverName: h.DriverName, State: state.Timeout, ResponseTime: timeout}
+			}
+		}()
+	}
+	wg.Wait()
+	return items
+}
+
+func hostItem(ctx context.Context, client *libmachine.Client, h *host.Host, masters map[string]string) HostListItem {
+	start := time.Now()
+	item := HostListItem{Name: h.Name, DriverName: h.DriverName, State: state.None, DockerVersion: "Unknown"}
+	if h.HostOptions != nil {
+		item.SwarmOptions = h.HostOptions.SwarmOptions
+		item.EngineOptions = h.HostOptions.EngineOptions
+	}
+	var err error
+	item.State, err = h.Driver.GetState()
+	if err == nil && item.State == state.Running {
+		item.URL, err = h.Driver.GetURL()
+		if err == nil && item.URL != "" {
+			var v string
+			if v, err = client.DockerVersion(ctx, h); err == nil {
+				item.DockerVersion = "v" + v
+			}
+		}
+	}
+	if err != nil && err.Error() != drivers.ErrHostIsNotRunning.Error() {
+		item.Error = strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	item.ActiveHost = item.State == state.Running && item.URL != "" && item.URL == os.Getenv("DOCKER_HOST")
+	if so := item.SwarmOptions; so != nil && so.Discovery != "" {
+		item.Swarm = masters[so.Discovery]
+		if so.Master {
+			item.Swarm += " (master)"
+			item.ActiveSwarm = item.State == state.Running && swarmURL(item.URL, so.Host) == os.Getenv("DOCKER_HOST")
+		}
+	}
+	item.Active = "-"
+	if item.ActiveHost {
+		item.Active = "*"
+	}
+	if item.ActiveSwarm {
+		item.Active = "* (swarm)"
+	}
+	item.ResponseTime = time.Since(start).Round(time.Millisecond)
+	return item
+}
+
+// swarmURL is the machine URL with the swarm master's port.
+func swarmURL(machineURL, swarmHost string) string {
+	i := strings.LastIndex(machineURL, ":")
+	j := strings.LastIndex(swarmHost, ":")
+	if i < 0 || j < 0 {
+		return ""
+	}
+	return machineURL[:i] + swarmHost[j:]
+}
+
+// sortItems orders rows by name, comparing digit runs as numbers
+// (node-2 before node-10), case-insensitively.
+func sortItems(items []HostListItem) {
+	slices.SortStableFunc(items, func(a, b HostListItem) int {
+		x, y := strings.ToLower(a.Name), strings.ToLower(b.Name)
+		switch {
+		case naturalLess(x, y):
+			return -1
+		case naturalLess(y, x):
+			return 1
+		}
+		return 0
+	})
+}
+
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := isDigit(a[0]), isDigit(b[0])
+		if da && db {
+			na, ra := splitDigits(a)
+			nb, rb := splitDigits(b)
+			ta, tb := strings.TrimLeft(na, "0"), strings.TrimLeft(nb, "0")
+			if len(ta) != len(tb) {
+				return len(ta) < len(tb)
+			}
+			if ta != tb {
+				return ta < tb
+			}
+			a, b = ra, rb
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func splitDigits(s string) (string, string) {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return s[:i], s[i:]
+}

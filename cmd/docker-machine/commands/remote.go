@@ -1,0 +1,351 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/docker/machine/libmachine/state"
+	"github.com/spf13/cobra"
+
+	"github.com/fleetdock/machine/libmachine"
+	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/ssh"
+)
+
+func (e *env) rmCommand() *cobra.Command {
+	var force, yes bool
+	cmd := &cobra.Command{
+		Use:   "rm [arg...]",
+		Short: "Remove a machine",
+		Long:  "Remove a machine\n\nArgument(s) are one or more machine names.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("Error: Expected to get one or more machine names as arguments")
+			}
+			fmt.Fprintf(e.stdout, "About to remove %s\n", strings.Join(args, ", "))
+			fmt.Fprintln(e.stdout, "WARNING: This action will delete both local reference and remote instance.")
+			if !force && !yes {
+				ok, err := confirm(e.stdin, e.stdout, "Are you sure?")
+				if err != nil || !ok {
+					return err
+				}
+			}
+			client := e.client(e.stdout)
+			defer client.Close()
+			var failed []string
+			for _, name := range args {
+				warning, err := client.Remove(cmd.Context(), name, force)
+				if warning != nil {
+					fmt.Fprintf(e.stderr, "Error removing host %q: %v\n", name, warning)
+				}
+				if err != nil {
+					if force {
+						fmt.Fprintln(e.stderr, err)
+						continue
+					}
+					failed = append(failed, err.Error())
+					continue
+				}
+				fmt.Fprintf(e.stdout, "Successfully removed %s\n", name)
+			}
+			if len(failed) > 0 {
+				return errors.New(strings.Join(failed, "\n"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Remove local configuration even if machine cannot be removed, also implies an automatic yes (`-y`)")
+	cmd.Flags().BoolVarP(&yes, "y", "y", false, "Assumes automatic yes to proceed with remove, without prompting further user confirmation")
+	return cmd
+}
+
+// runningHost loads a machine and insists that it runs, as SSH needs.
+func runningHost(ctx context.Context, client *libmachine.Client, name, verb string) (*host.Host, error) {
+	h, err := client.Load(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.Driver.GetState()
+	if err != nil {
+		return nil, fmt.Errorf("getting the state of %q: %w", name, err)
+	}
+	if st != state.Running {
+		return nil, fmt.Errorf("Error: Cannot %s: Host %q is not running", verb, name)
+	}
+	return h, nil
+}
+
+func (e *env) sshCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "ssh [arg...]",
+		Short:              "Log into or run a command on a machine with SSH.",
+		Long:               "Log into or run a command on a machine with SSH.\n\nArguments are [machine-name] [command]",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+				return cmd.Help()
+			}
+			client := e.client(e.stderr)
+			defer client.Close()
+			var name string
+			if len(args) == 0 {
+				names, err := targetNames(client, nil)
+				if err != nil {
+					return err
+				}
+				name = names[0]
+			} else {
+				name, args = args[0], args[1:]
+			}
+			ctx := cmd.Context()
+			h, err := runningHost(ctx, client, name, "run SSH command")
+			if err != nil {
+				return err
+			}
+			cfg, err := client.SSHConfig(h)
+			if err != nil {
+				return err
+			}
+			conn, err := ssh.Dial(ctx, cfg)
+			if err != nil {
+				return fmt.Errorf("connecting to %q over SSH: %w", name, err)
+			}
+			defer conn.Close()
+			err = conn.Shell(ctx, strings.Join(args, " "), e.stdin, e.stdout, e.stderr)
+			var exit *ssh.ExitError
+			if errors.As(err, &exit) {
+				return &statusError{status: exit.Status}
+			}
+			return err
+		},
+	}
+}
+
+// scpTarget is one side of a copy: a local path, or a path on a machine.
+type scpTarget struct {
+	machine, user, path string
+}
+
+func parseSCPArg(arg string) scpTarget {
+	// A Windows-style or relative local path never contains ':' before a
+	// '/', so "name:path" is unambiguous enough, as in stock.
+	before, after, ok := strings.Cut(arg, ":")
+	if !ok || strings.Contains(before, "/") {
+		return scpTarget{path: arg}
+	}
+	user, machine, hasUser := strings.Cut(before, "@")
+	if !hasUser {
+		machine, user = user, ""
+	}
+	return scpTarget{machine: machine, user: user, path: after}
+}
+
+func (e *env) scpCommand() *cobra.Command {
+	var recursive, delta, quiet bool
+	cmd := &cobra.Command{
+		Use:   "scp [arg...]",
+		Short: "Copy files between machines",
+		Long:  "Copy files between machines\n\nArguments are [[user@]machine:][path] [[user@]machine:][path].",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return errors.New("Improper number of arguments")
+			}
+			src, dst := parseSCPArg(args[0]), parseSCPArg(args[1])
+			if src.machine == "" && dst.machine == "" {
+				return errors.New("Error: at least one of the arguments must name a machine, as in NAME:path")
+			}
+			client := e.client(e.stderr)
+			defer client.Close()
+			ctx := cmd.Context()
+			if delta {
+				return e.rsync(ctx, client, src, dst, quiet)
+			}
+			open := func(t scpTarget) (*ssh.Client, error) {
+				h, err := runningHost(ctx, client, t.machine, "copy files")
+				if err != nil {
+					return nil, err
+				}
+				cfg, err := client.SSHConfig(h)
+				if err != nil {
+					return nil, err
+				}
+				if t.user != "" {
+					cfg.User = t.user
+				}
+				return ssh.Dial(ctx, cfg)
+			}
+			switch {
+			case src.machine == "":
+				c, err := open(dst)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				return c.CopyTo(ctx, src.path, dst.path, recursive)
+			case dst.machine == "":
+				c, err := open(src)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				return c.CopyFrom(ctx, src.path, dst.path, recursive)
+			default:
+				// Machine to machine goes through this computer, like scp -3.
+				tmp, err := os.MkdirTemp("", "docker-machine-scp-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				from, err := open(src)
+				if err != nil {
+					return err
+				}
+				defer from.Close()
+				local := filepath.Join(tmp, filepath.Base(filepath.Clean(src.path)))
+				if err := from.CopyFrom(ctx, src.path, local, recursive); err != nil {
+					return err
+				}
+				to, err := open(dst)
+				if err != nil {
+					return err
+				}
+				defer to.Close()
+				return to.CopyTo(ctx, local, dst.path, recursive)
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&recursive, "recursive", "r", false, "Copy files recursively (required to copy directories)")
+	f.BoolVarP(&delta, "delta", "d", false, "Reduce amount of data sent over network by sending only the differences (uses rsync)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Disables the progress meter as well as warning and diagnostic messages from ssh")
+	return cmd
+}
+
+// externalSSH is the ssh command line (for rsync and sshfs) that uses the
+// machine's key and the host key pinned in its directory.
+func externalSSH(cfg ssh.Config) []string {
+	args := []string{"ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + cfg.KnownHostsPath,
+		"-p", strconv.Itoa(cfg.Port)}
+	for _, k := range cfg.KeyPaths {
+		args = append(args, "-i", k)
+	}
+	return args
+}
+
+// pinHostKey connects once natively so the machine's host key is pinned
+// before an external ssh (which trusts only pinned keys) runs.
+func pinHostKey(ctx context.Context, cfg ssh.Config) error {
+	c, err := ssh.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+func (e *env) rsync(ctx context.Context, client *libmachine.Client, src, dst scpTarget, quiet bool) error {
+	if _, err := exec.LookPath("rsync"); err != nil {
+		return errors.New("You must have a copy of the rsync binary locally to use the --delta option")
+	}
+	if src.machine != "" && dst.machine != "" {
+		return errors.New("Error: --delta copies between this computer and one machine, not between two machines")
+	}
+	remote := src
+	if remote.machine == "" {
+		remote = dst
+	}
+	h, err := runningHost(ctx, client, remote.machine, "copy files")
+	if err != nil {
+		return err
+	}
+	cfg, err := client.SSHConfig(h)
+	if err != nil {
+		return err
+	}
+	if remote.user != "" {
+		cfg.User = remote.user
+	}
+	if err := pinHostKey(ctx, cfg); err != nil {
+		return err
+	}
+	spec := func(t scpTarget) string {
+		if t.machine == "" {
+			return t.path
+		}
+		return fmt.Sprintf("%s@%s:%s", cfg.User, cfg.Host, t.path)
+	}
+	args := []string{"-a", "--delete", "-e", strings.Join(externalSSH(cfg), " ")}
+	if !quiet {
+		args = append(args, "--progress")
+	}
+	args = append(args, spec(src), spec(dst))
+	c := exec.CommandContext(ctx, "rsync", args...)
+	c.Stdout, c.Stderr = e.stdout, e.stderr
+	return c.Run()
+}
+
+func (e *env) mountCommand() *cobra.Command {
+	var unmount bool
+	cmd := &cobra.Command{
+		Use:   "mount [arg...]",
+		Short: "Mount or unmount a directory from a machine with SSHFS.",
+		Long:  "Mount or unmount a directory from a machine with SSHFS.\n\nArguments are [machine:][path] [mountpoint]",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return errors.New("Improper number of arguments")
+			}
+			src := parseSCPArg(args[0])
+			if src.machine == "" {
+				src = scpTarget{machine: args[0]}
+			}
+			mountpoint := src.path
+			if len(args) == 2 {
+				mountpoint = args[1]
+			}
+			if mountpoint == "" {
+				return errors.New("Error: a mountpoint is required")
+			}
+			ctx := cmd.Context()
+			if unmount {
+				if _, err := exec.LookPath("fusermount"); err != nil {
+					return errors.New("You must have a copy of the fusermount binary locally to use the unmount option")
+				}
+				c := exec.CommandContext(ctx, "fusermount", "-u", mountpoint)
+				c.Stdout, c.Stderr = e.stdout, e.stderr
+				return c.Run()
+			}
+			if _, err := exec.LookPath("sshfs"); err != nil {
+				return errors.New("You must have a copy of the sshfs binary locally to use the mount feature")
+			}
+			client := e.client(e.stderr)
+			defer client.Close()
+			h, err := runningHost(ctx, client, src.machine, "mount")
+			if err != nil {
+				return err
+			}
+			cfg, err := client.SSHConfig(h)
+			if err != nil {
+				return err
+			}
+			if src.user != "" {
+				cfg.User = src.user
+			}
+			if err := pinHostKey(ctx, cfg); err != nil {
+				return err
+			}
+			sshArgs := externalSSH(cfg)
+			opts := []string{"-o", "ssh_command=" + strings.Join(sshArgs, " ")}
+			c := exec.CommandContext(ctx, "sshfs", append(opts, fmt.Sprintf("%s@%s:%s", cfg.User, cfg.Host, src.path), mountpoint)...)
+			c.Stdout, c.Stderr = e.stdout, e.stderr
+			return c.Run()
+		},
+	}
+	cmd.Flags().BoolVarP(&unmount, "unmount", "u", false, "Unmount instead of mount")
+	return cmd
+}

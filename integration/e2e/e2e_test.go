@@ -1,0 +1,134 @@
+//go:build integration
+
+// Package e2e drives the built docker-machine binary against real hosts:
+// VM-like containers with systemd and sshd, the real docker CLI over TLS,
+// and real ssh.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+var (
+	buildOnce sync.Once
+	cliPath   string
+	buildErr  error
+)
+
+// repoRoot is the module root, two levels above this file.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// machineCLI builds cmd/docker-machine once per test binary.
+func machineCLI(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cliPath = filepath.Join(dir, "docker-machine")
+		cmd := exec.Command("go", "build", "-o", cliPath, "./cmd/docker-machine")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = err
+			cliPath = string(out)
+		}
+	})
+	require.NoError(t, buildErr, "building docker-machine: %s", cliPath)
+	return cliPath
+}
+
+// machine runs the CLI against one store.
+type machine struct {
+	t     *testing.T
+	cli   string
+	store string
+	env   []string
+}
+
+func newMachine(t *testing.T) *machine {
+	return &machine{t: t, cli: machineCLI(t), store: filepath.Join(t.TempDir(), "store")}
+}
+
+// run executes docker-machine with args and returns stdout, stderr and the exit code.
+func (m *machine) run(ctx context.Context, args ...string) (string, string, int) {
+	m.t.Helper()
+	cmd := exec.CommandContext(ctx, m.cli, append([]string{"-s", m.store}, args...)...)
+	cmd.Env = append(os.Environ(), m.env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		m.t.Fatalf("running docker-machine %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// must runs docker-machine and fails the test unless it exits 0.
+func (m *machine) must(ctx context.Context, args ...string) string {
+	m.t.Helper()
+	out, errOut, code := m.run(ctx, args...)
+	require.Equal(m.t, 0, code, "docker-machine %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out, errOut)
+	return out
+}
+
+// sshKey writes a fresh ed25519 key pair and returns the private key path
+// and the authorized_keys line.
+func sshKey(t *testing.T) (string, string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	block, err := gossh.MarshalPrivateKey(priv, "")
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "id_ed25519")
+	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(block), 0o600))
+	sshPub, err := gossh.NewPublicKey(pub)
+	require.NoError(t, err)
+	return path, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))
+}
+
+// dockerEnv turns `docker-machine env` output into environment entries.
+func dockerEnv(t *testing.T, envOut string) []string {
+	t.Helper()
+	var vars []string
+	for _, line := range strings.Split(envOut, "\n") {
+		rest, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(rest, "=")
+		vars = append(vars, k+"="+strings.Trim(v, `"`))
+	}
+	require.Len(t, vars, 4, "env output:\n%s", envOut)
+	return vars
+}
+
+// docker runs the real docker CLI with the given environment.
+func docker(ctx context.Context, t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

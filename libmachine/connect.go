@@ -1,0 +1,305 @@
+package libmachine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fleetdock/machine/certs"
+	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/plugin"
+	"github.com/fleetdock/machine/libmachine/ssh"
+	"github.com/fleetdock/machine/provision"
+)
+
+// SSHTimeout bounds the wait for a new host's SSH server.
+var SSHTimeout = 3 * time.Minute
+
+// Addresser is implemented by drivers that know every address of a host
+// (public and private); the server certificate covers all of them.
+type Addresser interface {
+	GetAddresses() ([]string, error)
+}
+
+// SSHConfig describes how to reach the machine over SSH, with its host
+// key pinned in the machine directory.
+func (c *Client) SSHConfig(h *host.Host) (ssh.Config, error) {
+	addr, err := h.Driver.GetSSHHostname()
+	if err != nil {
+		return ssh.Config{}, fmt.Errorf("getting the SSH address of %q: %w", h.Name, err)
+	}
+	port, err := h.Driver.GetSSHPort()
+	if err != nil {
+		return ssh.Config{}, fmt.Errorf("getting the SSH port of %q: %w", h.Name, err)
+	}
+	cfg := ssh.Config{
+		Host:           addr,
+		Port:           port,
+		User:           h.Driver.GetSSHUsername(),
+		UseAgent:       true,
+		KnownHostsPath: filepath.Join(c.Store.MachineDir(h.Name), "known_hosts"),
+	}
+	if key := h.Driver.GetSSHKeyPath(); key != "" {
+		if _, err := os.Stat(key); err == nil {
+			cfg.KeyPaths = []string{key}
+		}
+	}
+	return cfg, nil
+}
+
+// SSH connects to the machine, waiting up to SSHTimeout for its SSH server.
+func (c *Client) SSH(ctx context.Context, h *host.Host) (*ssh.Client, error) {
+	cfg, err := c.SSHConfig(h)
+	if err != nil {
+		return nil, err
+	}
+	client, err := ssh.WaitForSSH(ctx, cfg, SSHTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %q over SSH: %w", h.Name, err)
+	}
+	return client, nil
+}
+
+// Addresses lists every address the driver reports for the host.
+func (c *Client) Addresses(h *host.Host) ([]string, error) {
+	if a, ok := plugin.Unwrap(h.Driver).(Addresser); ok {
+		addrs, err := a.GetAddresses()
+		if err != nil {
+			return nil, fmt.Errorf("getting the addresses of %q: %w", h.Name, err)
+		}
+		return addrs, nil
+	}
+	ip, err := h.Driver.GetIP()
+	if err != nil {
+		return nil, fmt.Errorf("getting the IP address of %q: %w", h.Name, err)
+	}
+	return []string{ip}, nil
+}
+
+func (c *Client) serverCertHosts(h *host.Host) ([]string, error) {
+	addrs, err := c.Addresses(h)
+	if err != nil {
+		return nil, err
+	}
+	return certs.ServerCertHosts(h.Name, addrs, h.HostOptions.AuthOptions.ServerCertSANs), nil
+}
+
+// copyClientCerts puts copies of the CA and client certificate into the
+// machine directory, where `env` and `config` point the docker client.
+func (c *Client) copyClientCerts(h *host.Host) error {
+	a := h.HostOptions.AuthOptions
+	files := c.Files(h)
+	for src, dst := range map[string]string{a.CaCertPath: files.CACert, a.ClientCertPath: files.ClientCert, a.ClientKeyPath: files.ClientKey} {
+		if err := copyFile(src, dst); err != nil {
+			return fmt.Errorf("copying %s into the machine directory of %q: %w", src, h.Name, err)
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, data, info.Mode().Perm()); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// issueServerCert signs a new server certificate for every current address.
+func (c *Client) issueServerCert(h *host.Host) error {
+	hosts, err := c.serverCertHosts(h)
+	if err != nil {
+		return err
+	}
+	a := h.HostOptions.AuthOptions
+	err = certs.GenerateServerCert(a.CaCertPath, a.CaPrivateKeyPath, a.ServerCertPath, a.ServerKeyPath, certs.ServerCertOptions{
+		Org:        certs.DefaultOrg() + "." + h.Name,
+		Hosts:      hosts,
+		ClientAuth: h.HostOptions.SwarmOptions != nil && h.HostOptions.SwarmOptions.Master,
+	})
+	if err != nil {
+		return fmt.Errorf("generating the server certificate of %q: %w", h.Name, err)
+	}
+	return nil
+}
+
+// dockerAddr is host:port of the machine's Docker API.
+func dockerAddr(h *host.Host) (string, string, error) {
+	raw, err := h.Driver.GetURL()
+	if err != nil {
+		return "", "", fmt.Errorf("getting the Docker URL of %q: %w", h.Name, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", "", fmt.Errorf("machine %q reports an invalid Docker URL %q", h.Name, raw)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		return "", "", fmt.Errorf("machine %q reports a Docker URL without a port: %q", h.Name, raw)
+	}
+	return raw, u.Host, nil
+}
+
+// CheckDocker verifies the machine's Docker API answers a TLS handshake with
+// the client certificate, and that the server certificate still covers every
+// address of the host. With fix, a certificate that no longer fits (the
+// stock CLI's "x509: certificate is valid for A, not B") is re-issued and
+// installed by provisioning, then the check runs again. It returns the URL.
+func (c *Client) CheckDocker(ctx context.Context, h *host.Host, fix bool) (string, error) {
+	rawURL, addr, err := dockerAddr(h)
+	if err != nil {
+		return "", err
+	}
+	files := c.Files(h)
+	if _, err := os.Stat(files.CACert); err != nil {
+		if err := c.copyClientCerts(h); err != nil {
+			return "", err
+		}
+	}
+	stale := c.staleServerCert(h)
+	if stale == nil {
+		stale = certs.CheckConnection(ctx, addr, files.CACert, files.ClientCert, files.ClientKey)
+	}
+	if stale == nil {
+		return rawURL, nil
+	}
+	var se *certs.StaleCertError
+	// A none machine has no SSH to re-provision through.
+	if !fix || h.DriverName == "none" || !errors.As(stale, &se) {
+		return "", fmt.Errorf("Error checking TLS connection: %w\nYou can attempt to regenerate the certificates with 'docker-machine regenerate-certs %s'", stale, h.Name)
+	}
+	c.Infof("The TLS certificate of %q no longer fits (%v); regenerating it...", h.Name, stale)
+	if err := c.Provision(ctx, h); err != nil {
+		return "", err
+	}
+	if err := certs.CheckConnection(ctx, addr, files.CACert, files.ClientCert, files.ClientKey); err != nil {
+		return "", fmt.Errorf("Error checking TLS connection to %q after regenerating its certificate: %w", h.Name, err)
+	}
+	return rawURL, nil
+}
+
+// staleServerCert checks the local copy of the server certificate against
+// the host's current addresses and the current CA.
+func (c *Client) staleServerCert(h *host.Host) error {
+	a := h.HostOptions.AuthOptions
+	if _, err := os.Stat(a.ServerCertPath); err != nil {
+		return nil // nothing local to judge; the handshake decides
+	}
+	hosts, err := c.serverCertHosts(h)
+	if err != nil {
+		return err
+	}
+	return certs.CheckServerCert(a.CaCertPath, a.ServerCertPath, hosts, time.Now())
+}
+
+// Provision installs and configures Docker on the machine over one SSH
+// connection: TLS daemon, engine options. The server certificate is kept
+// while it still fits the host, so a second provision changes nothing.
+func (c *Client) Provision(ctx context.Context, h *host.Host) error {
+	return c.provision(ctx, h, provision.Provision, false)
+}
+
+// RegenerateCerts issues a new server certificate and installs it.
+func (c *Client) RegenerateCerts(ctx context.Context, h *host.Host) error {
+	return c.provision(ctx, h, provision.Provision, true)
+}
+
+// Upgrade upgrades Docker on the machine through its install path.
+func (c *Client) Upgrade(ctx context.Context, h *host.Host) error {
+	return c.provision(ctx, h, provision.Upgrade, false)
+}
+
+type provisionFunc func(context.Context, provision.Commander, provision.Options) (*provision.Report, error)
+
+func (c *Client) provision(ctx context.Context, h *host.Host, run provisionFunc, newCert bool) error {
+	c.Infof("Waiting for SSH to be available...")
+	client, err := c.SSH(ctx, h)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	c.Infof("Copying certs to the local machine directory...")
+	if err := c.copyClientCerts(h); err != nil {
+		return err
+	}
+	if _, err := os.Stat(h.HostOptions.AuthOptions.ServerCertPath); err != nil || newCert || c.staleServerCert(h) != nil {
+		if err := c.issueServerCert(h); err != nil {
+			return err
+		}
+	}
+	a := h.HostOptions.AuthOptions
+	caPEM, err := os.ReadFile(a.CaCertPath)
+	if err != nil {
+		return fmt.Errorf("reading the CA certificate: %w", err)
+	}
+	serverPEM, err := os.ReadFile(a.ServerCertPath)
+	if err != nil {
+		return fmt.Errorf("reading the server certificate of %q: %w", h.Name, err)
+	}
+	serverKey, err := os.ReadFile(a.ServerKeyPath)
+	if err != nil {
+		return fmt.Errorf("reading the server key of %q: %w", h.Name, err)
+	}
+	rawURL, addr, err := dockerAddr(h)
+	if err != nil {
+		return err
+	}
+	port := 2376
+	if u, err := url.Parse(rawURL); err == nil {
+		fmt.Sscanf(u.Port(), "%d", &port)
+	}
+	disk, err := dataDisk(h)
+	if err != nil {
+		return err
+	}
+	files := c.Files(h)
+	_, err = run(ctx, client, provision.Options{
+		DataDisk:    disk,
+		MachineName: h.Name,
+		DriverName:  h.DriverName,
+		Engine:      h.HostOptions.EngineOptions,
+		DockerPort:  port,
+		CACert:      caPEM,
+		ServerCert:  serverPEM,
+		ServerKey:   serverKey,
+		CheckDocker: func(ctx context.Context) error {
+			return certs.CheckConnection(ctx, addr, files.CACert, files.ClientCert, files.ClientKey)
+		},
+		Progress: func(step string) { c.Infof("%s", step) },
+	})
+	if err != nil {
+		return fmt.Errorf("Error running provisioning of %q: %w", h.Name, err)
+	}
+	c.Infof("Docker is up and running!")
+	return nil
+}
+
+// dataDisk reads the data disk a driver asks the provisioner to prepare.
+// Drivers record it in their JSON as "DataDisk": {"Device", "FS"}, which
+// reaches libmachine the same way from in-process drivers and plugins.
+func dataDisk(h *host.Host) (*provision.DataDisk, error) {
+	raw, err := json.Marshal(h.Driver)
+	if err != nil {
+		return nil, fmt.Errorf("reading the driver state of %q: %w", h.Name, err)
+	}
+	var v struct {
+		DataDisk *struct{ Device, FS string }
+	}
+	if err := json.Unmarshal(raw, &v); err != nil || v.DataDisk == nil || v.DataDisk.Device == "" {
+		return nil, nil
+	}
+	return &provision.DataDisk{Device: v.DataDisk.Device, FS: v.DataDisk.FS}, nil
+}

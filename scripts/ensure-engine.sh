@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs and starts what the integration tests and the demo need on a
+# fresh Debian machine: Docker's engine (Debian's docker.io), debootstrap for
+# the host image, OpenSSH for the SSH tests. Safe to run again.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "Installing ${need[*]}..."
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "Starting dockerd..."
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+  for i in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/dockerd.log" >&2; tail -20 /var/log/dockerd.log >&2; exit 1; }
+fi
