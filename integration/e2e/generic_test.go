@@ -127,6 +127,12 @@ func TestGenericCreateInstallsAndSecuresDocker(t *testing.T) {
 	out2, err := docker(ctx, t, env, "version", "--format", "{{.Server.Version}}")
 	require.NoError(t, err, out2)
 
+	// upgrade goes through the same install path and leaves TLS working.
+	up := m.must(ctx, "upgrade", name)
+	assert.Contains(t, up, "Docker is up and running!")
+	out3, err := docker(ctx, t, env, "version", "--format", "{{.Server.Version}}")
+	require.NoError(t, err, out3)
+
 	m.must(ctx, "rm", "-y", name)
 	assert.NoDirExists(t, dir)
 }

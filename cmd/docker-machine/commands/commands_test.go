@@ -3,13 +3,14 @@ package commands
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"crypto/x509"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/docker/machine/libmachine/drivers"
@@ -456,4 +457,56 @@ func newPool(c *x509.Certificate) *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(c)
 	return p
+}
+
+func TestConcurrentCreatesAndRemovesKeepTheStoreConsistent(t *testing.T) {
+	store := newStore(t)
+	createNone(t, store, "seed", "tcp://127.0.0.1:1") // certificates exist before the rush
+	const n = 20
+	codes := make(chan int, 2*n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Pairs of goroutines fight over the same name.
+			name := fmt.Sprintf("m-%d", i/2)
+			codes <- cli(t, store, "", "create", "-d", "none", "--url", "tcp://127.0.0.1:1", name).code
+			codes <- cli(t, store, "", "rm", "-f", name).code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for range codes {
+	}
+	entries, err := os.ReadDir(filepath.Join(store, "machines"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("stray entry %s left in machines/", e.Name())
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(store, "machines", e.Name(), "config.json"))
+		require.NoError(t, err, e.Name())
+		assert.True(t, json.Valid(data), "config of %s is valid JSON", e.Name())
+	}
+	r := cli(t, store, "", "ls", "--format", "{{.Name}} {{.Error}}")
+	assert.Equal(t, 0, r.code)
+	assert.NotContains(t, r.stdout, "cannot be loaded")
+}
+
+func TestMountAndRestartExplainWhatIsMissing(t *testing.T) {
+	store := newStore(t)
+	createNone(t, store, "m1", "tcp://127.0.0.1:1")
+	t.Setenv("PATH", t.TempDir()) // neither sshfs nor fusermount
+	r := cli(t, store, "", "mount", "m1:/data", filepath.Join(t.TempDir(), "mnt"))
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "You must have a copy of the sshfs binary locally to use the mount feature")
+	r = cli(t, store, "", "mount", "-u", "m1:/data", filepath.Join(t.TempDir(), "mnt"))
+	assert.Contains(t, r.stderr, "fusermount")
+
+	r = cli(t, store, "", "restart", "m1")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stdout, `Restarting "m1"...`)
+	assert.NotEmpty(t, r.stderr)
 }
