@@ -1,0 +1,193 @@
+package cloudsim
+
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// keyPairNamePattern: 2-128 characters, starting with a letter; letters,
+// digits, '.', '_', ':' and '-' after it.
+var keyPairNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._:-]{1,127}$`)
+
+func keyPairKey(region, name string) string { return region + "/" + name }
+
+// fingerprintOf is the MD5 fingerprint of a public key's wire form, as the
+// service shows it (hex pairs joined by ':').
+func fingerprintOf(pub ssh.PublicKey) string {
+	sum := md5.Sum(pub.Marshal())
+	h := hex.EncodeToString(sum[:])
+	parts := make([]string, 0, len(sum))
+	for i := 0; i < len(h); i += 2 {
+		parts = append(parts, h[i:i+2])
+	}
+	return strings.Join(parts, ":")
+}
+
+func (s *Server) checkNewKeyPair(c *callCtx) (*regionInfo, string, []tag, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	name, err := c.p.required("KeyPairName")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if !keyPairNamePattern.MatchString(name) {
+		return nil, "", nil, newErrorf("InvalidKeyPairName.Malformed", "The specified KeyPairName %q is not valid: 2-128 characters, starting with a letter.", name)
+	}
+	tags, err := c.p.tagPairs("Tag")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return r, name, tags, nil
+}
+
+func (s *Server) addKeyPair(c *callCtx, r *regionInfo, name string, pub ssh.PublicKey, tags []tag) (*keyPair, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.st.keyPairs[keyPairKey(r.ID, name)]; ok {
+		return nil, newErrorf("KeyPair.AlreadyExist", "The key pair %q already exist.", name)
+	}
+	kp := &keyPair{
+		Name: name, ID: name, RegionID: r.ID, Fingerprint: fingerprintOf(pub),
+		PublicKey:       strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))),
+		ResourceGroupID: c.p.get("ResourceGroupId"), Created: time.Now().UTC(),
+	}
+	if kp.ResourceGroupID == "" {
+		kp.ResourceGroupID = s.st.defaultResourceGroup
+	}
+	if err := s.st.setTags("keypair", keyPairKey(r.ID, name), tags); err != nil {
+		return nil, err
+	}
+	s.st.keyPairs[keyPairKey(r.ID, name)] = kp
+	return kp, nil
+}
+
+func (s *Server) ecsImportKeyPair(c *callCtx) (obj, error) {
+	r, name, tags, err := s.checkNewKeyPair(c)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.p.required("PublicKeyBody")
+	if err != nil {
+		return nil, err
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(body))
+	if err != nil {
+		return nil, newErrorf("InvalidPublicKeyBody.Malformed", "The specified PublicKeyBody is not a valid OpenSSH public key: %v", err)
+	}
+	kp, err := s.addKeyPair(c, r, name, pub, tags)
+	if err != nil {
+		return nil, err
+	}
+	return obj{"KeyPairName": kp.Name, "KeyPairFingerPrint": kp.Fingerprint}, nil
+}
+
+func (s *Server) ecsCreateKeyPair(c *callCtx) (obj, error) {
+	r, name, tags, err := s.checkNewKeyPair(c)
+	if err != nil {
+		return nil, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generating an RSA key for key pair %s: %w", name, err)
+	}
+	pub, err := ssh.NewPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the public key of key pair %s: %w", name, err)
+	}
+	kp, err := s.addKeyPair(c, r, name, pub, tags)
+	if err != nil {
+		return nil, err
+	}
+	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	return obj{"KeyPairName": kp.Name, "KeyPairId": kp.ID, "KeyPairFingerPrint": kp.Fingerprint, "PrivateKeyBody": string(priv)}, nil
+}
+
+func (s *Server) ecsDescribeKeyPairs(c *callCtx) (obj, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, err
+	}
+	number, size, err := c.p.pageArgs(10, 50)
+	if err != nil {
+		return nil, err
+	}
+	filterTags, err := c.p.tagPairs("Tag")
+	if err != nil {
+		return nil, err
+	}
+	withPub, err := c.p.boolean("IncludePublicKey", false)
+	if err != nil {
+		return nil, err
+	}
+	name := c.p.get("KeyPairName")
+	fp := c.p.get("KeyPairFingerPrint")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list []*keyPair
+	for _, kp := range s.st.keyPairs {
+		if kp.RegionID != r.ID || !matchName(name, kp.Name) || (fp != "" && fp != kp.Fingerprint) {
+			continue
+		}
+		if g := c.p.get("ResourceGroupId"); g != "" && g != kp.ResourceGroupID {
+			continue
+		}
+		if !s.st.matchTags("keypair", keyPairKey(kp.RegionID, kp.Name), filterTags) {
+			continue
+		}
+		list = append(list, kp)
+	}
+	slices.SortFunc(list, func(a, b *keyPair) int { return strings.Compare(a.Name, b.Name) })
+	out := []obj{}
+	for _, kp := range page(list, number, size) {
+		v := obj{
+			"KeyPairName": kp.Name, "KeyPairFingerPrint": kp.Fingerprint, "CreationTime": apiMinute(kp.Created),
+			"ResourceGroupId": kp.ResourceGroupID, "Tags": obj{"Tag": tagViews(s.st.tagsOf("keypair", keyPairKey(kp.RegionID, kp.Name)))},
+		}
+		if withPub {
+			v["PublicKey"] = kp.PublicKey
+		}
+		out = append(out, v)
+	}
+	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "KeyPairs": obj{"KeyPair": out}}, nil
+}
+
+func (s *Server) ecsDeleteKeyPairs(c *callCtx) (obj, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.p.required("KeyPairNames"); err != nil {
+		return nil, err
+	}
+	names, err := c.p.jsonList("KeyPairNames")
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 || len(names) > 100 {
+		return nil, errInvalidf("KeyPairNames", "give 1 to 100 names")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Names that do not exist are skipped, as the service does; instances
+	// keep their KeyPairName.
+	for _, n := range names {
+		if _, ok := s.st.keyPairs[keyPairKey(r.ID, n)]; ok {
+			delete(s.st.keyPairs, keyPairKey(r.ID, n))
+			s.st.dropResource("keypair", keyPairKey(r.ID, n))
+		}
+	}
+	return obj{}, nil
+}

@@ -1,0 +1,414 @@
+package cloudsim
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const maxInstancesPerGroup = 2000
+
+func (s *Server) ecsCreateSecurityGroup(c *callCtx) (obj, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, err
+	}
+	name := c.p.get("SecurityGroupName")
+	if name != "" && (len(name) < 2 || len(name) > 128 || strings.HasPrefix(name, "http://") || strings.HasPrefix(name, "https://")) {
+		return nil, newErrorf("InvalidSecurityGroupName.Malformed", "The specified SecurityGroupName %q is not valid: 2-128 characters, not starting with http:// or https://.", name)
+	}
+	typ, err := c.p.oneOf("SecurityGroupType", "normal", "normal", "enterprise")
+	if err != nil {
+		return nil, err
+	}
+	tags, err := c.p.tagPairs("Tag")
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vpcID := c.p.get("VpcId")
+	if vpcID != "" {
+		v := s.st.vpcs[vpcID]
+		if v == nil || v.RegionID != r.ID {
+			return nil, newErrorf("InvalidVpcId.NotFound", "Specified VPC %q does not exist in region %s.", vpcID, r.ID)
+		}
+	}
+	sg := &securityGroup{
+		ID: newID("sg", r.ID), RegionID: r.ID, Name: name, Description: c.p.get("Description"),
+		VpcID: vpcID, Type: typ, ResourceGroupID: c.p.get("ResourceGroupId"), Created: time.Now().UTC(),
+	}
+	if sg.ResourceGroupID == "" {
+		sg.ResourceGroupID = s.st.defaultResourceGroup
+	}
+	if err := s.st.setTags("securitygroup", sg.ID, tags); err != nil {
+		return nil, err
+	}
+	s.st.securityGroups[sg.ID] = sg
+	return obj{"SecurityGroupId": sg.ID}, nil
+}
+
+// groupInRegion returns the security group or InvalidSecurityGroupId.NotFound.
+func (st *state) groupInRegion(region, id string) (*securityGroup, error) {
+	sg := st.securityGroups[id]
+	if sg == nil || sg.RegionID != region {
+		return nil, newErrorf("InvalidSecurityGroupId.NotFound", "The specified SecurityGroupId %q does not exist in region %s.", id, region)
+	}
+	return sg, nil
+}
+
+// groupMembers counts the instances in a security group.
+func (st *state) groupMembers(id string) int {
+	n := 0
+	for _, inst := range st.instances {
+		if slices.Contains(inst.SecurityGroupIDs, id) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) ecsDescribeSecurityGroups(c *callCtx) (obj, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, err
+	}
+	number, size, err := c.p.pageArgs(10, 50)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := c.p.jsonList("SecurityGroupIds")
+	if err != nil {
+		return nil, err
+	}
+	if id := c.p.get("SecurityGroupId"); id != "" {
+		ids = append(ids, id)
+	}
+	filterTags, err := c.p.tagPairs("Tag")
+	if err != nil {
+		return nil, err
+	}
+	fuzzy, err := c.p.boolean("FuzzyQuery", false)
+	if err != nil {
+		return nil, err
+	}
+	name := c.p.get("SecurityGroupName")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list []*securityGroup
+	for _, sg := range s.st.securityGroups {
+		if sg.RegionID != r.ID || (len(ids) > 0 && !slices.Contains(ids, sg.ID)) {
+			continue
+		}
+		if v := c.p.get("VpcId"); v != "" && v != sg.VpcID {
+			continue
+		}
+		if name != "" && !(sg.Name == name || (fuzzy && strings.Contains(sg.Name, name))) {
+			continue
+		}
+		if t := c.p.get("SecurityGroupType"); t != "" && t != sg.Type {
+			continue
+		}
+		if g := c.p.get("ResourceGroupId"); g != "" && g != sg.ResourceGroupID {
+			continue
+		}
+		if !s.st.matchTags("securitygroup", sg.ID, filterTags) {
+			continue
+		}
+		list = append(list, sg)
+	}
+	slices.SortFunc(list, func(a, b *securityGroup) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	views := func(groups []*securityGroup) []obj {
+		out := []obj{}
+		for _, sg := range groups {
+			n := s.st.groupMembers(sg.ID)
+			out = append(out, obj{
+				"SecurityGroupId": sg.ID, "SecurityGroupName": sg.Name, "Description": sg.Description,
+				"SecurityGroupType": sg.Type, "VpcId": sg.VpcID, "CreationTime": apiTime(sg.Created),
+				"EcsCount": n, "AvailableInstanceAmount": maxInstancesPerGroup - n, "RuleCount": len(sg.Rules),
+				"ResourceGroupId": sg.ResourceGroupID, "ServiceManaged": false,
+				"Tags": obj{"Tag": tagViews(s.st.tagsOf("securitygroup", sg.ID))},
+			})
+		}
+		return out
+	}
+	answer := obj{"RegionId": r.ID, "TotalCount": len(list)}
+	if c.p.has("MaxResults") || c.p.has("NextToken") {
+		maxResults, err := c.p.integer("MaxResults", 10, 1, 100)
+		if err != nil {
+			return nil, err
+		}
+		part, next, err := tokenPage(list, c.p.get("NextToken"), maxResults)
+		if err != nil {
+			return nil, err
+		}
+		answer["NextToken"] = next
+		answer["SecurityGroups"] = obj{"SecurityGroup": views(part)}
+		return answer, nil
+	}
+	answer["PageNumber"], answer["PageSize"] = number, size
+	answer["SecurityGroups"] = obj{"SecurityGroup": views(page(list, number, size))}
+	return answer, nil
+}
+
+func ruleView(rule *sgRule) obj {
+	return obj{
+		"SecurityGroupRuleId": rule.ID, "Direction": rule.Direction, "IpProtocol": strings.ToUpper(rule.IpProtocol),
+		"PortRange": rule.PortRange, "SourceCidrIp": rule.SourceCidrIp, "DestCidrIp": rule.DestCidrIp,
+		"SourceGroupId": rule.SourceGroupID, "DestGroupId": rule.DestGroupID, "SourcePortRange": rule.SourcePortRange,
+		"Policy": capitalize(rule.Policy), "Priority": rule.Priority, "NicType": rule.NicType,
+		"Description": rule.Description, "CreateTime": apiTime(rule.Created),
+		"Ipv6SourceCidrIp": "", "Ipv6DestCidrIp": "", "SourceGroupName": "", "DestGroupName": "",
+		"SourceGroupOwnerAccount": "", "DestGroupOwnerAccount": "", "SourcePrefixListId": "", "DestPrefixListId": "",
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (s *Server) ecsDescribeSecurityGroupAttribute(c *callCtx) (obj, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, err
+	}
+	id, err := c.p.required("SecurityGroupId")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := c.p.oneOf("Direction", "all", "all", "ingress", "egress")
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sg, err := s.st.groupInRegion(r.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	perms := []obj{}
+	for _, rule := range sg.Rules {
+		if dir == "all" || dir == rule.Direction {
+			perms = append(perms, ruleView(rule))
+		}
+	}
+	return obj{
+		"RegionId": r.ID, "SecurityGroupId": sg.ID, "SecurityGroupName": sg.Name, "Description": sg.Description,
+		"VpcId": sg.VpcID, "InnerAccessPolicy": "Accept", "Permissions": obj{"Permission": perms},
+	}, nil
+}
+
+// ruleFromFields builds a rule from Authorize/Revoke fields (top-level or one
+// Permissions.N entry); get reads one field.
+func ruleFromFields(direction string, get func(string) string, forRevoke bool) (*sgRule, error) {
+	rule := &sgRule{Direction: direction}
+	proto := strings.ToLower(get("IpProtocol"))
+	if proto == "" {
+		return nil, errMissing("IpProtocol")
+	}
+	if !slices.Contains([]string{"tcp", "udp", "icmp", "gre", "all", "icmpv6"}, proto) {
+		return nil, newErrorf("InvalidIpProtocol.Malformed", "The specified IpProtocol %q is not valid: use tcp, udp, icmp, gre or all.", get("IpProtocol"))
+	}
+	rule.IpProtocol = proto
+	pr := get("PortRange")
+	if pr == "" {
+		if proto == "tcp" || proto == "udp" {
+			return nil, errMissing("PortRange")
+		}
+		pr = "-1/-1"
+	}
+	if err := checkPortRange(proto, pr); err != nil {
+		return nil, err
+	}
+	rule.PortRange = pr
+	rule.SourcePortRange = get("SourcePortRange")
+	if direction == "ingress" {
+		rule.SourceCidrIp, rule.SourceGroupID = get("SourceCidrIp"), get("SourceGroupId")
+		rule.DestCidrIp = get("DestCidrIp")
+		if !forRevoke && rule.SourceCidrIp == "" && rule.SourceGroupID == "" && get("SourcePrefixListId") == "" && get("Ipv6SourceCidrIp") == "" {
+			return nil, newError("MissingParameter", "One of SourceCidrIp, SourceGroupId or SourcePrefixListId is mandatory for an ingress rule.")
+		}
+	} else {
+		rule.DestCidrIp, rule.DestGroupID = get("DestCidrIp"), get("DestGroupId")
+		rule.SourceCidrIp = get("SourceCidrIp")
+		if !forRevoke && rule.DestCidrIp == "" && rule.DestGroupID == "" && get("DestPrefixListId") == "" && get("Ipv6DestCidrIp") == "" {
+			return nil, newError("MissingParameter", "One of DestCidrIp, DestGroupId or DestPrefixListId is mandatory for an egress rule.")
+		}
+	}
+	for name, cidr := range map[string]string{"SourceCidrIp": rule.SourceCidrIp, "DestCidrIp": rule.DestCidrIp} {
+		if cidr == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			if _, err := netip.ParseAddr(cidr); err != nil {
+				return nil, newErrorf("InvalidParam.CidrIp", "The specified %s %q is not a valid IPv4 address or CIDR block.", name, cidr)
+			}
+		}
+	}
+	policy := strings.ToLower(get("Policy"))
+	if policy == "" {
+		policy = "accept"
+	}
+	if policy != "accept" && policy != "drop" {
+		return nil, newErrorf("InvalidPolicy.Malformed", "The specified Policy %q is not valid: use accept or drop.", get("Policy"))
+	}
+	rule.Policy = policy
+	prio := get("Priority")
+	if prio == "" {
+		prio = "1"
+	}
+	if n, err := strconv.Atoi(prio); err != nil || n < 1 || n > 100 {
+		return nil, newErrorf("InvalidPriority.Malformed", "The specified Priority %q is not valid: use 1 to 100.", prio)
+	}
+	rule.Priority = prio
+	nic := strings.ToLower(get("NicType"))
+	if nic == "" {
+		nic = "intranet"
+	}
+	if nic != "intranet" && nic != "internet" {
+		return nil, newErrorf("InvalidNicType.ValueNotSupported", "The specified NicType %q is not valid: use internet or intranet.", get("NicType"))
+	}
+	rule.NicType = nic
+	rule.Description = get("Description")
+	return rule, nil
+}
+
+func checkPortRange(proto, pr string) error {
+	lo, hi, ok := strings.Cut(pr, "/")
+	a, errA := strconv.Atoi(lo)
+	b, errB := strconv.Atoi(hi)
+	if !ok || errA != nil || errB != nil {
+		return newErrorf("InvalidPortRange.Malformed", "The specified PortRange %q is not valid: use start/end, such as 22/22.", pr)
+	}
+	if proto == "tcp" || proto == "udp" {
+		if a < 1 || b > 65535 || a > b {
+			return newErrorf("InvalidPortRange.Malformed", "The specified PortRange %q is not valid for %s: ports 1-65535, start <= end.", pr, proto)
+		}
+		return nil
+	}
+	if a != -1 || b != -1 {
+		return newErrorf("InvalidPortRange.Malformed", "The specified PortRange %q is not valid for %s: use -1/-1.", pr, proto)
+	}
+	return nil
+}
+
+// sameRule compares the fields that identify a rule.
+func sameRule(a, b *sgRule) bool {
+	return a.Direction == b.Direction && a.IpProtocol == b.IpProtocol && a.PortRange == b.PortRange &&
+		a.SourceCidrIp == b.SourceCidrIp && a.DestCidrIp == b.DestCidrIp && a.SourceGroupID == b.SourceGroupID &&
+		a.DestGroupID == b.DestGroupID && a.Policy == b.Policy && a.NicType == b.NicType && a.SourcePortRange == b.SourcePortRange
+}
+
+// sgRuleAction implements Authorize/Revoke for one direction. Authorizing a
+// rule that exists and revoking one that does not both succeed without change,
+// as the service does.
+func (s *Server) sgRuleAction(direction string, add bool) handler {
+	return func(c *callCtx) (obj, error) {
+		r, err := c.region()
+		if err != nil {
+			return nil, err
+		}
+		id, err := c.p.required("SecurityGroupId")
+		if err != nil {
+			return nil, err
+		}
+		var rules []*sgRule
+		if perms := c.p.structs("Permissions"); len(perms) > 0 {
+			for _, m := range perms {
+				rule, err := ruleFromFields(direction, func(k string) string { return m[k] }, !add)
+				if err != nil {
+					return nil, err
+				}
+				rules = append(rules, rule)
+			}
+		}
+		ruleIDs := c.p.list("SecurityGroupRuleId")
+		if len(rules) == 0 && (add || len(ruleIDs) == 0) {
+			rule, err := ruleFromFields(direction, c.p.get, !add)
+			if err != nil {
+				return nil, err
+			}
+			rules = append(rules, rule)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sg, err := s.st.groupInRegion(r.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, rule := range rules {
+			for _, ref := range []string{rule.SourceGroupID, rule.DestGroupID} {
+				if ref != "" && add {
+					if _, err := s.st.groupInRegion(r.ID, ref); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		now := time.Now().UTC()
+		if add {
+			for _, rule := range rules {
+				if slices.ContainsFunc(sg.Rules, func(have *sgRule) bool { return sameRule(have, rule) }) {
+					continue
+				}
+				rule.ID = newID("sgr", r.ID)
+				rule.Created = now
+				sg.Rules = append(sg.Rules, rule)
+			}
+			return obj{}, nil
+		}
+		sg.Rules = slices.DeleteFunc(sg.Rules, func(have *sgRule) bool {
+			if have.Direction != direction {
+				return false
+			}
+			if slices.Contains(ruleIDs, have.ID) {
+				return true
+			}
+			return slices.ContainsFunc(rules, func(rule *sgRule) bool { return sameRule(have, rule) })
+		})
+		return obj{}, nil
+	}
+}
+
+func (s *Server) ecsDeleteSecurityGroup(c *callCtx) (obj, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, err
+	}
+	id, err := c.p.required("SecurityGroupId")
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sg := s.st.securityGroups[id]
+	if sg == nil || sg.RegionID != r.ID {
+		return nil, newErrorf("InvalidSecurityGroup.NotFound", "The specified security group %q is not found.", id)
+	}
+	if n := s.st.groupMembers(id); n > 0 {
+		return nil, newErrorf("DependencyViolation", "There is still instance(s) in the specified security group: %d instance(s) use %s.", n, id)
+	}
+	for _, other := range s.st.securityGroups {
+		if other.ID == id {
+			continue
+		}
+		for _, rule := range other.Rules {
+			if rule.SourceGroupID == id || rule.DestGroupID == id {
+				return nil, newErrorf("DependencyViolation", "The specified security group has been authorized in another one (%s).", other.ID)
+			}
+		}
+	}
+	delete(s.st.securityGroups, id)
+	s.st.dropResource("securitygroup", id)
+	return obj{}, nil
+}
