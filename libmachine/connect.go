@@ -266,7 +266,7 @@ func (c *Client) provision(ctx context.Context, h *host.Host, run provisionFunc,
 		return err
 	}
 	files := c.Files(h)
-	_, err = run(ctx, client, provision.Options{
+	report, err := run(ctx, client, provision.Options{
 		DataDisk:    disk,
 		MachineName: h.Name,
 		DriverName:  h.DriverName,
@@ -283,6 +283,7 @@ func (c *Client) provision(ctx context.Context, h *host.Host, run provisionFunc,
 	if err != nil {
 		return fmt.Errorf("Error running provisioning of %q: %w", h.Name, err)
 	}
+	c.logReport(h, report, client)
 	c.Infof("Docker is up and running!")
 	return nil
 }
@@ -302,4 +303,21 @@ func dataDisk(h *host.Host) (*provision.DataDisk, error) {
 		return nil, nil
 	}
 	return &provision.DataDisk{Device: v.DataDisk.Device, FS: v.DataDisk.FS}, nil
+}
+
+// logReport records, at debug level, where provisioning spent its time and
+// how much it asked of the host.
+func (c *Client) logReport(h *host.Host, r *provision.Report, client *ssh.Client) {
+	if r == nil {
+		return
+	}
+	dials, commands := client.Stats()
+	var total time.Duration
+	attrs := []any{"machine", h.Name, "os", r.OS, "changed", r.Changed, "installed", r.Installed, "ssh_connections", dials, "ssh_commands", commands}
+	for _, s := range r.Steps {
+		total += s.Duration
+		attrs = append(attrs, "step."+s.Name, s.Duration.Round(time.Millisecond))
+	}
+	attrs = append(attrs, "total", total.Round(time.Millisecond))
+	c.Log.Debug("provisioning report", attrs...)
 }

@@ -21,9 +21,18 @@ type groupReporter struct {
 	marker []byte // "fleetdock-pgid-<random> "
 
 	mu    sync.Mutex
-	done  bool // marker line seen, or given up looking
+	done  bool          // marker line seen, or given up looking
+	ready chan struct{} // closed when done becomes true
 	group int
 	buf   []byte
+}
+
+// finish marks the search for the marker over; the caller holds mu.
+func (g *groupReporter) finish() {
+	if !g.done {
+		g.done = true
+		close(g.ready)
+	}
 }
 
 // groupLineLimit caps what is held back while looking for the marker (it is
@@ -33,7 +42,7 @@ const groupLineLimit = 64 << 10
 func newGroupReporter(w io.Writer) *groupReporter {
 	id := make([]byte, 8)
 	rand.Read(id)
-	return &groupReporter{w: w, marker: []byte("fleetdock-pgid-" + hex.EncodeToString(id) + " ")}
+	return &groupReporter{w: w, ready: make(chan struct{}), marker: []byte("fleetdock-pgid-" + hex.EncodeToString(id) + " ")}
 }
 
 func (g *groupReporter) wrap(cmd string) string {
@@ -51,14 +60,14 @@ func (g *groupReporter) Write(p []byte) (int, error) {
 		nl := bytes.IndexByte(g.buf, '\n')
 		if nl < 0 {
 			if len(g.buf) > groupLineLimit {
-				g.done = true
+				g.finish()
 			}
 			break
 		}
 		line := g.buf[:nl]
 		if rest, ok := bytes.CutPrefix(line, g.marker); ok {
 			g.group, _ = strconv.Atoi(string(rest))
-			g.done = true
+			g.finish()
 			g.buf = g.buf[nl+1:]
 			break
 		}
@@ -82,7 +91,7 @@ func (g *groupReporter) Write(p []byte) (int, error) {
 func (g *groupReporter) flush() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.done = true
+	g.finish()
 	if len(g.buf) == 0 {
 		return nil
 	}
@@ -92,9 +101,17 @@ func (g *groupReporter) flush() error {
 	return err
 }
 
-func (g *groupReporter) pid() int {
+// pid is the command's process group, waiting up to wait for the marker:
+// a command cancelled right after it started may not have reported yet.
+func (g *groupReporter) pid(wait time.Duration) int {
 	if g == nil {
 		return 0
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-g.ready:
+	case <-t.C:
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -300,7 +300,7 @@ func (c *Client) execSession(ctx context.Context, cmd string, stdin io.Reader, s
 		// Output gathered so far is discarded: the copiers may still be
 		// writing it.
 		sess.Signal(ssh.SIGKILL)
-		if pid := group.pid(); pid > 0 {
+		if pid := group.pid(2 * time.Second); pid > 0 {
 			c.endGroup(pid)
 		}
 		sess.Close()
