@@ -8,7 +8,7 @@ BINARIES := docker-machine cloudsim
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build test unit integration demo lint bench engine clean
+.PHONY: all build test unit integration demo lint bench bench-provision engine clean
 
 all: build
 
@@ -36,6 +36,11 @@ test: lint integration
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./certs/... ./libmachine/...
 	$(GO) run ./integration/cmd/lsbench -cli $(BIN)/docker-machine -machines 100 -runs 9
+
+# Create wall time on host containers, with and without Docker preinstalled.
+bench-provision: engine build
+	$(GO) build -o $(BIN)/testhost ./integration/cmd/testhost
+	./scripts/provision-bench.sh
 
 demo: engine build
 	./scripts/demo.sh

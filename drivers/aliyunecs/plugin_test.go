@@ -1,0 +1,81 @@
+package aliyunecs
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/docker/machine/libmachine/drivers"
+	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
+	"github.com/docker/machine/libmachine/state"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildPlugin builds cmd/docker-machine-driver-aliyunecs into a fresh
+// directory and puts that directory first on PATH, where the stock
+// localbinary code looks for plugins.
+func buildPlugin(t *testing.T) {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	require.NoError(t, err, "the go tool is needed to build the plugin binary")
+	dir := t.TempDir()
+	out, err := exec.Command(goTool, "build", "-o", filepath.Join(dir, "docker-machine-driver-aliyunecs"),
+		"github.com/fleetdock/machine/cmd/docker-machine-driver-aliyunecs").CombinedOutput()
+	require.NoError(t, err, "building the plugin: %s", out)
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// The plugin binary, driven by docker-machine 0.16.2's own client code
+// (localbinary + rpcdriver), creates and removes a host.
+func TestPluginBinaryThroughStockClient(t *testing.T) {
+	buildPlugin(t)
+	s := startSim(t, fastFaults())
+	lb := s.createSLB("cn-hangzhou")
+	before := s.snapshot()
+	store := t.TempDir()
+
+	factory := rpcdriver.NewRPCClientDriverFactory()
+	t.Cleanup(func() { _ = factory.Close() })
+	boot, err := json.Marshal(&drivers.BaseDriver{MachineName: "plugged", StorePath: store})
+	require.NoError(t, err)
+	d, err := factory.NewRPCClientDriver(Name, boot)
+	require.NoError(t, err)
+
+	assert.Equal(t, Name, d.DriverName())
+	flags := d.GetCreateFlags()
+	require.NotEmpty(t, flags, "the flags travel over gob")
+	values := flagValues(NewDriver("", ""), s)
+	values["aliyunecs-slb-id"] = lb
+	values["aliyunecs-tag"] = []string{"via=plugin"}
+	require.NoError(t, d.SetConfigFromFlags(&rpcdriver.RPCFlags{Values: values}))
+	require.NoError(t, d.PreCreateCheck())
+	require.NoError(t, d.Create())
+
+	st, err := d.GetState()
+	require.NoError(t, err)
+	assert.Equal(t, state.Running, st)
+	ip, err := d.GetIP()
+	require.NoError(t, err)
+	r := s.resources()
+	require.Len(t, r.Instances, 1)
+	assert.Equal(t, r.Instances[0].PublicIP, ip)
+	require.Len(t, r.BackendServers, 1)
+	_, err = os.Stat(d.GetSSHKeyPath())
+	assert.NoError(t, err, "the plugin wrote the machine's SSH key into the store")
+
+	// What the CLI stores, and what a later command loads into a new plugin.
+	raw, err := d.GetConfigRaw()
+	require.NoError(t, err)
+	var stored map[string]any
+	require.NoError(t, json.Unmarshal(raw, &stored))
+	assert.Equal(t, r.Instances[0].ID, stored["InstanceId"])
+
+	again, err := factory.NewRPCClientDriver(Name, raw)
+	require.NoError(t, err)
+	assert.Equal(t, "plugged", again.GetMachineName())
+	require.NoError(t, again.Remove())
+	s.requireSameAs(before, "after rm through the plugin")
+}

@@ -1,0 +1,302 @@
+package aliyunecs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+)
+
+// Remove deletes everything made for the machine: SLB backend, route
+// entry, EIP, instance (running or not), key pair and the security group
+// when docker-machine made it and nothing else uses it. A resource that is
+// already gone counts as removed, so Remove can run again after a partial
+// failure; IDs missing from the stored config are found by the machine's
+// tag.
+func (d *Driver) Remove() error {
+	a, err := d.api()
+	if err != nil {
+		return fmt.Errorf("cannot remove machine %q from Alibaba Cloud: %w", d.MachineName, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
+	defer cancel()
+	if err := d.teardown(ctx, a); err != nil {
+		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)
+	}
+	return nil
+}
+
+// cleanupError lists what teardown could not remove.
+type cleanupError struct {
+	Machine string
+	Left    []string
+	Errs    []error
+}
+
+func (e *cleanupError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "these resources are left: %s (", strings.Join(e.Left, ", "))
+	for i, err := range e.Errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	fmt.Fprintf(&b, "); run 'docker-machine rm -f %s' to finish removing them", e.Machine)
+	return b.String()
+}
+
+func (e *cleanupError) Unwrap() []error { return e.Errs }
+
+// teardown removes in the reverse order of creation, carries on past
+// failures so one stuck resource does not strand the others, and clears
+// each ID once its resource is gone.
+func (d *Driver) teardown(ctx context.Context, a *api) error {
+	ce := &cleanupError{Machine: d.MachineName}
+	fail := func(what string, err error) {
+		ce.Left = append(ce.Left, what)
+		ce.Errs = append(ce.Errs, fmt.Errorf("%s: %w", what, err))
+	}
+
+	instances, err := d.instancesToRemove(ctx, a)
+	if err != nil {
+		fail("instances tagged "+tagMachineID+"="+d.MachineID, err)
+	}
+
+	if d.SLBID != "" {
+		for _, id := range instances {
+			if err := a.removeBackend(ctx, d.SLBID, id); err != nil {
+				fail(fmt.Sprintf("backend server %s of load balancer %s", id, d.SLBID), err)
+			}
+		}
+		if len(ce.Left) == 0 {
+			d.SLBBackendAdded = false
+		}
+	}
+
+	if d.RouteCIDR != "" && len(instances) > 0 {
+		table := d.RouteTableId
+		if table == "" && d.VpcId != "" {
+			table, err = a.routeTableID(ctx, d.VpcId)
+			if err != nil {
+				fail("route entry "+d.RouteCIDR, err)
+			}
+		}
+		if table != "" {
+			for _, id := range instances {
+				if err := a.deleteRouteEntry(ctx, table, d.RouteCIDR, id); err != nil {
+					fail(fmt.Sprintf("route entry %s to %s in %s", d.RouteCIDR, id, table), err)
+				}
+			}
+		}
+	}
+
+	if d.UseEIP || d.EIPAllocationId != "" {
+		ids := []string{}
+		if d.EIPAllocationId != "" {
+			ids = append(ids, d.EIPAllocationId)
+		}
+		// A stored ID is the EIP: a retried AllocateEipAddress reuses its
+		// ClientToken, so there is never a second one. Without it, look
+		// by instance and by tag.
+		if len(ids) == 0 {
+			targets := instances
+			if len(targets) == 0 {
+				targets = []string{""}
+			}
+			for _, inst := range targets {
+				found, err := a.eipsOf(ctx, inst, d.MachineID)
+				if err != nil {
+					fail("EIPs of the machine", err)
+					break
+				}
+				for _, e := range found {
+					if !slices.Contains(ids, e.AllocationId) {
+						ids = append(ids, e.AllocationId)
+					}
+				}
+			}
+		}
+		eipLeft := false
+		for _, id := range ids {
+			if err := a.releaseEIP(ctx, id); err != nil {
+				fail("EIP "+id, err)
+				eipLeft = true
+			}
+		}
+		if !eipLeft {
+			d.EIPAllocationId, d.EIPAddress = "", ""
+		}
+	}
+
+	instanceLeft := false
+	for _, id := range instances {
+		if err := a.deleteInstance(ctx, id); err != nil {
+			fail("instance "+id, err)
+			instanceLeft = true
+			continue
+		}
+		d.log().Info("instance deleted", "instance", id)
+	}
+	if !instanceLeft {
+		d.InstanceId = ""
+		d.PublicIPAddress, d.PrivateIPAddress, d.IPAddress = "", "", ""
+	}
+
+	// A key pair or group still bound to a live instance cannot go yet.
+	if instanceLeft {
+		if d.KeyPairCreated {
+			ce.Left = append(ce.Left, "key pair "+d.KeyPairName)
+		}
+		if d.SecurityGroupCreated {
+			ce.Left = append(ce.Left, "security group "+d.SecurityGroupId)
+		}
+		return ce
+	}
+
+	if err := d.removeKeyPair(ctx, a); err != nil {
+		fail("key pair "+d.KeyPairName, err)
+	}
+	if err := d.removeSecurityGroup(ctx, a); err != nil {
+		fail("security group "+d.SecurityGroupId, err)
+	}
+
+	if len(ce.Left) > 0 {
+		return ce
+	}
+	return nil
+}
+
+// instancesToRemove is the stored instance, or the ones carrying the
+// machine's tag when a create stopped before the ID was stored.
+func (d *Driver) instancesToRemove(ctx context.Context, a *api) ([]string, error) {
+	if d.InstanceId != "" {
+		return []string{d.InstanceId}, nil
+	}
+	if d.MachineID == "" {
+		return nil, nil
+	}
+	list, err := a.instancesByTag(ctx, tagMachineID, d.MachineID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, inst := range list {
+		ids = append(ids, inst.InstanceId)
+		d.log().Info("found an instance of the machine by its tag", "instance", inst.InstanceId)
+	}
+	return ids, nil
+}
+
+func (d *Driver) removeKeyPair(ctx context.Context, a *api) error {
+	if d.ExistingKeyPair || d.KeyPairName == "" {
+		return nil
+	}
+	if !d.KeyPairCreated {
+		// Ours only if it carries our tag: the name alone may belong to
+		// someone else.
+		if d.MachineID == "" {
+			return nil
+		}
+		kp, err := a.keyPair(ctx, d.KeyPairName)
+		if err != nil {
+			return err
+		}
+		if kp == nil || !hasTag(ecsTags(kp.Tags.Tag), tagMachineID, d.MachineID) {
+			return nil
+		}
+	}
+	if err := a.deleteKeyPair(ctx, d.KeyPairName); err != nil {
+		return err
+	}
+	d.KeyPairCreated = false
+	return nil
+}
+
+// removeSecurityGroup deletes the group if docker-machine created it (for
+// this machine or another) and no instance uses it any more. Groups made
+// by hand are never deleted.
+func (d *Driver) removeSecurityGroup(ctx context.Context, a *api) error {
+	id := d.SecurityGroupId
+	managed := d.SecurityGroupCreated
+	if id == "" {
+		if d.MachineID == "" || d.VpcId == "" || d.SecurityGroupName == "" {
+			return nil
+		}
+		g, err := a.securityGroupByName(ctx, d.VpcId, d.SecurityGroupName)
+		if err != nil || g == nil {
+			return err
+		}
+		if !hasTag(ecsTags(g.Tags.Tag), tagMachineID, d.MachineID) {
+			return nil
+		}
+		id, managed = g.SecurityGroupId, true
+	}
+	if !managed {
+		g, err := a.securityGroup(ctx, id)
+		if err != nil {
+			return err
+		}
+		if g == nil {
+			d.SecurityGroupId = ""
+			return nil
+		}
+		if _, ok := ecsTags(g.Tags.Tag)[tagMachineID]; !ok {
+			return nil
+		}
+	}
+	err := waitFor(ctx, fmt.Sprintf("security group %s to be free", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+		err := a.deleteSecurityGroup(ctx, id)
+		if err == nil {
+			return true, "", nil
+		}
+		if !strings.HasPrefix(errorCode(err), "DependencyViolation") {
+			return false, "", err
+		}
+		// In use: by other machines (keep it) or by our instance that
+		// is still going away (wait).
+		n, lerr := a.instancesInGroup(ctx, id)
+		if lerr != nil {
+			return false, "", lerr
+		}
+		if n > 0 {
+			d.log().Info("security group still used by other instances; keeping it", "group", id, "instances", n)
+			return true, "", errSecurityGroupInUse
+		}
+		return false, "in use", nil
+	})
+	switch {
+	case errors.Is(err, errSecurityGroupInUse):
+		return nil
+	case err != nil:
+		return err
+	}
+	d.log().Info("security group deleted", "group", id)
+	d.SecurityGroupId, d.SecurityGroupCreated = "", false
+	return nil
+}
+
+var errSecurityGroupInUse = errors.New("security group in use")
+
+// instancesInGroup counts the instances in the security group.
+func (a *api) instancesInGroup(ctx context.Context, groupID string) (int, error) {
+	req := ecs.CreateDescribeInstancesRequest()
+	req.SecurityGroupId = groupID
+	req.PageSize = requests.NewInteger(10)
+	resp := ecs.CreateDescribeInstancesResponse()
+	if err := a.call(ctx, &a.ecs.Client, req, resp); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, inst := range resp.Instances.Instance {
+		// Trust the filter only as far as the answer confirms it.
+		if ids := inst.SecurityGroupIds.SecurityGroupId; len(ids) == 0 || slices.Contains(ids, groupID) {
+			n++
+		}
+	}
+	return n, nil
+}
