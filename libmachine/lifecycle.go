@@ -55,7 +55,12 @@ func (e *LeftoverError) Unwrap() error { return e.Err }
 
 // BootstrapCerts makes sure the CA and client certificate exist and are
 // valid, reporting each file it had to create.
-func (c *Client) BootstrapCerts() error {
+func (c *Client) BootstrapCerts(ctx context.Context) error {
+	unlock, err := c.Store.LockCerts(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	created, err := certs.Bootstrap(c.Certs, certs.DefaultOrg())
 	for _, f := range created {
 		switch f {
@@ -91,7 +96,7 @@ func (c *Client) Create(ctx context.Context, h *host.Host) error {
 	} else if exists {
 		return &store.ExistsError{Name: h.Name}
 	}
-	if err := c.BootstrapCerts(); err != nil {
+	if err := c.BootstrapCerts(ctx); err != nil {
 		return err
 	}
 
@@ -305,7 +310,12 @@ func IsNotExist(err error) bool {
 // RegenerateClientCerts replaces the CA and the client certificate. Every
 // machine's server certificate then fails the chain check and is re-issued
 // the next time the machine is used (env, config, provision).
-func (c *Client) RegenerateClientCerts() error {
+func (c *Client) RegenerateClientCerts(ctx context.Context) error {
+	unlock, err := c.Store.LockCerts(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := certs.GenerateCA(c.Certs.CACert, c.Certs.CAKey, certs.DefaultOrg()); err != nil {
 		return fmt.Errorf("regenerating the CA: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 
 	"github.com/fleetdock/machine/cmd/docker-machine/commands"
+	"github.com/fleetdock/machine/drivers/aliyunecs"
 	"github.com/fleetdock/machine/drivers/generic"
 	"github.com/fleetdock/machine/drivers/none"
 	"github.com/fleetdock/machine/libmachine/plugin"
@@ -15,6 +16,7 @@ import (
 func init() {
 	plugin.RegisterBuiltin("none", func() drivers.Driver { return none.NewDriver("", "") })
 	plugin.RegisterBuiltin("generic", func() drivers.Driver { return generic.NewDriver("", "") })
+	plugin.RegisterBuiltin("aliyunecs", func() drivers.Driver { return aliyunecs.NewDriver("", "") })
 }
 
 func main() {

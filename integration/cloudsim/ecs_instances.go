@@ -554,12 +554,14 @@ func (s *Server) ecsDeleteInstance(c *callCtx) (obj, error) {
 	case inst.Status == statusStopped:
 	case inst.Status == statusRunning && force:
 	default:
-		s.mu.Unlock()
 		want := statusStopped
 		if !force {
 			want += " (or Running with Force=true)"
 		}
-		return nil, incorrectStatus(inst, want)
+		// The error reads the status, so it is built under the lock.
+		err := incorrectStatus(inst, want)
+		s.mu.Unlock()
+		return nil, err
 	}
 	if inst.DeletionProtection {
 		s.mu.Unlock()

@@ -39,15 +39,25 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	path := s.lockPath(name)
+	return lockFile(ctx, s.lockPath(name), fmt.Sprintf("machine %q", name))
+}
+
+// LockCerts takes the lock of the store's CA and client certificate, so
+// that concurrent first creates make one CA, not one each. Its name starts
+// with a dot, which no machine name can.
+func (s *Store) LockCerts(ctx context.Context) (unlock func(), err error) {
+	return lockFile(ctx, s.lockPath(".certs"), "the certificates")
+}
+
+func lockFile(ctx context.Context, path, what string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("locking machine %q: creating %s: %w", name, filepath.Dir(path), err)
+		return nil, fmt.Errorf("locking %s: creating %s: %w", what, filepath.Dir(path), err)
 	}
 	wait := lockPollMin
 	for {
 		f, held, err := tryLock(path)
 		if err != nil {
-			return nil, fmt.Errorf("locking machine %q with %s: %w", name, path, err)
+			return nil, fmt.Errorf("locking %s with %s: %w", what, path, err)
 		}
 		if f != nil {
 			var once sync.Once
@@ -62,7 +72,7 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("waiting for the lock on machine %q: another docker-machine command is still working on it; wait for it to finish and retry: %w", name, ctx.Err())
+			return nil, fmt.Errorf("waiting for the lock on %s: another docker-machine command is still working on it; wait for it to finish and retry: %w", what, ctx.Err())
 		case <-t.C:
 		}
 		wait = min(2*wait, lockPollMax)

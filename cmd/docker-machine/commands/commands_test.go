@@ -510,3 +510,21 @@ func TestMountAndRestartExplainWhatIsMissing(t *testing.T) {
 	assert.Contains(t, r.stdout, `Restarting "m1"...`)
 	assert.NotEmpty(t, r.stderr)
 }
+
+func TestParallelFirstCreatesMakeOneCA(t *testing.T) {
+	store := newStore(t)
+	outs := make([]result, 6)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Go(func() {
+			outs[i] = cli(t, store, "", "create", "-d", "none", "--url", "tcp://127.0.0.1:1", fmt.Sprintf("p%d", i))
+		})
+	}
+	wg.Wait()
+	cas := 0
+	for _, r := range outs {
+		require.Equal(t, 0, r.code, r.stderr)
+		cas += strings.Count(r.stdout, "Creating CA:")
+	}
+	assert.Equal(t, 1, cas, "one CA for the whole store")
+}

@@ -104,7 +104,7 @@ func (e *env) regenerateCertsCommand() *cobra.Command {
 			defer client.Close()
 			if clientCerts {
 				client.Infof("Regenerating local certificates")
-				if err := client.RegenerateClientCerts(); err != nil {
+				if err := client.RegenerateClientCerts(cmd.Context()); err != nil {
 					return err
 				}
 			}
