@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -57,7 +56,6 @@ func Bootstrap(p BootstrapPaths, org string) (created []string, err error) {
 	if problem == "" {
 		return created, nil
 	}
-	slog.Info("creating client certificate", "cert", p.ClientCert, "reason", problem)
 	if err := GenerateClientCert(p.CACert, p.CAKey, p.ClientCert, p.ClientKey, org+".<bootstrap>"); err != nil {
 		return created, fmt.Errorf("creating client certificate %s: %w", p.ClientCert, err)
 	}
@@ -84,7 +82,6 @@ func ensureCA(p BootstrapPaths, org string, now time.Time) (*x509.Certificate, b
 			"restore the certificate from a backup, or move %s aside to create a new CA "+
 			"(existing machines then need 'docker-machine regenerate-certs')", p.CAKey, p.CACert, p.CAKey)
 	case !certOK && !keyOK:
-		slog.Info("creating certificate authority", "cert", p.CACert)
 		return createCA(p, org)
 	}
 
@@ -105,7 +102,6 @@ func ensureCA(p BootstrapPaths, org string, now time.Time) (*x509.Certificate, b
 	if now.After(ca.NotAfter) {
 		// Same as stock: an expired CA is useless, so it is replaced; the machines'
 		// server certificates then fail the TLS check and get re-issued.
-		slog.Warn("certificate authority has expired, creating a new one", "cert", p.CACert, "expired", ca.NotAfter)
 		return createCA(p, org)
 	}
 	return ca, false, nil

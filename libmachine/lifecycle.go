@@ -319,7 +319,7 @@ func (c *Client) RegenerateClientCerts(ctx context.Context) error {
 	if err := certs.GenerateCA(c.Certs.CACert, c.Certs.CAKey, certs.DefaultOrg()); err != nil {
 		return fmt.Errorf("regenerating the CA: %w", err)
 	}
-	if err := certs.GenerateClientCert(c.Certs.CACert, c.Certs.CAKey, c.Certs.ClientCert, c.Certs.ClientKey, certs.DefaultOrg()+".bootstrap"); err != nil {
+	if err := certs.GenerateClientCert(c.Certs.CACert, c.Certs.CAKey, c.Certs.ClientCert, c.Certs.ClientKey, certs.DefaultOrg()+".<bootstrap>"); err != nil {
 		return fmt.Errorf("regenerating the client certificate: %w", err)
 	}
 	return nil

@@ -11,13 +11,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -32,36 +30,13 @@ import (
 	"github.com/fleetdock/machine/integration/cloudsim"
 	"github.com/fleetdock/machine/integration/cloudsim/cloudsimtest"
 	"github.com/fleetdock/machine/integration/hostworld"
+	"github.com/fleetdock/machine/integration/testbin"
 )
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
 
 // binaries builds the CLI and the plugin into one directory. The CLI runs
-// the plugin from there (or its built-in copy of the driver, once wired).
+// its built-in copy of the driver; the plugin serves the stock-client tests.
 func binaries(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "aliyunecs-it-bin-")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "./cmd/docker-machine", "./cmd/docker-machine-driver-aliyunecs")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%w: %s", err, out)
-		}
-	})
-	require.NoError(t, buildErr, "building docker-machine and the aliyunecs plugin")
-	return binDir
+	return testbin.Build(t, "./cmd/docker-machine", "./cmd/docker-machine-driver-aliyunecs")
 }
 
 // world is a simulator with container-backed instances, an install script

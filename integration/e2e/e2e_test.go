@@ -14,46 +14,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/fleetdock/machine/integration/testbin"
 )
 
-var (
-	buildOnce sync.Once
-	cliPath   string
-	buildErr  error
-)
-
-// repoRoot is the module root, two levels above this file.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// machineCLI builds cmd/docker-machine once per test binary.
+// machineCLI is the docker-machine binary built from this repository.
 func machineCLI(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cliPath = filepath.Join(dir, "docker-machine")
-		cmd := exec.Command("go", "build", "-o", cliPath, "./cmd/docker-machine")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = err
-			cliPath = string(out)
-		}
-	})
-	require.NoError(t, buildErr, "building docker-machine: %s", cliPath)
-	return cliPath
+	return filepath.Join(testbin.Build(t, "./cmd/docker-machine"), "docker-machine")
 }
 
 // machine runs the CLI against one store.

@@ -162,11 +162,12 @@ func (e *env) ipCommand() *cobra.Command {
 	}
 }
 
-func (e *env) urlCommand() *cobra.Command {
+// printOneCommand prints one value of the single machine it is given.
+func (e *env) printOneCommand(use, short string, value func(*host.Host) (string, error)) *cobra.Command {
 	return &cobra.Command{
-		Use:   "url [arg...]",
-		Short: "Get the URL of a machine",
-		Long:  "Get the URL of a machine\n\nArgument is a machine name.",
+		Use:   use + " [arg...]",
+		Short: short,
+		Long:  short + "\n\nArgument is a machine name.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client := e.client(e.stderr)
 			defer client.Close()
@@ -174,36 +175,34 @@ func (e *env) urlCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u, err := h.Driver.GetURL()
+			v, err := value(h)
 			if err != nil {
-				return fmt.Errorf("Error getting URL of %q: %w", h.Name, err)
+				return err
 			}
-			fmt.Fprintln(e.stdout, u)
+			fmt.Fprintln(e.stdout, v)
 			return nil
 		},
 	}
 }
 
+func (e *env) urlCommand() *cobra.Command {
+	return e.printOneCommand("url", "Get the URL of a machine", func(h *host.Host) (string, error) {
+		u, err := h.Driver.GetURL()
+		if err != nil {
+			return "", fmt.Errorf("Error getting URL of %q: %w", h.Name, err)
+		}
+		return u, nil
+	})
+}
+
 func (e *env) statusCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "status [arg...]",
-		Short: "Get the status of a machine",
-		Long:  "Get the status of a machine\n\nArgument is a machine name.",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			client := e.client(e.stderr)
-			defer client.Close()
-			h, err := loadOne(cmd.Context(), client, args)
-			if err != nil {
-				return err
-			}
-			st, err := h.Driver.GetState()
-			if err != nil {
-				return fmt.Errorf("error getting state for host %s: %w", h.Name, err)
-			}
-			fmt.Fprintln(e.stdout, st)
-			return nil
-		},
-	}
+	return e.printOneCommand("status", "Get the status of a machine", func(h *host.Host) (string, error) {
+		st, err := h.Driver.GetState()
+		if err != nil {
+			return "", fmt.Errorf("error getting state for host %s: %w", h.Name, err)
+		}
+		return st.String(), nil
+	})
 }
 
 func (e *env) activeCommand() *cobra.Command {
