@@ -1,0 +1,106 @@
+package libmachine
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/docker/machine/libmachine/drivers"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/certs"
+	"github.com/fleetdock/machine/libmachine/host"
+)
+
+// addrDriver reports fixed addresses; the embedded nil Driver panics on
+// anything else, which these tests must not need.
+type addrDriver struct {
+	drivers.Driver `json:"-"`
+	IP             string
+	URL            string
+}
+
+func (d *addrDriver) GetIP() (string, error)  { return d.IP, nil }
+func (d *addrDriver) GetURL() (string, error) { return d.URL, nil }
+
+// addressedDriver also knows all its addresses, public first.
+type addressedDriver struct {
+	addrDriver
+	All []string
+}
+
+func (d *addressedDriver) GetAddresses() ([]string, error) { return d.All, nil }
+
+// stateDriver records a private address in its state, as the cloud drivers do.
+type stateDriver struct {
+	addrDriver
+	PrivateIPAddress string
+}
+
+func TestSwarmAddressPrefersThePrivateAddress(t *testing.T) {
+	c := New(t.TempDir(), nil, nil)
+	cases := []struct {
+		name   string
+		driver drivers.Driver
+		want   string
+	}{
+		{"public then private", &addressedDriver{All: []string{"47.1.2.3", "10.0.0.5"}}, "10.0.0.5"},
+		{"last private wins", &addressedDriver{All: []string{"47.1.2.3", "192.168.1.2", "172.16.0.3"}}, "172.16.0.3"},
+		{"private listed before a public one", &addressedDriver{All: []string{"10.0.0.5", "47.1.2.3"}}, "10.0.0.5"},
+		{"no private: the last one", &addressedDriver{All: []string{"47.1.2.3", "47.1.2.4"}}, "47.1.2.4"},
+		{"state records a private address", &stateDriver{addrDriver: addrDriver{IP: "47.1.2.3"}, PrivateIPAddress: "10.1.2.3"}, "10.1.2.3"},
+		{"state without one: the IP", &stateDriver{addrDriver: addrDriver{IP: "47.1.2.3"}}, "47.1.2.3"},
+		{"plain IP", &addrDriver{IP: "172.17.0.4"}, "172.17.0.4"},
+		{"none driver's host:port", &addrDriver{IP: "127.0.0.11:2376"}, "127.0.0.11"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.SwarmAddress(t.Context(), &host.Host{Name: "m1", Driver: tc.driver})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+
+	_, err := c.SwarmAddress(t.Context(), &host.Host{Name: "m1", Driver: &addrDriver{}})
+	assert.ErrorContains(t, err, `machine "m1" reports no IP address`)
+}
+
+func TestSwarmMemberUsesTheMachinesCertificatesAndDockerURL(t *testing.T) {
+	dir := t.TempDir()
+	p := certs.BootstrapPaths{
+		CACert: filepath.Join(dir, "ca.pem"), CAKey: filepath.Join(dir, "ca-key.pem"),
+		ClientCert: filepath.Join(dir, "cert.pem"), ClientKey: filepath.Join(dir, "key.pem"),
+	}
+	_, err := certs.Bootstrap(p, "test")
+	require.NoError(t, err)
+	h := &host.Host{
+		Name:   "m1",
+		Driver: &addrDriver{IP: "10.0.0.7", URL: "tcp://10.0.0.7:2376"},
+		HostOptions: &host.Options{AuthOptions: &host.AuthOptions{
+			CaCertPath: p.CACert, ClientCertPath: p.ClientCert, ClientKeyPath: p.ClientKey,
+		}},
+	}
+	c := New(t.TempDir(), nil, nil)
+	m, err := c.SwarmMember(t.Context(), h, "")
+	require.NoError(t, err)
+	assert.Equal(t, "m1", m.Name)
+	assert.Equal(t, "10.0.0.7", m.AdvertiseAddr)
+	assert.Equal(t, "m1", m.Engine.Name)
+	assert.Equal(t, "10.0.0.7:2376", m.Engine.Addr())
+
+	m, err = c.SwarmMember(t.Context(), h, "192.168.5.5")
+	require.NoError(t, err)
+	assert.Equal(t, "192.168.5.5", m.AdvertiseAddr, "an explicit address wins")
+
+	cfg, err := EngineTLSConfig(h)
+	require.NoError(t, err)
+	assert.Len(t, cfg.Certificates, 1)
+	assert.NotNil(t, cfg.RootCAs)
+
+	h.HostOptions.AuthOptions.ClientKeyPath = filepath.Join(dir, "missing.pem")
+	_, err = c.Engine(h)
+	assert.ErrorContains(t, err, `loading the TLS certificates for "m1"`)
+	h.HostOptions = nil
+	_, err = c.Engine(h)
+	assert.ErrorContains(t, err, "regenerate-certs m1")
+}
