@@ -1,0 +1,88 @@
+package commands
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/docker/machine/libmachine/drivers"
+	"github.com/docker/machine/libmachine/mcnflag"
+	"github.com/docker/machine/libmachine/state"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/libmachine/plugin"
+)
+
+// brokenDriver fails Create on request, and Remove too, so the rollback of a
+// failed create can be watched from the CLI.
+type brokenDriver struct {
+	*drivers.BaseDriver
+	FailCreate, FailRemove bool
+	Removed                bool
+}
+
+func (d *brokenDriver) DriverName() string { return "broken" }
+func (d *brokenDriver) GetCreateFlags() []mcnflag.Flag {
+	return []mcnflag.Flag{
+		mcnflag.BoolFlag{Name: "broken-fail-create"},
+		mcnflag.BoolFlag{Name: "broken-fail-remove"},
+	}
+}
+func (d *brokenDriver) SetConfigFromFlags(o drivers.DriverOptions) error {
+	d.FailCreate, d.FailRemove = o.Bool("broken-fail-create"), o.Bool("broken-fail-remove")
+	return nil
+}
+func (d *brokenDriver) GetSSHHostname() (string, error) { return "", errors.New("no SSH") }
+func (d *brokenDriver) GetURL() (string, error)         { return "", nil }
+func (d *brokenDriver) GetState() (state.State, error)  { return state.Running, nil }
+func (d *brokenDriver) PreCreateCheck() error           { return nil }
+func (d *brokenDriver) Create() error {
+	if d.FailCreate {
+		return errors.New("the cloud said no")
+	}
+	return nil
+}
+func (d *brokenDriver) Remove() error {
+	if d.FailRemove {
+		return errors.New("instance i-123 could not be deleted")
+	}
+	return nil
+}
+func (d *brokenDriver) Start() error   { return nil }
+func (d *brokenDriver) Stop() error    { return nil }
+func (d *brokenDriver) Restart() error { return nil }
+func (d *brokenDriver) Kill() error    { return nil }
+
+func init() {
+	plugin.RegisterBuiltin("broken", func() drivers.Driver { return &brokenDriver{BaseDriver: &drivers.BaseDriver{}} })
+}
+
+func TestFailedCreateRollsBack(t *testing.T) {
+	store := newStore(t)
+	r := cli(t, store, "", "create", "-d", "broken", "--broken-fail-create", "b1")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the cloud said no")
+	assert.Contains(t, r.stdout, `Creating "b1" failed; removing what was created...`)
+	_, err := os.Stat(filepath.Join(store, "machines", "b1"))
+	assert.True(t, os.IsNotExist(err), "a create whose driver cleaned up leaves no machine")
+}
+
+func TestFailedCreateWithLeftoversStaysForRm(t *testing.T) {
+	store := newStore(t)
+	r := cli(t, store, "", "create", "-d", "broken", "--broken-fail-create", "--broken-fail-remove", "b2")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the cloud said no")
+	assert.Contains(t, r.stderr, "instance i-123 could not be deleted")
+	assert.Contains(t, r.stderr, "Run 'docker-machine rm -f b2' to remove them.")
+	require.FileExists(t, filepath.Join(store, "machines", "b2", "config.json"))
+
+	r = cli(t, store, "", "ls", "-q")
+	assert.Equal(t, "b2\n", r.stdout)
+	r = cli(t, store, "", "rm", "-y", "b2")
+	assert.Equal(t, 1, r.code, "the driver still cannot remove it")
+	r = cli(t, store, "", "rm", "-f", "b2")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.NoDirExists(t, filepath.Join(store, "machines", "b2"))
+}
