@@ -146,6 +146,7 @@ func (e *env) rootCommand() *cobra.Command {
 
 	root.AddCommand(
 		e.activeCommand(),
+		e.clusterCommand(),
 		e.configCommand(),
 		e.createCommand(),
 		e.envCommand(),
@@ -159,10 +160,12 @@ func (e *env) rootCommand() *cobra.Command {
 		e.restartCommand(),
 		e.rmCommand(),
 		e.scpCommand(),
+		e.slbCommand(),
 		e.sshCommand(),
 		e.startCommand(),
 		e.statusCommand(),
 		e.stopCommand(),
+		e.swarmCommand(),
 		e.upgradeCommand(),
 		e.urlCommand(),
 		e.versionCommand(),

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fleetdock/machine/libmachine/host"
-	"github.com/fleetdock/machine/libmachine/store"
 )
 
 const defaultDriver = "virtualbox"
@@ -246,79 +244,25 @@ func envListOr(name string, def []string) []string {
 
 func (e *env) runCreate(ctx context.Context, args []string) error {
 	args = normalizeCreateArgs(args)
-	driverName := sniffDriver(args)
 	client := e.client(e.stdout)
 	defer client.Close()
 
-	// The driver's flags come from the driver itself; a throwaway instance
-	// answers, as stock's "flag-lookup" plugin does.
-	lookup, err := client.NewHost(ctx, driverName, "flag-lookup")
+	p, err := e.parseCreateFlags(ctx, client, args)
 	if err != nil {
 		return err
 	}
-	driverFlags := lookup.Driver.GetCreateFlags()
-
-	var opts createOptions
-	fs := pflag.NewFlagSet("create", pflag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.SortFlags = false
-	opts.register(fs)
-	help := fs.BoolP("help", "h", false, "Show help for create")
-	driverValues, err := addDriverFlags(fs, driverFlags)
-	if err != nil {
-		return err
-	}
-	if err := fs.Parse(args); err != nil {
-		return &statusError{status: exitError, err: fmt.Errorf("%w\nRun 'docker-machine create --driver %s --help' for the flags of that driver.", err, driverName)}
-	}
-	if *help {
-		fmt.Fprintf(e.stdout, "Usage: docker-machine create [OPTIONS] [arg...]\n\nCreate a machine\n\nDescription:\n   Run 'docker-machine create --driver name --help' to include the create flags for that driver in the help text.\n\nOptions:\n\n%s", fs.FlagUsages())
+	if p.help != "" {
+		fmt.Fprint(e.stdout, p.help)
 		return nil
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return errors.New("Error: No machine name specified")
-	}
-	if len(rest) > 1 {
-		return fmt.Errorf("Invalid command line. Found extra arguments %v", rest[1:])
-	}
-	name := rest[0]
-	if err := host.ValidateName(name); err != nil {
-		return fmt.Errorf("Error creating machine: %w", err)
-	}
-	if err := validateSwarmDiscovery(opts.swarmDiscovery); err != nil {
-		return fmt.Errorf("Error parsing swarm discovery: %w", err)
-	}
-	if exists, err := client.Store.Exists(name); err != nil {
-		return fmt.Errorf("Error checking if host exists: %w", err)
-	} else if exists {
-		return &store.ExistsError{Name: name}
-	}
-
-	h, err := client.NewHost(ctx, opts.driver, name)
+	h, err := newHostFromFlags(ctx, client, p)
 	if err != nil {
 		return err
-	}
-	opts.apply(h)
-	values := driverValues()
-	// Stock passes the shared flags to the driver too (swarm-master, ...).
-	for _, k := range []string{"swarm-master", "swarm", "swarm-experimental"} {
-		v, _ := fs.GetBool(k)
-		values[k] = v
-	}
-	for _, k := range []string{"swarm-host", "swarm-discovery", "swarm-image", "swarm-strategy", "swarm-addr", "engine-install-url", "engine-storage-driver", "driver"} {
-		if _, set := values[k]; !set {
-			v, _ := fs.GetString(k)
-			values[k] = v
-		}
-	}
-	if err := h.Driver.SetConfigFromFlags(values); err != nil {
-		return fmt.Errorf("Error setting machine configuration from flags provided: %w", err)
 	}
 	if err := client.Create(ctx, h); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: %s env %s\n", e.args0, name)
+	fmt.Fprintf(e.stdout, "To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: %s env %s\n", e.args0, p.name)
 	return nil
 }
 

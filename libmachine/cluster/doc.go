@@ -1,0 +1,58 @@
+// Package cluster turns a cluster file into machines, a swarm and SLB
+// listeners, and keeps them that way: `docker-machine cluster up|down|status
+// -f FILE` and `docker-machine slb sync`.
+//
+// # The cluster file
+//
+//	name: seed002                    # machines are <name>-<group>-<n>
+//	driver: aliyunecs                # default driver of the groups
+//	driver_options:                  # driver flags without the leading --
+//	  aliyunecs-api-endpoint: ${ECS_API_ENDPOINT}
+//	  aliyunecs-region: cn-beijing
+//	  aliyunecs-open-port: [8080]    # lists repeat the flag; bools are true/false
+//	engine:                          # the --engine-* flags of create
+//	  install_url: none              # also storage_driver
+//	  registry_mirror: [https://mirror.example]
+//	  labels: [env=demo]             # also insecure_registry, opt, env, tls_san
+//	groups:
+//	  - name: manager
+//	    role: manager                # manager or worker (default worker)
+//	    count: 1                     # default 1
+//	    slb: ${ECS_SLB_ID}           # attach as SLB backend (--aliyunecs-slb-id)
+//	  - name: worker
+//	    count: 2
+//	    slb: ${ECS_SLB_ID}
+//	    driver_options: {...}        # merged over the file's; engine: replaces per key
+//	load_balancers:
+//	  - id: ${ECS_SLB_ID}
+//	    services: true               # a TCP listener per published swarm service port
+//	    service_ports: {web: 8080}   # front port per SERVICE or SERVICE:PUBLISHED
+//	    listeners:                   # fixed TCP listeners
+//	      - port: 2377               # backend_port defaults to port
+//
+// ${VAR} and ${VAR:-default} are replaced from the environment in every
+// value; an unset variable without a default is an error. Every error names
+// the file and line.
+//
+// # What up does
+//
+// Nodes missing from the store are created with the same flags and code
+// path as `docker-machine create` (Node.CreateArgs): the first node of each
+// driver configuration alone, the others in parallel. The swarm is
+// initialised on the first manager unless an existing manager already runs
+// one; managers then join one at a time, workers in parallel. Last, every
+// load balancer's listeners are synced. A node that fails is reported,
+// removed when this run created it, and left out. Run again, up creates
+// and joins nothing.
+//
+// # Listeners
+//
+// For each published TCP port of each swarm service the sync wants a TCP
+// listener: front port from the service label fleetdock.slb.port, else
+// service_ports, else the published port; backend port the published port,
+// health-checked over TCP. Listeners the sync creates carry a description
+// (docker-machine/service/NAME, docker-machine/cluster/NAME) and only those
+// are ever changed or deleted: a listener made by hand is never touched, and
+// a wanted port it holds is reported as a conflict. One SLB is meant to
+// serve one swarm's services.
+package cluster
