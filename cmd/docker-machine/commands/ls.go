@@ -201,6 +201,13 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 		}
 		return nil
 	}
+	return writeRows(w, format, lsHeaders, rows)
+}
+
+// writeRows prints rows through a --format template, as stock ls does: a
+// template starting with "table" gets a header row (headers names each
+// field's column) and aligned columns.
+func writeRows[T any](w io.Writer, format string, headers map[string]string, rows []T) error {
 	tmpl, table, err := parseListFormat(format)
 	if err != nil {
 		return err
@@ -210,13 +217,13 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 	if table {
 		tw = tabwriter.NewWriter(w, 5, 1, 3, ' ', 0)
 		out = tw
-		if err := tmpl.Execute(out, lsHeaders); err != nil {
+		if err := tmpl.Execute(out, headers); err != nil {
 			return err
 		}
 	}
 	for _, r := range rows {
 		if err := tmpl.Execute(out, r); err != nil {
-			return err
+			return fmt.Errorf("applying the --format template: %w", err)
 		}
 	}
 	if tw != nil {

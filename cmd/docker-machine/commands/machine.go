@@ -19,7 +19,7 @@ import (
 )
 
 // machinesCommand is a command that acts on one or more machines in parallel.
-func (e *env) machinesCommand(use, short string, action func(*libmachine.Client) func(context.Context, *host.Host) error, after string) *cobra.Command {
+func (e *env) machinesCommand(use, short string, action func(*libmachine.Client, context.Context, *host.Host) error, after string) *cobra.Command {
 	return &cobra.Command{
 		Use:   use + " [arg...]",
 		Short: short,
@@ -27,7 +27,8 @@ func (e *env) machinesCommand(use, short string, action func(*libmachine.Client)
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client := e.client(e.stdout)
 			defer client.Close()
-			if err := forEachMachine(cmd.Context(), client, args, action(client)); err != nil {
+			do := func(ctx context.Context, h *host.Host) error { return action(client, ctx, h) }
+			if err := forEachMachine(cmd.Context(), client, args, do); err != nil {
 				return err
 			}
 			if after != "" {
@@ -39,52 +40,42 @@ func (e *env) machinesCommand(use, short string, action func(*libmachine.Client)
 }
 
 func (e *env) startCommand() *cobra.Command {
-	return e.machinesCommand("start", "Start a machine", func(c *libmachine.Client) func(context.Context, *host.Host) error {
-		return c.Start
-	}, "Started machines may have new IP addresses. You may need to re-run the `docker-machine env` command.")
+	return e.machinesCommand("start", "Start a machine", (*libmachine.Client).Start, "Started machines may have new IP addresses. You may need to re-run the `docker-machine env` command.")
 }
 
 func (e *env) stopCommand() *cobra.Command {
-	return e.machinesCommand("stop", "Stop a machine", func(c *libmachine.Client) func(context.Context, *host.Host) error {
-		return c.Stop
-	}, "")
+	return e.machinesCommand("stop", "Stop a machine", (*libmachine.Client).Stop, "")
 }
 
 func (e *env) killCommand() *cobra.Command {
-	return e.machinesCommand("kill", "Kill a machine", func(c *libmachine.Client) func(context.Context, *host.Host) error {
-		return c.Kill
-	}, "")
+	return e.machinesCommand("kill", "Kill a machine", (*libmachine.Client).Kill, "")
 }
 
 func (e *env) restartCommand() *cobra.Command {
-	return e.machinesCommand("restart", "Restart a machine", func(c *libmachine.Client) func(context.Context, *host.Host) error {
-		return c.Restart
-	}, "Restarted machines may have new IP addresses. You may need to re-run the `docker-machine env` command.")
+	return e.machinesCommand("restart", "Restart a machine", (*libmachine.Client).Restart, "Restarted machines may have new IP addresses. You may need to re-run the `docker-machine env` command.")
 }
 
 func (e *env) provisionCommand() *cobra.Command {
-	cmd := e.machinesCommand("provision", "Re-provision existing machines", func(c *libmachine.Client) func(context.Context, *host.Host) error {
-		return c.Provision
-	}, "")
-	return cmd
+	return e.machinesCommand("provision", "Re-provision existing machines", (*libmachine.Client).Provision, "")
 }
 
 func (e *env) upgradeCommand() *cobra.Command {
-	return e.machinesCommand("upgrade", "Upgrade a machine to the latest version of Docker", func(c *libmachine.Client) func(context.Context, *host.Host) error {
-		return func(ctx context.Context, h *host.Host) error {
-			st, err := h.Driver.GetState()
-			if err != nil {
-				return fmt.Errorf("getting the state of %q: %w", h.Name, err)
-			}
-			if st != state.Running {
-				c.Infof("Starting machine so machine can be upgraded...")
-				if err := c.Start(ctx, h); err != nil {
-					return err
-				}
-			}
-			return c.Upgrade(ctx, h)
+	return e.machinesCommand("upgrade", "Upgrade a machine to the latest version of Docker", upgrade, "")
+}
+
+// upgrade starts a stopped machine first, as stock does, then upgrades Docker.
+func upgrade(c *libmachine.Client, ctx context.Context, h *host.Host) error {
+	st, err := h.Driver.GetState()
+	if err != nil {
+		return fmt.Errorf("getting the state of %q: %w", h.Name, err)
+	}
+	if st != state.Running {
+		c.Infof("Starting machine so machine can be upgraded...")
+		if err := c.Start(ctx, h); err != nil {
+			return err
 		}
-	}, "")
+	}
+	return c.Upgrade(ctx, h)
 }
 
 func (e *env) regenerateCertsCommand() *cobra.Command {

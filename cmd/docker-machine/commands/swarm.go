@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -367,26 +366,5 @@ func writeSwarmNodes(w io.Writer, nodes []swarm.NodeStatus, format string) error
 	if format == "" {
 		format = swarmLsDefaultFormat
 	}
-	tmpl, table, err := parseListFormat(format)
-	if err != nil {
-		return err
-	}
-	out := w
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(w, 5, 1, 3, ' ', 0)
-		out = tw
-		if err := tmpl.Execute(out, swarmLsHeaders); err != nil {
-			return err
-		}
-	}
-	for _, n := range nodes {
-		if err := tmpl.Execute(out, n); err != nil {
-			return fmt.Errorf("applying the --format template: %w", err)
-		}
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	return writeRows(w, format, swarmLsHeaders, nodes)
 }
