@@ -413,6 +413,26 @@ func isNotFound(err error) bool {
 	return strings.HasSuffix(errorCode(err), ".NotFound")
 }
 
+// lookup makes a Describe call and returns the first listed item that match
+// accepts, or nil: a missing resource is an answer, not an error, for the
+// callers that ask whether something exists.
+func lookup[T any](ctx context.Context, a *api, client *sdk.Client, req requests.AcsRequest, resp responses.AcsResponse,
+	items func() []T, match func(*T) bool) (*T, error) {
+	if err := a.call(ctx, client, req, resp); err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	list := items()
+	for i := range list {
+		if match(&list[i]) {
+			return &list[i], nil
+		}
+	}
+	return nil, nil
+}
+
 // scrub replaces every secret value in s; a last line of defence for text
 // that came from a server or the network stack.
 func scrub(s string, secrets []string) string {

@@ -233,18 +233,9 @@ func (a *api) imageExists(ctx context.Context, id string) (bool, error) {
 	req.ImageId = id
 	req.ShowExpired = requests.NewBoolean(false)
 	resp := ecs.CreateDescribeImagesResponse()
-	if err := a.call(ctx, &a.ecs.Client, req, resp); err != nil {
-		if isNotFound(err) {
-			return false, nil
-		}
-		return false, err
-	}
-	for _, img := range resp.Images.Image {
-		if img.ImageId == id {
-			return true, nil
-		}
-	}
-	return false, nil
+	img, err := lookup(ctx, a, &a.ecs.Client, req, resp, func() []ecs.Image { return resp.Images.Image },
+		func(img *ecs.Image) bool { return img.ImageId == id })
+	return img != nil, err
 }
 
 // keyPair returns the named key pair, or nil.
@@ -252,18 +243,8 @@ func (a *api) keyPair(ctx context.Context, name string) (*ecs.KeyPair, error) {
 	req := ecs.CreateDescribeKeyPairsRequest()
 	req.KeyPairName = name
 	resp := ecs.CreateDescribeKeyPairsResponse()
-	if err := a.call(ctx, &a.ecs.Client, req, resp); err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	for i := range resp.KeyPairs.KeyPair {
-		if resp.KeyPairs.KeyPair[i].KeyPairName == name {
-			return &resp.KeyPairs.KeyPair[i], nil
-		}
-	}
-	return nil, nil
+	return lookup(ctx, a, &a.ecs.Client, req, resp, func() []ecs.KeyPair { return resp.KeyPairs.KeyPair },
+		func(kp *ecs.KeyPair) bool { return kp.KeyPairName == name })
 }
 
 func (a *api) deleteKeyPair(ctx context.Context, name string) error {
@@ -283,18 +264,8 @@ func (a *api) securityGroup(ctx context.Context, id string) (*ecs.SecurityGroup,
 	req := ecs.CreateDescribeSecurityGroupsRequest()
 	req.SecurityGroupIds = string(ids)
 	resp := ecs.CreateDescribeSecurityGroupsResponse()
-	if err := a.call(ctx, &a.ecs.Client, req, resp); err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	for i := range resp.SecurityGroups.SecurityGroup {
-		if resp.SecurityGroups.SecurityGroup[i].SecurityGroupId == id {
-			return &resp.SecurityGroups.SecurityGroup[i], nil
-		}
-	}
-	return nil, nil
+	return lookup(ctx, a, &a.ecs.Client, req, resp, func() []ecs.SecurityGroup { return resp.SecurityGroups.SecurityGroup },
+		func(sg *ecs.SecurityGroup) bool { return sg.SecurityGroupId == id })
 }
 
 // securityGroupByName finds the group named name in the VPC.

@@ -94,18 +94,8 @@ func (a *api) routeEntry(ctx context.Context, tableID, cidr string) (*vpc.RouteE
 	req.RouteTableId = tableID
 	req.DestinationCidrBlock = cidr
 	resp := vpc.CreateDescribeRouteEntryListResponse()
-	if err := a.call(ctx, &a.vpc.Client, req, resp); err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	for i := range resp.RouteEntrys.RouteEntry {
-		if resp.RouteEntrys.RouteEntry[i].DestinationCidrBlock == cidr {
-			return &resp.RouteEntrys.RouteEntry[i], nil
-		}
-	}
-	return nil, nil
+	return lookup(ctx, a, &a.vpc.Client, req, resp, func() []vpc.RouteEntry { return resp.RouteEntrys.RouteEntry },
+		func(e *vpc.RouteEntry) bool { return e.DestinationCidrBlock == cidr })
 }
 
 // routeNextHop is the instance an entry points at.
@@ -223,18 +213,8 @@ func (a *api) eip(ctx context.Context, id string) (*vpc.EipAddress, error) {
 	req := vpc.CreateDescribeEipAddressesRequest()
 	req.AllocationId = id
 	resp := vpc.CreateDescribeEipAddressesResponse()
-	if err := a.call(ctx, &a.vpc.Client, req, resp); err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	for i := range resp.EipAddresses.EipAddress {
-		if resp.EipAddresses.EipAddress[i].AllocationId == id {
-			return &resp.EipAddresses.EipAddress[i], nil
-		}
-	}
-	return nil, nil
+	return lookup(ctx, a, &a.vpc.Client, req, resp, func() []vpc.EipAddress { return resp.EipAddresses.EipAddress },
+		func(e *vpc.EipAddress) bool { return e.AllocationId == id })
 }
 
 // eipsOf lists EIPs bound to the instance or tagged with the machine ID.

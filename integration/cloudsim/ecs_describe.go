@@ -169,36 +169,11 @@ func (s *Server) ecsDescribeInstances(c *callCtx) (obj, error) {
 		}
 		list = append(list, inst)
 	}
-	slices.SortFunc(list, func(a, b *instance) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c // newest first, as the service lists them
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	views := func(part []*instance) []obj {
-		out := []obj{}
-		for _, inst := range part {
-			out = append(out, s.instanceView(inst))
-		}
-		return out
-	}
-	answer := obj{"TotalCount": len(list)}
-	if c.p.has("MaxResults") || c.p.has("NextToken") {
-		maxResults, err := c.p.integer("MaxResults", 10, 1, 100)
-		if err != nil {
-			return nil, err
-		}
-		part, next, err := tokenPage(list, c.p.get("NextToken"), maxResults)
-		if err != nil {
-			return nil, err
-		}
-		answer["NextToken"] = next
-		answer["Instances"] = obj{"Instance": views(part)}
-		return answer, nil
-	}
-	answer["PageNumber"], answer["PageSize"], answer["NextToken"] = number, size, ""
-	answer["Instances"] = obj{"Instance": views(page(list, number, size))}
-	return answer, nil
+	// Newest first, as the service lists them: the creation times swap sides.
+	slices.SortFunc(list, func(a, b *instance) int { return byCreated(b.Created, a.Created, a.ID, b.ID) })
+	// Unlike DescribeSecurityGroups, a paged answer carries an empty NextToken.
+	answer := obj{"TotalCount": len(list), "NextToken": ""}
+	return pageOrToken(c, answer, list, number, size, "Instances", "Instance", s.instanceView)
 }
 
 func (s *Server) ecsDescribeInstanceAttribute(c *callCtx) (obj, error) {
@@ -228,31 +203,22 @@ func (s *Server) ecsDescribeInstanceAttribute(c *callCtx) (obj, error) {
 }
 
 func (s *Server) ecsDescribeInstanceStatus(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 50)
-	if err != nil {
-		return nil, err
-	}
 	ids := c.p.list("InstanceId")
 	zone := c.p.get("ZoneId")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var list []*instance
-	for _, inst := range s.st.instances {
-		if inst.RegionID != r.ID || (len(ids) > 0 && !slices.Contains(ids, inst.ID)) || (zone != "" && zone != inst.ZoneID) {
-			continue
+	filter := func(region string) ([]*instance, error) {
+		var list []*instance
+		for _, inst := range s.st.instances {
+			if inst.RegionID != region || (len(ids) > 0 && !slices.Contains(ids, inst.ID)) || (zone != "" && zone != inst.ZoneID) {
+				continue
+			}
+			list = append(list, inst)
 		}
-		list = append(list, inst)
+		slices.SortFunc(list, func(a, b *instance) int { return strings.Compare(a.ID, b.ID) })
+		return list, nil
 	}
-	slices.SortFunc(list, func(a, b *instance) int { return strings.Compare(a.ID, b.ID) })
-	out := []obj{}
-	for _, inst := range page(list, number, size) {
-		out = append(out, obj{"InstanceId": inst.ID, "Status": inst.Status})
-	}
-	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "InstanceStatuses": obj{"InstanceStatus": out}}, nil
+	return describePage(s, c, 10, 50, "InstanceStatuses", "InstanceStatus", filter, func(inst *instance) obj {
+		return obj{"InstanceId": inst.ID, "Status": inst.Status}
+	})
 }
 
 func (s *Server) ecsModifyInstanceAttribute(c *callCtx) (obj, error) {

@@ -253,9 +253,9 @@ func (s *Server) createInstances(c *callCtx, req *createRequest, legacy bool) ([
 	st := s.st
 	var sw *vswitch
 	if req.vswitchID != "" {
-		sw = st.vswitches[req.vswitchID]
-		if sw == nil || sw.RegionID != req.region.ID {
-			return nil, nil, newErrorf("InvalidVSwitchId.NotFound", "The VSwitchId %q provided does not exist in our records.", req.vswitchID)
+		var err error
+		if sw, err = st.vswitchInRegion(req.region.ID, req.vswitchID); err != nil {
+			return nil, nil, err
 		}
 		if req.zoneID != "" && req.zoneID != sw.ZoneID {
 			return nil, nil, newErrorf("InvalidParameter.Mismatch", "Specified virtual switch %s is not in the specified zone %s.", sw.ID, req.zoneID)
@@ -478,67 +478,44 @@ func incorrectStatus(inst *instance, want string) error {
 	return newErrorf("IncorrectInstanceStatus", "The current status of the resource does not support this operation: instance %s is %s, the action needs %s.", inst.ID, inst.Status, want)
 }
 
-func (s *Server) ecsStartInstance(c *callCtx) (obj, error) {
+// powerAction is the body of Start/Stop/RebootInstance: the instance must be
+// in status need; it moves to next at once and flow finishes the transition
+// in the background under a new op number.
+func (s *Server) powerAction(c *callCtx, need, next string, flow func(ctx context.Context, id string, op int)) (obj, error) {
 	inst, err := s.instanceCall(c)
 	if err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	if inst.Status != statusStopped {
-		return nil, incorrectStatus(inst, statusStopped)
+	// Stop and Reboot take ForceStop; a malformed one fails before the status check.
+	if need == statusRunning {
+		if _, err := c.p.boolean("ForceStop", false); err != nil {
+			return nil, err
+		}
+	}
+	if inst.Status != need {
+		return nil, incorrectStatus(inst, need)
 	}
 	if err := c.dryRun(); err != nil {
 		return nil, err
 	}
-	inst.Status = statusStarting
+	inst.Status = next
 	inst.op++
 	id, op := inst.ID, inst.op
-	s.goBackground(func(ctx context.Context) { s.bootFlow(ctx, id, op) })
+	s.goBackground(func(ctx context.Context) { flow(ctx, id, op) })
 	return obj{}, nil
+}
+
+func (s *Server) ecsStartInstance(c *callCtx) (obj, error) {
+	return s.powerAction(c, statusStopped, statusStarting, s.bootFlow)
 }
 
 func (s *Server) ecsStopInstance(c *callCtx) (obj, error) {
-	inst, err := s.instanceCall(c)
-	if err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	if _, err := c.p.boolean("ForceStop", false); err != nil {
-		return nil, err
-	}
-	if inst.Status != statusRunning {
-		return nil, incorrectStatus(inst, statusRunning)
-	}
-	if err := c.dryRun(); err != nil {
-		return nil, err
-	}
-	inst.Status = statusStopping
-	inst.op++
-	id, op := inst.ID, inst.op
-	s.goBackground(func(ctx context.Context) { s.stopFlow(ctx, id, op, false) })
-	return obj{}, nil
+	return s.powerAction(c, statusRunning, statusStopping, func(ctx context.Context, id string, op int) { s.stopFlow(ctx, id, op, false) })
 }
 
 func (s *Server) ecsRebootInstance(c *callCtx) (obj, error) {
-	inst, err := s.instanceCall(c)
-	if err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	if _, err := c.p.boolean("ForceStop", false); err != nil {
-		return nil, err
-	}
-	if inst.Status != statusRunning {
-		return nil, incorrectStatus(inst, statusRunning)
-	}
-	if err := c.dryRun(); err != nil {
-		return nil, err
-	}
-	inst.Status = statusStopping
-	inst.op++
-	id, op := inst.ID, inst.op
-	s.goBackground(func(ctx context.Context) { s.stopFlow(ctx, id, op, true) })
-	return obj{}, nil
+	return s.powerAction(c, statusRunning, statusStopping, func(ctx context.Context, id string, op int) { s.stopFlow(ctx, id, op, true) })
 }
 
 func (s *Server) ecsDeleteInstance(c *callCtx) (obj, error) {

@@ -116,42 +116,36 @@ func (s *Server) ecsCreateKeyPair(c *callCtx) (obj, error) {
 }
 
 func (s *Server) ecsDescribeKeyPairs(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 50)
-	if err != nil {
-		return nil, err
-	}
-	filterTags, err := c.p.tagPairs("Tag")
-	if err != nil {
-		return nil, err
-	}
-	withPub, err := c.p.boolean("IncludePublicKey", false)
-	if err != nil {
-		return nil, err
-	}
-	name := c.p.get("KeyPairName")
-	fp := c.p.get("KeyPairFingerPrint")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var list []*keyPair
-	for _, kp := range s.st.keyPairs {
-		if kp.RegionID != r.ID || !matchName(name, kp.Name) || (fp != "" && fp != kp.Fingerprint) {
-			continue
+	// The filter reads its parameters after RegionId and the page arguments,
+	// keeping the service's error order; it sets withPub before any view runs.
+	var withPub bool
+	filter := func(region string) ([]*keyPair, error) {
+		filterTags, err := c.p.tagPairs("Tag")
+		if err != nil {
+			return nil, err
 		}
-		if g := c.p.get("ResourceGroupId"); g != "" && g != kp.ResourceGroupID {
-			continue
+		if withPub, err = c.p.boolean("IncludePublicKey", false); err != nil {
+			return nil, err
 		}
-		if !s.st.matchTags("keypair", keyPairKey(kp.RegionID, kp.Name), filterTags) {
-			continue
+		name := c.p.get("KeyPairName")
+		fp := c.p.get("KeyPairFingerPrint")
+		var list []*keyPair
+		for _, kp := range s.st.keyPairs {
+			if kp.RegionID != region || !matchName(name, kp.Name) || (fp != "" && fp != kp.Fingerprint) {
+				continue
+			}
+			if g := c.p.get("ResourceGroupId"); g != "" && g != kp.ResourceGroupID {
+				continue
+			}
+			if !s.st.matchTags("keypair", keyPairKey(kp.RegionID, kp.Name), filterTags) {
+				continue
+			}
+			list = append(list, kp)
 		}
-		list = append(list, kp)
+		slices.SortFunc(list, func(a, b *keyPair) int { return strings.Compare(a.Name, b.Name) })
+		return list, nil
 	}
-	slices.SortFunc(list, func(a, b *keyPair) int { return strings.Compare(a.Name, b.Name) })
-	out := []obj{}
-	for _, kp := range page(list, number, size) {
+	return describePage(s, c, 10, 50, "KeyPairs", "KeyPair", filter, func(kp *keyPair) obj {
 		v := obj{
 			"KeyPairName": kp.Name, "KeyPairFingerPrint": kp.Fingerprint, "CreationTime": apiMinute(kp.Created),
 			"ResourceGroupId": kp.ResourceGroupID, "Tags": obj{"Tag": tagViews(s.st.tagsOf("keypair", keyPairKey(kp.RegionID, kp.Name)))},
@@ -159,9 +153,8 @@ func (s *Server) ecsDescribeKeyPairs(c *callCtx) (obj, error) {
 		if withPub {
 			v["PublicKey"] = kp.PublicKey
 		}
-		out = append(out, v)
-	}
-	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "KeyPairs": obj{"KeyPair": out}}, nil
+		return v
+	})
 }
 
 func (s *Server) ecsDeleteKeyPairs(c *callCtx) (obj, error) {

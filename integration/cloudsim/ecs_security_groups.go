@@ -31,9 +31,8 @@ func (s *Server) ecsCreateSecurityGroup(c *callCtx) (obj, error) {
 	defer s.mu.Unlock()
 	vpcID := c.p.get("VpcId")
 	if vpcID != "" {
-		v := s.st.vpcs[vpcID]
-		if v == nil || v.RegionID != r.ID {
-			return nil, newErrorf("InvalidVpcId.NotFound", "Specified VPC %q does not exist in region %s.", vpcID, r.ID)
+		if _, err := s.st.vpcInRegion(r.ID, vpcID); err != nil {
+			return nil, err
 		}
 	}
 	sg := &securityGroup{
@@ -119,43 +118,18 @@ func (s *Server) ecsDescribeSecurityGroups(c *callCtx) (obj, error) {
 		}
 		list = append(list, sg)
 	}
-	slices.SortFunc(list, func(a, b *securityGroup) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	views := func(groups []*securityGroup) []obj {
-		out := []obj{}
-		for _, sg := range groups {
-			n := s.st.groupMembers(sg.ID)
-			out = append(out, obj{
-				"SecurityGroupId": sg.ID, "SecurityGroupName": sg.Name, "Description": sg.Description,
-				"SecurityGroupType": sg.Type, "VpcId": sg.VpcID, "CreationTime": apiTime(sg.Created),
-				"EcsCount": n, "AvailableInstanceAmount": maxInstancesPerGroup - n, "RuleCount": len(sg.Rules),
-				"ResourceGroupId": sg.ResourceGroupID, "ServiceManaged": false,
-				"Tags": obj{"Tag": tagViews(s.st.tagsOf("securitygroup", sg.ID))},
-			})
-		}
-		return out
-	}
+	slices.SortFunc(list, func(a, b *securityGroup) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
 	answer := obj{"RegionId": r.ID, "TotalCount": len(list)}
-	if c.p.has("MaxResults") || c.p.has("NextToken") {
-		maxResults, err := c.p.integer("MaxResults", 10, 1, 100)
-		if err != nil {
-			return nil, err
+	return pageOrToken(c, answer, list, number, size, "SecurityGroups", "SecurityGroup", func(sg *securityGroup) obj {
+		n := s.st.groupMembers(sg.ID)
+		return obj{
+			"SecurityGroupId": sg.ID, "SecurityGroupName": sg.Name, "Description": sg.Description,
+			"SecurityGroupType": sg.Type, "VpcId": sg.VpcID, "CreationTime": apiTime(sg.Created),
+			"EcsCount": n, "AvailableInstanceAmount": maxInstancesPerGroup - n, "RuleCount": len(sg.Rules),
+			"ResourceGroupId": sg.ResourceGroupID, "ServiceManaged": false,
+			"Tags": obj{"Tag": tagViews(s.st.tagsOf("securitygroup", sg.ID))},
 		}
-		part, next, err := tokenPage(list, c.p.get("NextToken"), maxResults)
-		if err != nil {
-			return nil, err
-		}
-		answer["NextToken"] = next
-		answer["SecurityGroups"] = obj{"SecurityGroup": views(part)}
-		return answer, nil
-	}
-	answer["PageNumber"], answer["PageSize"] = number, size
-	answer["SecurityGroups"] = obj{"SecurityGroup": views(page(list, number, size))}
-	return answer, nil
+	})
 }
 
 func ruleView(rule *sgRule) obj {

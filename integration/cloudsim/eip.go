@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -160,21 +159,7 @@ func (st *state) eipInRegion(region, id string) (*eip, error) {
 
 // eipCall reads RegionId and AllocationId; it returns with s.mu held.
 func (s *Server) eipCall(c *callCtx) (*eip, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	id, err := c.p.required("AllocationId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	e, err := s.st.eipInRegion(r.ID, id)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	return e, nil
+	return regionalCall(s, c, "AllocationId", (*state).eipInRegion)
 }
 
 // settleEip ends a transitional EIP state after network_time.
@@ -322,35 +307,13 @@ func (s *Server) filterEips(c *callCtx, region string) ([]*eip, error) {
 		}
 		list = append(list, e)
 	}
-	slices.SortFunc(list, func(a, b *eip) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	// Newest first: the creation times swap sides, the IDs do not.
+	slices.SortFunc(list, func(a, b *eip) int { return byCreated(b.Created, a.Created, a.ID, b.ID) })
 	return list, nil
 }
 
 func (s *Server) describeEips(c *callCtx, view func(*eip) obj) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 100)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list, err := s.filterEips(c, r.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := []obj{}
-	for _, e := range page(list, number, size) {
-		out = append(out, view(e))
-	}
-	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "EipAddresses": obj{"EipAddress": out}}, nil
+	return describePage(s, c, 10, 100, "EipAddresses", "EipAddress", func(region string) ([]*eip, error) { return s.filterEips(c, region) }, view)
 }
 
 func ecsEipView(e *eip) obj {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -258,4 +259,90 @@ func matchName(pattern, name string) bool {
 		rest = rest[idx+len(part):]
 	}
 	return true
+}
+
+// regionalCall reads RegionId and the ID parameter param, and looks the
+// resource up with find under s.mu; on success it returns with s.mu held, for
+// the caller to release. find takes the state as an argument because a reset
+// replaces s.st.
+func regionalCall[T any](s *Server, c *callCtx, param string, find func(st *state, region, id string) (T, error)) (T, error) {
+	var zero T
+	r, err := c.region()
+	if err != nil {
+		return zero, err
+	}
+	id, err := c.p.required(param)
+	if err != nil {
+		return zero, err
+	}
+	s.mu.Lock()
+	v, err := find(s.st, r.ID, id)
+	if err != nil {
+		s.mu.Unlock()
+		return zero, err
+	}
+	return v, nil
+}
+
+// describePage is the body the paged Describe actions share: RegionId and
+// PageNumber/PageSize first (their errors come before any filter's), then the
+// filtered list under s.mu, answered as TotalCount, PageNumber, PageSize and
+// one page of views under outer.inner.
+func describePage[T any](s *Server, c *callCtx, defSize, maxSize int, outer, inner string,
+	filter func(region string) ([]T, error), view func(T) obj) (obj, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, err
+	}
+	number, size, err := c.p.pageArgs(defSize, maxSize)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list, err := filter(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, outer: obj{inner: views(page(list, number, size), view)}}, nil
+}
+
+// views renders items; an empty list stays [] in the answer.
+func views[T any](items []T, view func(T) obj) []obj {
+	out := make([]obj, 0, len(items))
+	for _, it := range items {
+		out = append(out, view(it))
+	}
+	return out
+}
+
+// pageOrToken puts one page of list under outer.inner in answer: by
+// NextToken/MaxResults when the caller sent either (newer SDKs), else by the
+// PageNumber/PageSize already read.
+func pageOrToken[T any](c *callCtx, answer obj, list []T, number, size int, outer, inner string, view func(T) obj) (obj, error) {
+	if c.p.has("MaxResults") || c.p.has("NextToken") {
+		maxResults, err := c.p.integer("MaxResults", 10, 1, 100)
+		if err != nil {
+			return nil, err
+		}
+		part, next, err := tokenPage(list, c.p.get("NextToken"), maxResults)
+		if err != nil {
+			return nil, err
+		}
+		answer["NextToken"] = next
+		answer[outer] = obj{inner: views(part, view)}
+		return answer, nil
+	}
+	answer["PageNumber"], answer["PageSize"] = number, size
+	answer[outer] = obj{inner: views(page(list, number, size), view)}
+	return answer, nil
+}
+
+// byCreated orders resources oldest first, then by ID, the order the services
+// list them in.
+func byCreated(aCreated, bCreated time.Time, aID, bID string) int {
+	if c := aCreated.Compare(bCreated); c != 0 {
+		return c
+	}
+	return strings.Compare(aID, bID)
 }

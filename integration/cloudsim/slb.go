@@ -153,9 +153,9 @@ func (s *Server) slbCreateLoadBalancer(c *callCtx) (obj, error) {
 		lb.ResourceGroupID = s.st.defaultResourceGroup
 	}
 	if swID := c.p.get("VSwitchId"); swID != "" {
-		sw := s.st.vswitches[swID]
-		if sw == nil || sw.RegionID != r.ID {
-			return nil, newErrorf("InvalidVSwitchId.NotFound", "The VSwitchId %q provided does not exist in our records.", swID)
+		sw, err := s.st.vswitchInRegion(r.ID, swID)
+		if err != nil {
+			return nil, err
 		}
 		if v := c.p.get("VpcId"); v != "" && v != sw.VpcID {
 			return nil, newErrorf("InvalidParameter", "VSwitch %s is not in VPC %s.", sw.ID, v)
@@ -191,19 +191,14 @@ func (s *Server) slbCreateLoadBalancer(c *callCtx) (obj, error) {
 
 // lbCall reads RegionId and LoadBalancerId; it returns with s.mu held.
 func (s *Server) lbCall(c *callCtx) (*loadBalancer, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	id, err := c.p.required("LoadBalancerId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	lb := s.st.loadBalancers[id]
-	if lb == nil || lb.RegionID != r.ID {
-		s.mu.Unlock()
-		return nil, newErrorf("InvalidLoadBalancerId.NotFound", "The specified load balancer %q does not exist in region %s.", id, r.ID)
+	return regionalCall(s, c, "LoadBalancerId", (*state).lbInRegion)
+}
+
+// lbInRegion returns the load balancer or InvalidLoadBalancerId.NotFound.
+func (st *state) lbInRegion(region, id string) (*loadBalancer, error) {
+	lb := st.loadBalancers[id]
+	if lb == nil || lb.RegionID != region {
+		return nil, newErrorf("InvalidLoadBalancerId.NotFound", "The specified load balancer %q does not exist in region %s.", id, region)
 	}
 	return lb, nil
 }
@@ -285,17 +280,8 @@ func (s *Server) slbDescribeLoadBalancers(c *callCtx) (obj, error) {
 		}
 		list = append(list, lb)
 	}
-	slices.SortFunc(list, func(a, b *loadBalancer) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	out := []obj{}
-	for _, lb := range page(list, number, size) {
-		out = append(out, s.lbView(lb))
-	}
-	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "LoadBalancers": obj{"LoadBalancer": out}}, nil
+	slices.SortFunc(list, func(a, b *loadBalancer) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
+	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "LoadBalancers": obj{"LoadBalancer": views(page(list, number, size), s.lbView)}}, nil
 }
 
 func (lb *loadBalancer) ports() []int {
@@ -471,12 +457,22 @@ func (lb *loadBalancer) targets() []target {
 	return out
 }
 
-func (s *Server) slbAddBackendServers(c *callCtx) (obj, error) {
+// backendCall reads BackendServers, then RegionId and LoadBalancerId; it
+// returns with s.mu held.
+func (s *Server) backendCall(c *callCtx) ([]backendServer, *loadBalancer, error) {
 	in, err := parseBackendServers(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lb, err := s.lbCall(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return in, lb, nil
+}
+
+func (s *Server) slbAddBackendServers(c *callCtx) (obj, error) {
+	in, lb, err := s.backendCall(c)
 	if err != nil {
 		return nil, err
 	}
@@ -506,11 +502,7 @@ func (s *Server) slbAddBackendServers(c *callCtx) (obj, error) {
 }
 
 func (s *Server) slbRemoveBackendServers(c *callCtx) (obj, error) {
-	in, err := parseBackendServers(c)
-	if err != nil {
-		return nil, err
-	}
-	lb, err := s.lbCall(c)
+	in, lb, err := s.backendCall(c)
 	if err != nil {
 		return nil, err
 	}
@@ -523,11 +515,7 @@ func (s *Server) slbRemoveBackendServers(c *callCtx) (obj, error) {
 }
 
 func (s *Server) slbSetBackendServers(c *callCtx) (obj, error) {
-	in, err := parseBackendServers(c)
-	if err != nil {
-		return nil, err
-	}
-	lb, err := s.lbCall(c)
+	in, lb, err := s.backendCall(c)
 	if err != nil {
 		return nil, err
 	}
@@ -817,30 +805,35 @@ func (s *Server) slbDeleteListener(c *callCtx) (obj, error) {
 	return obj{}, nil
 }
 
-// tcpConfig and httpConfig are the protocol parts of a listener's attributes.
-func (l *listener) tcpConfig() obj {
+// healthFields are the health check attributes both protocols show; the
+// timeout is named per protocol (HealthCheckConnectTimeout for TCP).
+func (l *listener) healthFields(timeoutName string) obj {
 	return obj{
 		"HealthCheck": l.HealthCheck, "HealthCheckType": l.HealthCheckType, "HealthCheckConnectPort": l.HealthCheckConnectPort,
-		"HealthCheckConnectTimeout": l.HealthCheckTimeout, "HealthCheckInterval": l.HealthCheckInterval,
+		timeoutName: l.HealthCheckTimeout, "HealthCheckInterval": l.HealthCheckInterval,
 		"HealthyThreshold": l.HealthyThreshold, "UnhealthyThreshold": l.UnhealthyThreshold, "HealthCheckURI": l.HealthCheckURI,
 		"HealthCheckDomain": l.HealthCheckDomain, "HealthCheckHttpCode": l.HealthCheckHttpCode, "HealthCheckMethod": l.HealthCheckMethod,
-		"PersistenceTimeout": l.PersistenceTimeout, "EstablishedTimeout": l.EstablishedTimeout, "ConnectionDrain": "off",
-		"ConnectionDrainTimeout": 0, "MasterSlaveServerGroupId": "", "MaxConnection": 0,
+		"MaxConnection": 0,
 	}
 }
 
+// tcpConfig and httpConfig are the protocol parts of a listener's attributes.
+func (l *listener) tcpConfig() obj {
+	v := l.healthFields("HealthCheckConnectTimeout")
+	v["PersistenceTimeout"], v["EstablishedTimeout"], v["ConnectionDrain"] = l.PersistenceTimeout, l.EstablishedTimeout, "off"
+	v["ConnectionDrainTimeout"], v["MasterSlaveServerGroupId"] = 0, ""
+	return v
+}
+
 func (l *listener) httpConfig() obj {
-	return obj{
-		"HealthCheck": l.HealthCheck, "HealthCheckType": l.HealthCheckType, "HealthCheckConnectPort": l.HealthCheckConnectPort,
-		"HealthCheckTimeout": l.HealthCheckTimeout, "HealthCheckInterval": l.HealthCheckInterval,
-		"HealthyThreshold": l.HealthyThreshold, "UnhealthyThreshold": l.UnhealthyThreshold, "HealthCheckURI": l.HealthCheckURI,
-		"HealthCheckDomain": l.HealthCheckDomain, "HealthCheckHttpCode": l.HealthCheckHttpCode, "HealthCheckMethod": l.HealthCheckMethod,
-		"XForwardedFor": l.XForwardedFor, "StickySession": l.StickySession, "StickySessionType": "", "Cookie": "",
-		"CookieTimeout": 0, "Gzip": l.Gzip, "IdleTimeout": l.IdleTimeout, "RequestTimeout": l.RequestTimeout,
-		"ListenerForward": "off", "ForwardPort": 0, "HealthCheckHttpVersion": "http1.0", "MaxConnection": 0,
-		"XForwardedFor_SLBIP": "off", "XForwardedFor_SLBID": "off", "XForwardedFor_proto": "off",
-		"XForwardedFor_SLBPORT": "off", "XForwardedFor_ClientSrcPort": "off",
+	v := l.healthFields("HealthCheckTimeout")
+	v["XForwardedFor"], v["StickySession"], v["StickySessionType"], v["Cookie"] = l.XForwardedFor, l.StickySession, "", ""
+	v["CookieTimeout"], v["Gzip"], v["IdleTimeout"], v["RequestTimeout"] = 0, l.Gzip, l.IdleTimeout, l.RequestTimeout
+	v["ListenerForward"], v["ForwardPort"], v["HealthCheckHttpVersion"] = "off", 0, "http1.0"
+	for _, k := range []string{"XForwardedFor_SLBIP", "XForwardedFor_SLBID", "XForwardedFor_proto", "XForwardedFor_SLBPORT", "XForwardedFor_ClientSrcPort"} {
+		v[k] = "off"
 	}
+	return v
 }
 
 func (s *Server) slbDescribeListenerAttribute(protocol string) handler {

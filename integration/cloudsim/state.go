@@ -407,10 +407,7 @@ func (st *state) dropResource(kind, id string) { delete(st.tags, resourceRef{kin
 func (st *state) matchTags(kind, id string, filter []tag) bool {
 	have := st.tags[resourceRef{kind, id}]
 	for _, f := range filter {
-		ok := slices.ContainsFunc(have, func(t tag) bool {
-			return t.Key == f.Key && (f.Value == "" || t.Value == f.Value)
-		})
-		if !ok {
+		if !slices.ContainsFunc(have, func(t tag) bool { return tagMatches(f, t) }) {
 			return false
 		}
 	}

@@ -34,41 +34,16 @@ func tagKind(product, resourceType string) (string, bool) {
 }
 
 // tagTarget is the internal ID of a resource of the region, or "" when there
-// is none. Key pairs are named, per region.
+// is none. Key pairs are named, per region, so their region is not looked up.
 func (st *state) tagTarget(kind, region, id string) string {
-	switch kind {
-	case "instance":
-		if inst := st.instances[id]; inst != nil && inst.RegionID == region {
-			return id
-		}
-	case "securitygroup":
-		if sg := st.securityGroups[id]; sg != nil && sg.RegionID == region {
-			return id
-		}
-	case "keypair":
+	if kind == "keypair" {
 		if _, ok := st.keyPairs[keyPairKey(region, id)]; ok {
 			return keyPairKey(region, id)
 		}
-	case "vpc":
-		if v := st.vpcs[id]; v != nil && v.RegionID == region {
-			return id
-		}
-	case "vswitch":
-		if sw := st.vswitches[id]; sw != nil && sw.RegionID == region {
-			return id
-		}
-	case "routetable":
-		if rt := st.routeTables[id]; rt != nil && rt.RegionID == region {
-			return id
-		}
-	case "eip":
-		if e := st.eips[id]; e != nil && e.RegionID == region {
-			return id
-		}
-	case "loadbalancer":
-		if lb := st.loadBalancers[id]; lb != nil && lb.RegionID == region {
-			return id
-		}
+		return ""
+	}
+	if r := st.tagRegion(kind, id); r != "" && r == region {
+		return id
 	}
 	return ""
 }
@@ -145,17 +120,44 @@ func (c *callCtx) tagCall(needIDs bool) (region *regionInfo, kind, shownType str
 	return
 }
 
-func (s *Server) tagResources(c *callCtx) (obj, error) {
-	r, kind, _, ids, err := c.tagCall(true)
-	if err != nil {
-		return nil, err
+// tagMatches tells whether t satisfies the filter tag f; an empty filter
+// value matches any value.
+func tagMatches(f, t tag) bool { return t.Key == f.Key && (f.Value == "" || t.Value == f.Value) }
+
+// keysMatching lists the keys of a resource's tags that a tag of want
+// matches, for the RemoveTags actions.
+func (st *state) keysMatching(kind, id string, want []tag) []string {
+	var keys []string
+	for _, w := range want {
+		for _, have := range st.tagsOf(kind, id) {
+			if tagMatches(w, have) {
+				keys = append(keys, have.Key)
+			}
+		}
 	}
-	tags, err := c.p.tagPairs("Tag")
+	return keys
+}
+
+// newTags reads Tag.N for the actions that add tags: at least one is needed.
+func (p params) newTags() ([]tag, error) {
+	tags, err := p.tagPairs("Tag")
 	if err != nil {
 		return nil, err
 	}
 	if len(tags) == 0 {
 		return nil, errMissing("Tag.N.Key")
+	}
+	return tags, nil
+}
+
+func (s *Server) tagResources(c *callCtx) (obj, error) {
+	r, kind, _, ids, err := c.tagCall(true)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := c.p.newTags()
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,12 +288,9 @@ func (s *Server) ecsAddTags(c *callCtx) (obj, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := c.p.tagPairs("Tag")
+	tags, err := c.p.newTags()
 	if err != nil {
 		return nil, err
-	}
-	if len(tags) == 0 {
-		return nil, errMissing("Tag.N.Key")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -318,15 +317,11 @@ func (s *Server) ecsRemoveTags(c *callCtx) (obj, error) {
 		s.st.removeTags(kind, t, nil, true)
 		return obj{}, nil
 	}
-	var keys []string
+	want := make([]tag, 0, len(pairs))
 	for _, m := range pairs {
-		for _, have := range s.st.tagsOf(kind, t) {
-			if have.Key == m["Key"] && (m["Value"] == "" || m["Value"] == have.Value) {
-				keys = append(keys, have.Key)
-			}
-		}
+		want = append(want, tag{Key: m["Key"], Value: m["Value"]})
 	}
-	s.st.removeTags(kind, t, keys, false)
+	s.st.removeTags(kind, t, s.st.keysMatching(kind, t, want), false)
 	return obj{}, nil
 }
 
@@ -367,7 +362,7 @@ func (s *Server) ecsDescribeTags(c *callCtx) (obj, error) {
 			continue
 		}
 		for _, t := range ts {
-			if len(filter) > 0 && !slices.ContainsFunc(filter, func(f tag) bool { return f.Key == t.Key && (f.Value == "" || f.Value == t.Value) }) {
+			if len(filter) > 0 && !slices.ContainsFunc(filter, func(f tag) bool { return tagMatches(f, t) }) {
 				continue
 			}
 			k := t.Key + "\x00" + t.Value
@@ -444,15 +439,7 @@ func (s *Server) slbRemoveTags(c *callCtx) (obj, error) {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var keys []string
-	for _, t := range tags {
-		for _, have := range s.st.tagsOf("loadbalancer", lb.ID) {
-			if have.Key == t.Key && (t.Value == "" || t.Value == have.Value) {
-				keys = append(keys, have.Key)
-			}
-		}
-	}
-	s.st.removeTags("loadbalancer", lb.ID, keys, false)
+	s.st.removeTags("loadbalancer", lb.ID, s.st.keysMatching("loadbalancer", lb.ID, tags), false)
 	return obj{}, nil
 }
 
@@ -483,7 +470,7 @@ func (s *Server) slbDescribeTags(c *callCtx) (obj, error) {
 			continue
 		}
 		for _, t := range ts {
-			if len(filter) > 0 && !slices.ContainsFunc(filter, func(f tag) bool { return f.Key == t.Key && (f.Value == "" || f.Value == t.Value) }) {
+			if len(filter) > 0 && !slices.ContainsFunc(filter, func(f tag) bool { return tagMatches(f, t) }) {
 				continue
 			}
 			k := t.Key + "\x00" + t.Value

@@ -130,20 +130,12 @@ func (st *state) vpcInRegion(region, id string) (*vpc, error) {
 }
 
 func (s *Server) vpcDeleteVpc(c *callCtx) (obj, error) {
-	r, err := c.region()
+	v, err := regionalCall(s, c, "VpcId", (*state).vpcInRegion)
 	if err != nil {
 		return nil, err
 	}
-	id, err := c.p.required("VpcId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.st.vpcInRegion(r.ID, id)
-	if err != nil {
-		return nil, err
-	}
+	id := v.ID
 	for _, sw := range s.st.vswitches {
 		if sw.VpcID == id {
 			return nil, newErrorf("DependencyViolation.VSwitch", "Specified object has dependent resources: VPC %s still has VSwitch %s; delete the VSwitches first.", id, sw.ID)
@@ -228,21 +220,22 @@ func (s *Server) vpcCreateVSwitch(c *callCtx) (obj, error) {
 	return obj{"VSwitchId": sw.ID}, nil
 }
 
-func (s *Server) vpcDeleteVSwitch(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	id, err := c.p.required("VSwitchId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sw := s.st.vswitches[id]
-	if sw == nil || sw.RegionID != r.ID {
+// vswitchInRegion returns the VSwitch or InvalidVSwitchId.NotFound.
+func (st *state) vswitchInRegion(region, id string) (*vswitch, error) {
+	sw := st.vswitches[id]
+	if sw == nil || sw.RegionID != region {
 		return nil, newErrorf("InvalidVSwitchId.NotFound", "The VSwitchId %q provided does not exist in our records.", id)
 	}
+	return sw, nil
+}
+
+func (s *Server) vpcDeleteVSwitch(c *callCtx) (obj, error) {
+	sw, err := regionalCall(s, c, "VSwitchId", (*state).vswitchInRegion)
+	if err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	id := sw.ID
 	for _, inst := range s.st.instances {
 		if inst.VSwitchID == id {
 			return nil, newErrorf("DependencyViolation.Instance", "Specified object has dependent resources: VSwitch %s still has instance %s.", id, inst.ID)
@@ -303,12 +296,7 @@ func (s *Server) filterVpcs(c *callCtx, region string) ([]*vpc, error) {
 		}
 		list = append(list, v)
 	}
-	slices.SortFunc(list, func(a, b *vpc) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(list, func(a, b *vpc) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
 	return list, nil
 }
 
@@ -339,45 +327,18 @@ func (s *Server) vpcVpcView(v *vpc) obj {
 }
 
 func (s *Server) describeVpcs(c *callCtx, view func(*vpc) obj) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 50)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list, err := s.filterVpcs(c, r.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := []obj{}
-	for _, v := range page(list, number, size) {
-		out = append(out, view(v))
-	}
-	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "Vpcs": obj{"Vpc": out}}, nil
+	return describePage(s, c, 10, 50, "Vpcs", "Vpc", func(region string) ([]*vpc, error) { return s.filterVpcs(c, region) }, view)
 }
 
 func (s *Server) ecsDescribeVpcs(c *callCtx) (obj, error) { return s.describeVpcs(c, s.ecsVpcView) }
 func (s *Server) vpcDescribeVpcs(c *callCtx) (obj, error) { return s.describeVpcs(c, s.vpcVpcView) }
 
 func (s *Server) vpcDescribeVpcAttribute(c *callCtx) (obj, error) {
-	r, err := c.region()
+	v, err := regionalCall(s, c, "VpcId", (*state).vpcInRegion)
 	if err != nil {
 		return nil, err
 	}
-	id, err := c.p.required("VpcId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.st.vpcInRegion(r.ID, id)
-	if err != nil {
-		return nil, err
-	}
 	out := s.vpcVpcView(v)
 	for _, k := range []string{"RouterTableIds", "NatGatewayIds", "CenStatus", "AdvancedResource", "SupportAdvancedFeature"} {
 		delete(out, k)
@@ -425,12 +386,7 @@ func (s *Server) filterVSwitches(c *callCtx, region string) ([]*vswitch, error) 
 		}
 		list = append(list, sw)
 	}
-	slices.SortFunc(list, func(a, b *vswitch) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(list, func(a, b *vswitch) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
 	return list, nil
 }
 
@@ -455,25 +411,7 @@ func (s *Server) vpcVSwitchView(sw *vswitch) obj {
 }
 
 func (s *Server) describeVSwitches(c *callCtx, view func(*vswitch) obj) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 50)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list, err := s.filterVSwitches(c, r.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := []obj{}
-	for _, sw := range page(list, number, size) {
-		out = append(out, view(sw))
-	}
-	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "VSwitches": obj{"VSwitch": out}}, nil
+	return describePage(s, c, 10, 50, "VSwitches", "VSwitch", func(region string) ([]*vswitch, error) { return s.filterVSwitches(c, region) }, view)
 }
 
 func (s *Server) ecsDescribeVSwitches(c *callCtx) (obj, error) {
@@ -485,20 +423,11 @@ func (s *Server) vpcDescribeVSwitches(c *callCtx) (obj, error) {
 }
 
 func (s *Server) vpcDescribeVSwitchAttributes(c *callCtx) (obj, error) {
-	r, err := c.region()
+	sw, err := regionalCall(s, c, "VSwitchId", (*state).vswitchInRegion)
 	if err != nil {
 		return nil, err
 	}
-	id, err := c.p.required("VSwitchId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	sw := s.st.vswitches[id]
-	if sw == nil || sw.RegionID != r.ID {
-		return nil, newErrorf("InvalidVSwitchId.NotFound", "The VSwitchId %q provided does not exist in our records.", id)
-	}
 	out := s.vpcVSwitchView(sw)
 	out["CloudResources"] = obj{"CloudResourceSetType": []obj{}}
 	return out, nil
@@ -711,35 +640,23 @@ func (s *Server) filterRouteTables(c *callCtx, region string) []*routeTable {
 }
 
 func (s *Server) describeRouteTables(c *callCtx, entryView func(*routeEntry) obj, vpcShape bool) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 50)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := s.filterRouteTables(c, r.ID)
-	out := []obj{}
-	for _, rt := range page(list, number, size) {
-		entries := []obj{}
-		for _, e := range rt.Entries {
-			entries = append(entries, entryView(e))
-		}
+	return describePage(s, c, 10, 50, "RouteTables", "RouteTable", s.routeTableLister(c), func(rt *routeTable) obj {
 		v := obj{
 			"RouteTableId": rt.ID, "VRouterId": rt.VRouterID, "RouteTableType": "System",
 			"CreationTime": apiTime(rt.Created), "ResourceGroupId": s.st.defaultResourceGroup,
-			"RouteEntrys": obj{"RouteEntry": entries},
+			"RouteEntrys": obj{"RouteEntry": views(rt.Entries, entryView)},
 		}
 		if vpcShape {
 			v["Status"] = "Available"
 			v["VSwitchIds"] = obj{"VSwitchId": s.vswitchIDsOf(rt.VpcID)}
 		}
-		out = append(out, v)
-	}
-	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "RouteTables": obj{"RouteTable": out}}, nil
+		return v
+	})
+}
+
+// routeTableLister adapts filterRouteTables, which cannot fail, to describePage.
+func (s *Server) routeTableLister(c *callCtx) func(string) ([]*routeTable, error) {
+	return func(region string) ([]*routeTable, error) { return s.filterRouteTables(c, region), nil }
 }
 
 func (s *Server) ecsDescribeRouteTables(c *callCtx) (obj, error) {
@@ -799,37 +716,22 @@ func (s *Server) vpcDescribeRouteEntryList(c *callCtx) (obj, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []obj{}
-	for _, e := range part {
-		out = append(out, vpcRouteEntryView(e))
-	}
-	return obj{"NextToken": next, "RouteEntrys": obj{"RouteEntry": out}}, nil
+	return obj{"NextToken": next, "RouteEntrys": obj{"RouteEntry": views(part, vpcRouteEntryView)}}, nil
 }
 
 func (s *Server) vpcDescribeRouteTableList(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 50)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := s.filterRouteTables(c, r.ID)
-	out := []obj{}
-	for _, rt := range page(list, number, size) {
-		out = append(out, obj{
+	answer, err := describePage(s, c, 10, 50, "RouterTableList", "RouterTableListType", s.routeTableLister(c), func(rt *routeTable) obj {
+		return obj{
 			"RouteTableId": rt.ID, "VpcId": rt.VpcID, "RouterId": rt.VRouterID, "RouterType": "VRouter",
 			"RouteTableType": "System", "RouteTableName": "", "Description": "", "Status": "Available",
 			"CreationTime": apiTime(rt.Created), "ResourceGroupId": s.st.defaultResourceGroup, "AssociateType": "VSwitch",
 			"VSwitchIds": obj{"VSwitchId": s.vswitchIDsOf(rt.VpcID)}, "GatewayIds": obj{"GatewayIds": []string{}},
 			"Tags": obj{"Tag": tagViews(s.st.tagsOf("routetable", rt.ID))},
-		})
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	return obj{
-		"Success": true, "Code": "200", "Message": "successful", "TotalCount": len(list), "PageNumber": number, "PageSize": size,
-		"RouterTableList": obj{"RouterTableListType": out},
-	}, nil
+	answer["Success"], answer["Code"], answer["Message"] = true, "200", "successful"
+	return answer, nil
 }
