@@ -192,11 +192,16 @@ func (s *Server) untagResources(c *callCtx) (obj, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Every ID is checked before any tag goes, so a bad ID changes nothing.
+	targets := make([]string, 0, len(ids))
 	for _, id := range ids {
 		t := s.st.tagTarget(kind, r.ID, id)
 		if t == "" {
 			return nil, newErrorf("InvalidResourceId.NotFound", "The specified ResourceIds are not found in our records: %s.", id)
 		}
+		targets = append(targets, t)
+	}
+	for _, t := range targets {
 		s.st.removeTags(kind, t, keys, all)
 	}
 	return obj{}, nil

@@ -63,6 +63,18 @@ func TestECSTags(t *testing.T) {
 	ok(t, br, err)
 	assert.Len(t, br.TagResources.TagResource, 3, "every tag of every matching resource")
 
+	// A missing ID fails the whole call before any tag goes.
+	badUntag := ecs.CreateUntagResourcesRequest()
+	badUntag.RegionId = region
+	badUntag.ResourceType = "instance"
+	badUntag.ResourceId = &[]string{inst, "i-bpnothere"}
+	badUntag.TagKey = &[]string{"owner"}
+	_, err = sim.ECS.UntagResources(badUntag)
+	requireAPIError(t, err, "InvalidResourceId.NotFound", 404)
+	lr, err = sim.ECS.ListTagResources(list)
+	ok(t, lr, err)
+	assert.Len(t, lr.TagResources.TagResource, 3, "a failed untag leaves every tag")
+
 	untag := ecs.CreateUntagResourcesRequest()
 	untag.RegionId = region
 	untag.ResourceType = "instance"
