@@ -177,8 +177,12 @@ func (c *Client) CheckDocker(ctx context.Context, h *host.Host, fix bool) (strin
 		return rawURL, nil
 	}
 	var se *certs.StaleCertError
+	if !errors.As(stale, &se) {
+		// Not a certificate problem: the daemon is down or unreachable.
+		return "", fmt.Errorf("Error checking TLS connection: %w\nCheck that the machine is running ('docker-machine status %s') and that Docker listens on %s.", stale, h.Name, addr)
+	}
 	// A none machine has no SSH to re-provision through.
-	if !fix || h.DriverName == "none" || !errors.As(stale, &se) {
+	if !fix || h.DriverName == "none" {
 		return "", fmt.Errorf("Error checking TLS connection: %w\nYou can attempt to regenerate the certificates with 'docker-machine regenerate-certs %s'", stale, h.Name)
 	}
 	c.Infof("The TLS certificate of %q no longer fits (%v); regenerating it...", h.Name, stale)

@@ -346,6 +346,8 @@ func TestEnvConfigVersionActiveAgainstEngine(t *testing.T) {
 	r = cli(t, store, "", "env", "gone")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "Error checking TLS connection")
+	assert.Contains(t, r.stderr, "Check that the machine is running ('docker-machine status gone')")
+	assert.NotContains(t, r.stderr, "regenerate-certs", "an unreachable daemon is not a certificate problem")
 	assert.Empty(t, r.stdout)
 }
 
