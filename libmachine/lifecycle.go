@@ -2,7 +2,6 @@ package libmachine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -301,11 +300,6 @@ func (c *Client) Remove(ctx context.Context, name string, force bool) (warning e
 	return remoteErr, nil
 }
 
-// IsNotExist reports whether err says a machine is not in the store.
-func IsNotExist(err error) bool {
-	var ne *store.NotExistError
-	return errors.As(err, &ne)
-}
 
 // RegenerateClientCerts replaces the CA and the client certificate. Every
 // machine's server certificate then fails the chain check and is re-issued
