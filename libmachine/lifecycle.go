@@ -300,7 +300,6 @@ func (c *Client) Remove(ctx context.Context, name string, force bool) (warning e
 	return remoteErr, nil
 }
 
-
 // RegenerateClientCerts replaces the CA and the client certificate. Every
 // machine's server certificate then fails the chain check and is re-issued
 // the next time the machine is used (env, config, provision).
