@@ -310,6 +310,15 @@ func TestEnvConfigVersionActiveAgainstEngine(t *testing.T) {
 	t.Setenv("SHELL", "/usr/bin/zsh")
 	r = cli(t, store, "", "env", "m1")
 	assert.Contains(t, r.stdout, "export DOCKER_HOST=")
+	t.Setenv("SHELL", "/usr/bin/fish")
+	r = cli(t, store, "", "env", "m1")
+	assert.Contains(t, r.stdout, "set -gx DOCKER_HOST ")
+	// Cron, systemd units and CI jobs run without $SHELL: scripts there
+	// eval the POSIX form.
+	os.Unsetenv("SHELL")
+	r = cli(t, store, "", "env", "m1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "export DOCKER_HOST=")
 
 	t.Setenv("NO_PROXY", "example.test")
 	r = cli(t, store, "", "env", "--no-proxy", "m1")

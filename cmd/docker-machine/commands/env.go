@@ -31,20 +31,18 @@ var shells = map[string]shellSyntax{
 }
 
 // detectShell picks the shell syntax from --shell or $SHELL; bash, zsh, sh
-// and other POSIX shells share the default syntax.
-func detectShell(flag string) (string, shellSyntax, error) {
+// and other POSIX shells share the default syntax. Without either (cron,
+// systemd units, CI jobs) it is the POSIX syntax too, since that is what
+// `eval $(docker-machine env NAME)` in a script needs.
+func detectShell(flag string) shellSyntax {
 	name := flag
 	if name == "" {
-		sh := os.Getenv("SHELL")
-		if sh == "" {
-			return "", shellSyntax{}, errors.New("Error: Unknown shell: $SHELL is not set; pass --shell [bash, zsh, fish, powershell, cmd, tcsh, emacs]")
-		}
-		name = filepath.Base(sh)
+		name = filepath.Base(os.Getenv("SHELL"))
 	}
 	if s, ok := shells[name]; ok {
-		return name, s, nil
+		return s
 	}
-	return name, shells["posix"], nil
+	return shells["posix"]
 }
 
 func (e *env) envCommand() *cobra.Command {
@@ -57,10 +55,7 @@ func (e *env) envCommand() *cobra.Command {
 		Short: "Display the commands to set up the environment for the Docker client",
 		Long:  "Display the commands to set up the environment for the Docker client\n\nArgument is a machine name.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, syn, err := detectShell(shell)
-			if err != nil {
-				return err
-			}
+			syn := detectShell(shell)
 			var vars [][2]string
 			if unset {
 				if len(args) != 0 {
@@ -111,7 +106,7 @@ func (e *env) envCommand() *cobra.Command {
 			}
 			commandLine := strings.Join(e.argv, " ")
 			fmt.Fprintf(&b, "%s Run this command to configure your shell: \n%s %s\n", syn.comment, syn.comment, fmt.Sprintf(syn.evalFmt, commandLine))
-			_, err = fmt.Fprint(e.stdout, b.String())
+			_, err := fmt.Fprint(e.stdout, b.String())
 			return err
 		},
 	}
