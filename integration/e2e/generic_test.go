@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -154,7 +155,16 @@ func TestCertificateFollowsAddressChange(t *testing.T) {
 		"--engine-install-url", "none", name)
 
 	network := "fleetdock-e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
-	out, err := docker(ctx, t, nil, "network", "create", network)
+	// The subnet is explicit: Docker's next free pool (172.18/16) is the one
+	// the host's own nested engine already routes, and the host could not
+	// join it.
+	var out string
+	for i := 0; i < 16; i++ {
+		subnet := fmt.Sprintf("10.213.%d.0/24", 16*i+7)
+		if out, err = docker(ctx, t, nil, "network", "create", "--subnet", subnet, network); err == nil {
+			break
+		}
+	}
 	require.NoError(t, err, out)
 	t.Cleanup(func() {
 		_, _ = docker(context.Background(), t, nil, "network", "disconnect", "-f", network, h.ContainerID)
