@@ -11,12 +11,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -63,6 +65,29 @@ func (m *machine) must(ctx context.Context, args ...string) string {
 	out, errOut, code := m.run(ctx, args...)
 	require.Equal(m.t, 0, code, "docker-machine %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out, errOut)
 	return out
+}
+
+// inTerminal runs docker-machine on a 30x100 pseudo-terminal, types line
+// into it, and returns what the terminal showed and the exit code.
+func (m *machine) inTerminal(ctx context.Context, args []string, line string) (string, int) {
+	m.t.Helper()
+	cmd := exec.CommandContext(ctx, m.cli, append([]string{"-s", m.store}, args...)...)
+	cmd.Env = append(os.Environ(), m.env...)
+	term, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+	require.NoError(m.t, err)
+	defer term.Close()
+	_, err = term.Write([]byte(line + "\r"))
+	require.NoError(m.t, err)
+	var screen bytes.Buffer
+	_, _ = io.Copy(&screen, term) // ends with EIO once the process is gone
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		m.t.Fatalf("running docker-machine %v on a terminal: %v", args, err)
+	}
+	return screen.String(), code
 }
 
 // sshKey writes a fresh ed25519 key pair and returns the private key path

@@ -107,6 +107,13 @@ func TestGenericCreateInstallsAndSecuresDocker(t *testing.T) {
 	_, _, code := m.run(ctx, "ssh", name, "exit 7")
 	assert.Equal(t, 7, code)
 
+	// From a terminal, `ssh NAME` is an interactive login shell on a
+	// remote PTY of the local size.
+	screen, code := m.inTerminal(ctx, []string{"ssh", name},
+		`echo "SIZE=$(stty size | tr ' ' x) HOST=$(hostname) TTY=$(tty | cut -c1-9)"; exit 3`)
+	assert.Equal(t, 3, code, screen)
+	assert.Contains(t, screen, "SIZE=30x100 HOST="+name+" TTY=/dev/pts/")
+
 	// Provisioning again converges: same daemon, not restarted.
 	started := func() string {
 		return strings.TrimSpace(m.must(ctx, "ssh", name, "systemctl show docker -p ExecMainStartTimestamp --value"))
