@@ -13,7 +13,7 @@ import (
 )
 
 // stockCertDir holds certificates written by stock docker-machine 0.16.2.
-const stockCertDir = "/work/shared/fixtures/docker-machine-0.16.2-store/certs"
+const stockCertDir = "../testdata/docker-machine-0.16.2-store/certs"
 
 // stockStore copies the stock certs into a writable temp store (the fixture is read-only).
 func stockStore(t *testing.T) BootstrapPaths {

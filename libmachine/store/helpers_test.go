@@ -17,7 +17,7 @@ import (
 
 // fixtureRoot is the stock-written store; fixtureOrigin is the root its
 // paths were written for.
-var fixtureRoot = filepath.Join("..", "..", "..", "shared", "fixtures", "docker-machine-0.16.2-store")
+var fixtureRoot = filepath.Join("..", "..", "testdata", "docker-machine-0.16.2-store")
 
 const fixtureOrigin = "/home/fixture/.docker/machine"
 
@@ -64,7 +64,7 @@ func testHost(s *Store, name string) *host.Host {
 func copyFixture(t testing.TB) *Store {
 	t.Helper()
 	_, err := os.Stat(filepath.Join(fixtureRoot, "machines"))
-	require.NoError(t, err, "the stock store fixture must be at %s (the project's shared/ directory)", fixtureRoot)
+	require.NoError(t, err, "the stock store fixture must be at %s", fixtureRoot)
 	dst := filepath.Join(t.TempDir(), "machine")
 	err = filepath.WalkDir(fixtureRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

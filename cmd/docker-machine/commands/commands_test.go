@@ -420,7 +420,7 @@ func TestRegenerateCertsAsksFirst(t *testing.T) {
 
 func TestFixtureStoreFromStockCLI(t *testing.T) {
 	store := newStore(t)
-	copyTree(t, "../../../../shared/fixtures/docker-machine-0.16.2-store", store)
+	copyTree(t, "../../../testdata/docker-machine-0.16.2-store", store)
 
 	r := cli(t, store, "", "ls", "-q")
 	require.Equal(t, 0, r.code, r.stderr)
