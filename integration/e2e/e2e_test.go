@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
@@ -71,6 +72,9 @@ func (m *machine) must(ctx context.Context, args ...string) string {
 // into it, and returns what the terminal showed and the exit code.
 func (m *machine) inTerminal(ctx context.Context, args []string, line string) (string, int) {
 	m.t.Helper()
+	// A shell that never exits would hold the terminal open forever.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, m.cli, append([]string{"-s", m.store}, args...)...)
 	cmd.Env = append(os.Environ(), m.env...)
 	term, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
