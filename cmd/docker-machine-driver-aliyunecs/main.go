@@ -13,16 +13,15 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/docker/machine/libmachine/drivers/plugin"
-
 	"github.com/fleetdock/machine/drivers/aliyunecs"
+	"github.com/fleetdock/machine/libmachine/plugin"
 )
 
 func main() {
 	// The CLI shows a plugin's stdout as progress and its stderr as debug
 	// output, so log levels are split the same way.
 	slog.SetDefault(slog.New(&lineHandler{out: os.Stdout, debug: os.Stderr, mu: &sync.Mutex{}}))
-	plugin.RegisterDriver(aliyunecs.NewDriver("", ""))
+	plugin.Serve(aliyunecs.NewDriver("", ""))
 }
 
 // lineHandler writes "message key=value ..." lines: Info and Warn to out,

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 
-	stockplugin "github.com/docker/machine/libmachine/drivers/plugin"
 	"github.com/docker/machine/libmachine/drivers/plugin/localbinary"
 )
 
@@ -37,7 +36,7 @@ func ServeBuiltin(name string) error {
 		return fmt.Errorf("cannot serve driver %q: it is not built into this binary (built-in drivers: %s)",
 			name, strings.Join(Builtins(), ", "))
 	}
-	// RegisterDriver runs the stock server and exits the process itself.
-	stockplugin.RegisterDriver(f())
+	// Serve runs the stock server and exits the process itself.
+	Serve(f())
 	return fmt.Errorf("driver plugin server for %q stopped unexpectedly", name)
 }

@@ -1,0 +1,169 @@
+// Package capability names the optional features the core asks a driver for,
+// beyond docker-machine's drivers.Driver: every address of a host, a data
+// disk for the provisioner, "this driver has no SSH", load balancing, and
+// context-taking forms of the driver calls so that a Ctrl-C stops them.
+//
+// A driver offers a capability by implementing its interface. The core never
+// type-asserts a driver itself: it calls Get, which also sees through
+// wrappers (an opened built-in, a plugin client) that implement Provider.
+// A plugin binary offers the same capabilities over an extra net/rpc service
+// next to the stock one (see libmachine/plugin), so a capability answers the
+// same whether its driver runs in the CLI's process or as a plugin.
+//
+// This package is a leaf: drivers import it, and it imports no driver and
+// nothing of libmachine.
+package capability
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+
+	"github.com/docker/machine/libmachine/drivers"
+	"github.com/docker/machine/libmachine/state"
+)
+
+// Provider is implemented by driver wrappers that learn at run time what the
+// driver behind them offers. Capability stores the implementation of the
+// interface target points to (a *LoadBalancing, say) and reports whether
+// there is one, as errors.As does.
+type Provider interface {
+	Capability(target any) bool
+}
+
+// Get returns d's implementation of the capability interface T.
+func Get[T any](d drivers.Driver) (T, bool) {
+	var zero T
+	if d == nil {
+		return zero, false
+	}
+	if p, ok := d.(Provider); ok {
+		var t T
+		if p.Capability(&t) {
+			return t, true
+		}
+		return zero, false
+	}
+	t, ok := any(d).(T)
+	return t, ok
+}
+
+// Has reports whether d offers the capability interface T.
+func Has[T any](d drivers.Driver) bool {
+	_, ok := Get[T](d)
+	return ok
+}
+
+// Addresses are every address of a host its driver knows.
+type Addresses struct {
+	Public  []string `json:",omitempty"`
+	Private []string `json:",omitempty"`
+	IPv6    []string `json:",omitempty"`
+}
+
+// All lists the addresses public first, then IPv6, then private, without
+// duplicates or blanks: the order the server certificate and the swarm's
+// "last private address" rule rely on.
+func (a Addresses) All() []string {
+	var out []string
+	for _, list := range [][]string{a.Public, a.IPv6, a.Private} {
+		for _, s := range list {
+			if s != "" && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// PrivateOrLast is the address the nodes of a cluster talk over: the last
+// private address, else the last address of any kind, else "".
+func (a Addresses) PrivateOrLast() string {
+	all := a.All()
+	for i := len(all) - 1; i >= 0; i-- {
+		if ip, err := netip.ParseAddr(all[i]); err == nil && ip.IsPrivate() {
+			return all[i]
+		}
+	}
+	if len(all) == 0 {
+		return ""
+	}
+	return all[len(all)-1]
+}
+
+// AddressReporter is a driver that knows every address of its host.
+type AddressReporter interface {
+	Addresses(ctx context.Context) (Addresses, error)
+}
+
+// DataDisk is a block device the driver attached to hold /var/lib/docker.
+type DataDisk struct {
+	Device string // e.g. /dev/vdb
+	FS     string // filesystem to create when the disk is blank; "" means ext4
+}
+
+// DataDisker is a driver that attached a data disk for the provisioner to
+// format and mount. It returns nil when this machine has none.
+type DataDisker interface {
+	DataDisk() (*DataDisk, error)
+}
+
+// SSHLess is a driver whose machines have no SSH (the none driver): the core
+// neither provisions them nor re-issues their certificates.
+type SSHLess interface {
+	HasNoSSH() bool
+}
+
+// Listener is one listener of a load balancer.
+type Listener struct {
+	Port        int    // front port on the load balancer
+	BackendPort int    // port on every backend
+	Protocol    string // "tcp", "udp", "http", "https"
+	Status      string // "running", "stopped", ...
+	Description string
+}
+
+// Backend is one backend of a load balancer with its health per listener port.
+type Backend struct {
+	ServerID string
+	Weight   int
+	Health   map[int]string // listener port -> normal, abnormal, unavailable
+}
+
+// LoadBalancer is what a load balancer looks like now.
+type LoadBalancer struct {
+	ID, Name, Address, Status string
+	Backends                  []Backend
+}
+
+// LoadBalancing is a driver that manages its cloud's load balancers with
+// the driver's own settings (region, endpoint, credentials).
+type LoadBalancing interface {
+	// BackendOptions are the create options (flag name without "--" to
+	// value) that make a new machine a backend of lbID with weight (0: the
+	// driver's default). The driver attaches it during create, undoes that
+	// on a failed create and detaches it on rm.
+	BackendOptions(lbID string, weight int) (map[string]string, error)
+	DescribeLoadBalancer(ctx context.Context, lbID string) (LoadBalancer, error)
+	Listeners(ctx context.Context, lbID string) ([]Listener, error)
+	// CreateListener makes a stopped listener with a health check on the
+	// backend port.
+	CreateListener(ctx context.Context, lbID string, l Listener) error
+	StartListener(ctx context.Context, lbID string, port int) error
+	DeleteListener(ctx context.Context, lbID string, port int) error
+}
+
+// Cancellable is a driver whose calls that wait or talk to a network take
+// the command's context: when it ends, the call returns promptly with the
+// context's error. The plain drivers.Driver methods of such a driver run the
+// same code on context.Background().
+type Cancellable interface {
+	PreCreateCheckContext(ctx context.Context) error
+	CreateContext(ctx context.Context) error
+	RemoveContext(ctx context.Context) error
+	GetStateContext(ctx context.Context) (state.State, error)
+	StartContext(ctx context.Context) error
+	StopContext(ctx context.Context) error
+	RestartContext(ctx context.Context) error
+	KillContext(ctx context.Context) error
+}
