@@ -308,11 +308,14 @@ func (d *Driver) GetURL() (string, error) {
 
 // GetState maps the instance status. The answer also refreshes the stored
 // addresses, so a changed IP costs no extra call.
-func (d *Driver) GetState() (state.State, error) {
+func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
+
+// GetStateContext is GetState, stopped when ctx ends.
+func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
 	if d.InstanceId == "" {
 		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", d.MachineName)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
 	inst, err := d.describeInstance(ctx)
 	if err != nil {
@@ -379,8 +382,11 @@ func (d *Driver) recordAddresses(inst *ecs.Instance) {
 }
 
 // Start starts a stopped instance.
-func (d *Driver) Start() error {
-	return d.instanceAction("start", func(ctx context.Context, a *api) error {
+func (d *Driver) Start() error { return d.StartContext(context.Background()) }
+
+// StartContext is Start, stopped when ctx ends.
+func (d *Driver) StartContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "start", func(ctx context.Context, a *api) error {
 		req := ecs.CreateStartInstanceRequest()
 		req.InstanceId = d.InstanceId
 		return a.call(ctx, &a.ecs.Client, req, ecs.CreateStartInstanceResponse())
@@ -388,29 +394,38 @@ func (d *Driver) Start() error {
 }
 
 // Stop stops the instance gracefully. KeepCharging keeps its public IP.
-func (d *Driver) Stop() error {
-	return d.instanceAction("stop", func(ctx context.Context, a *api) error {
+func (d *Driver) Stop() error { return d.StopContext(context.Background()) }
+
+// StopContext is Stop, stopped when ctx ends.
+func (d *Driver) StopContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "stop", func(ctx context.Context, a *api) error {
 		return a.stopInstance(ctx, d.InstanceId, false)
 	})
 }
 
 // Kill stops the instance at once, like pulling the power.
-func (d *Driver) Kill() error {
-	return d.instanceAction("kill", func(ctx context.Context, a *api) error {
+func (d *Driver) Kill() error { return d.KillContext(context.Background()) }
+
+// KillContext is Kill, stopped when ctx ends.
+func (d *Driver) KillContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "kill", func(ctx context.Context, a *api) error {
 		return a.stopInstance(ctx, d.InstanceId, true)
 	})
 }
 
 // Restart reboots the instance.
-func (d *Driver) Restart() error {
-	return d.instanceAction("restart", func(ctx context.Context, a *api) error {
+func (d *Driver) Restart() error { return d.RestartContext(context.Background()) }
+
+// RestartContext is Restart, stopped when ctx ends.
+func (d *Driver) RestartContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "restart", func(ctx context.Context, a *api) error {
 		req := ecs.CreateRebootInstanceRequest()
 		req.InstanceId = d.InstanceId
 		return a.call(ctx, &a.ecs.Client, req, ecs.CreateRebootInstanceResponse())
 	})
 }
 
-func (d *Driver) instanceAction(verb string, do func(context.Context, *api) error) error {
+func (d *Driver) instanceAction(ctx context.Context, verb string, do func(context.Context, *api) error) error {
 	if d.InstanceId == "" {
 		return fmt.Errorf("cannot %s machine %q: it has no instance", verb, d.MachineName)
 	}
@@ -418,7 +433,7 @@ func (d *Driver) instanceAction(verb string, do func(context.Context, *api) erro
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
 	if err := do(ctx, a); err != nil {
 		hint := ""

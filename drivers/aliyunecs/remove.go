@@ -17,12 +17,15 @@ import (
 // already gone counts as removed, so Remove can run again after a partial
 // failure; IDs missing from the stored config are found by the machine's
 // tag.
-func (d *Driver) Remove() error {
+func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
+
+// RemoveContext is Remove, stopped when ctx ends.
+func (d *Driver) RemoveContext(ctx context.Context) error {
 	a, err := d.api()
 	if err != nil {
 		return fmt.Errorf("cannot remove machine %q from Alibaba Cloud: %w", d.MachineName, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
 	defer cancel()
 	if err := d.teardown(ctx, a); err != nil {
 		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)

@@ -173,3 +173,21 @@ type Cancellable interface {
 	RestartContext(ctx context.Context) error
 	KillContext(ctx context.Context) error
 }
+
+type cleanupKey struct{}
+
+// WithCleanup returns ctx carrying cleanup, the context that rollbacks run
+// on once ctx has ended: the CLI's ends at the second Ctrl-C, so a first
+// Ctrl-C stops the work and a second one stops the cleanup too.
+func WithCleanup(ctx, cleanup context.Context) context.Context {
+	return context.WithValue(ctx, cleanupKey{}, cleanup)
+}
+
+// CleanupContext is the context a rollback runs on after ctx ended: the one
+// WithCleanup attached, else ctx without its cancellation.
+func CleanupContext(ctx context.Context) context.Context {
+	if c, ok := ctx.Value(cleanupKey{}).(context.Context); ok && c != nil {
+		return c
+	}
+	return context.WithoutCancel(ctx)
+}

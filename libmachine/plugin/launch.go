@@ -228,6 +228,16 @@ func (p *process) exitedError() error {
 	}
 }
 
+// exited reports whether the process has exited.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // waitExit waits up to timeout for the process to exit by itself.
 func (p *process) waitExit(timeout time.Duration) bool {
 	timer := time.NewTimer(timeout)
