@@ -39,6 +39,7 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
+	s.sweep()
 	return lockFile(ctx, s.lockPath(name), fmt.Sprintf("machine %q", name))
 }
 
@@ -46,6 +47,7 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 // that concurrent first creates make one CA, not one each. Its name starts
 // with a dot, which no machine name can.
 func (s *Store) LockCerts(ctx context.Context) (unlock func(), err error) {
+	s.sweep()
 	return lockFile(ctx, s.lockPath(".certs"), "the certificates")
 }
 

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/fleetdock/machine/libmachine/host"
 )
@@ -47,6 +48,8 @@ func DefaultPath() string {
 // Store is a machine store rooted at Path.
 type Store struct {
 	Path string
+
+	sweepOnce sync.Once
 }
 
 // New returns the store rooted at path, made absolute so the paths written
@@ -255,7 +258,7 @@ func (s *Store) Remove(name string) error {
 	}
 	dir := s.MachineDir(name)
 	// A random hidden name: nothing lists it, and two removers never collide.
-	trash := filepath.Join(s.MachinesDir(), fmt.Sprintf(".removing-%s-%016x", name, rand.Uint64()))
+	trash := filepath.Join(s.MachinesDir(), fmt.Sprintf("%s%s-%016x", trashPrefix, name, rand.Uint64()))
 	if err := os.Rename(dir, trash); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &NotExistError{Name: name}
