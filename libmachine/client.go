@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetdock/machine/certs"
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 	"github.com/fleetdock/machine/libmachine/plugin"
 	"github.com/fleetdock/machine/libmachine/store"
 )
@@ -126,7 +127,7 @@ func (c *Client) Save(h *host.Host) error {
 // NewHost prepares an unsaved machine with a fresh driver and the default
 // host options of a create.
 func (c *Client) NewHost(ctx context.Context, driverName, name string) (*host.Host, error) {
-	if err := host.ValidateName(name); err != nil {
+	if err := hostopts.ValidateName(name); err != nil {
 		return nil, err
 	}
 	bare, err := json.Marshal(drivers.BaseDriver{MachineName: name, StorePath: c.Store.Path})
@@ -144,7 +145,7 @@ func (c *Client) NewHost(ctx context.Context, driverName, name string) (*host.Ho
 		Driver:        d,
 		DriverName:    d.DriverName(),
 		HostOptions: &host.Options{
-			AuthOptions: &host.AuthOptions{
+			AuthOptions: &hostopts.Auth{
 				CertDir:          c.Store.CertsDir(),
 				CaCertPath:       c.Certs.CACert,
 				CaPrivateKeyPath: c.Certs.CAKey,
@@ -155,7 +156,7 @@ func (c *Client) NewHost(ctx context.Context, driverName, name string) (*host.Ho
 				StorePath:        machineDir,
 				ServerCertSANs:   []string{},
 			},
-			EngineOptions: &host.EngineOptions{
+			EngineOptions: &hostopts.Engine{
 				ArbitraryFlags:   []string{},
 				Env:              []string{},
 				InsecureRegistry: []string{},
@@ -164,7 +165,7 @@ func (c *Client) NewHost(ctx context.Context, driverName, name string) (*host.Ho
 				TLSVerify:        true,
 				InstallURL:       drivers.DefaultEngineInstallURL,
 			},
-			SwarmOptions: &host.SwarmOptions{
+			SwarmOptions: &hostopts.Swarm{
 				Host:               "tcp://0.0.0.0:3376",
 				Image:              "swarm:latest",
 				Strategy:           "spread",

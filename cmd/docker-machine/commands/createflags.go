@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 	"github.com/fleetdock/machine/libmachine/store"
 )
 
@@ -60,7 +61,7 @@ func (e *env) parseCreateFlags(ctx context.Context, client *libmachine.Client, a
 		return nil, fmt.Errorf("Invalid command line. Found extra arguments %v", rest[1:])
 	}
 	p.name = rest[0]
-	if err := host.ValidateName(p.name); err != nil {
+	if err := hostopts.ValidateName(p.name); err != nil {
 		return nil, fmt.Errorf("Error creating machine: %w", err)
 	}
 	if err := validateSwarmDiscovery(p.opts.swarmDiscovery); err != nil {
