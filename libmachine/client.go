@@ -5,7 +5,6 @@ package libmachine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/docker/machine/libmachine/drivers"
-
 	"github.com/fleetdock/machine/certs"
 	"github.com/fleetdock/machine/libmachine/host"
-	"github.com/fleetdock/machine/libmachine/hostopts"
 	"github.com/fleetdock/machine/libmachine/plugin"
 	"github.com/fleetdock/machine/libmachine/store"
 )
@@ -122,58 +118,6 @@ func (c *Client) Save(h *host.Host) error {
 		return fmt.Errorf("saving machine %q to the store: %w", h.Name, err)
 	}
 	return nil
-}
-
-// NewHost prepares an unsaved machine with a fresh driver and the default
-// host options of a create.
-func (c *Client) NewHost(ctx context.Context, driverName, name string) (*host.Host, error) {
-	if err := hostopts.ValidateName(name); err != nil {
-		return nil, err
-	}
-	bare, err := json.Marshal(drivers.BaseDriver{MachineName: name, StorePath: c.Store.Path})
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.openDriver(ctx, driverName, name, bare)
-	if err != nil {
-		return nil, err
-	}
-	machineDir := c.Store.MachineDir(name)
-	return &host.Host{
-		ConfigVersion: host.ConfigVersion,
-		Name:          name,
-		Driver:        d,
-		DriverName:    d.DriverName(),
-		HostOptions: &host.Options{
-			AuthOptions: &hostopts.Auth{
-				CertDir:          c.Store.CertsDir(),
-				CaCertPath:       c.Certs.CACert,
-				CaPrivateKeyPath: c.Certs.CAKey,
-				ClientCertPath:   c.Certs.ClientCert,
-				ClientKeyPath:    c.Certs.ClientKey,
-				ServerCertPath:   filepath.Join(machineDir, "server.pem"),
-				ServerKeyPath:    filepath.Join(machineDir, "server-key.pem"),
-				StorePath:        machineDir,
-				ServerCertSANs:   []string{},
-			},
-			EngineOptions: &hostopts.Engine{
-				ArbitraryFlags:   []string{},
-				Env:              []string{},
-				InsecureRegistry: []string{},
-				Labels:           []string{},
-				RegistryMirror:   []string{},
-				TLSVerify:        true,
-				InstallURL:       drivers.DefaultEngineInstallURL,
-			},
-			SwarmOptions: &hostopts.Swarm{
-				Host:               "tcp://0.0.0.0:3376",
-				Image:              "swarm:latest",
-				Strategy:           "spread",
-				ArbitraryFlags:     []string{},
-				ArbitraryJoinFlags: []string{},
-			},
-		},
-	}, nil
 }
 
 // MachineFiles are the TLS files a client uses to reach a machine's daemon:

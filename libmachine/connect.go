@@ -2,7 +2,6 @@ package libmachine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,20 +11,14 @@ import (
 	"time"
 
 	"github.com/fleetdock/machine/certs"
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/host"
-	"github.com/fleetdock/machine/libmachine/plugin"
 	"github.com/fleetdock/machine/libmachine/ssh"
 	"github.com/fleetdock/machine/provision"
 )
 
 // SSHTimeout bounds the wait for a new host's SSH server.
 var SSHTimeout = 3 * time.Minute
-
-// Addresser is implemented by drivers that know every address of a host
-// (public and private); the server certificate covers all of them.
-type Addresser interface {
-	GetAddresses() ([]string, error)
-}
 
 // SSHConfig describes how to reach the machine over SSH, with its host
 // key pinned in the machine directory.
@@ -66,28 +59,35 @@ func (c *Client) SSH(ctx context.Context, h *host.Host) (*ssh.Client, error) {
 	return client, nil
 }
 
-// Addresses lists every address the driver reports for the host.
-func (c *Client) Addresses(h *host.Host) ([]string, error) {
-	if a, ok := plugin.Unwrap(h.Driver).(Addresser); ok {
-		addrs, err := a.GetAddresses()
+// Addresses are every address the driver reports for the host: from its
+// address capability, else its IP.
+func (c *Client) Addresses(ctx context.Context, h *host.Host) (capability.Addresses, error) {
+	if a, ok := capability.Get[capability.AddressReporter](h.Driver); ok {
+		addrs, err := a.Addresses(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("getting the addresses of %q: %w", h.Name, err)
+			return capability.Addresses{}, fmt.Errorf("getting the addresses of %q: %w", h.Name, err)
 		}
 		return addrs, nil
 	}
 	ip, err := h.Driver.GetIP()
 	if err != nil {
-		return nil, fmt.Errorf("getting the IP address of %q: %w", h.Name, err)
+		return capability.Addresses{}, fmt.Errorf("getting the IP address of %q: %w", h.Name, err)
 	}
-	return []string{ip}, nil
+	return capability.Addresses{Public: []string{ip}}, nil
 }
 
-func (c *Client) serverCertHosts(h *host.Host) ([]string, error) {
-	addrs, err := c.Addresses(h)
+// hasSSH reports whether the machine can be reached over SSH at all.
+func hasSSH(h *host.Host) bool {
+	n, ok := capability.Get[capability.SSHLess](h.Driver)
+	return !ok || !n.HasNoSSH()
+}
+
+func (c *Client) serverCertHosts(ctx context.Context, h *host.Host) ([]string, error) {
+	addrs, err := c.Addresses(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	return certs.ServerCertHosts(h.Name, addrs, h.HostOptions.AuthOptions.ServerCertSANs), nil
+	return certs.ServerCertHosts(h.Name, addrs.All(), h.HostOptions.AuthOptions.ServerCertSANs), nil
 }
 
 // copyClientCerts puts copies of the CA and client certificate into the
@@ -120,8 +120,8 @@ func copyFile(src, dst string) error {
 }
 
 // issueServerCert signs a new server certificate for every current address.
-func (c *Client) issueServerCert(h *host.Host) error {
-	hosts, err := c.serverCertHosts(h)
+func (c *Client) issueServerCert(ctx context.Context, h *host.Host) error {
+	hosts, err := c.serverCertHosts(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (c *Client) CheckDocker(ctx context.Context, h *host.Host, fix bool) (strin
 			return "", err
 		}
 	}
-	stale := c.staleServerCert(h)
+	stale := c.staleServerCert(ctx, h)
 	if stale == nil {
 		stale = certs.CheckConnection(ctx, addr, files.CACert, files.ClientCert, files.ClientKey)
 	}
@@ -181,8 +181,8 @@ func (c *Client) CheckDocker(ctx context.Context, h *host.Host, fix bool) (strin
 		// Not a certificate problem: the daemon is down or unreachable.
 		return "", fmt.Errorf("Error checking TLS connection: %w\nCheck that the machine is running ('docker-machine status %s') and that Docker listens on %s.", stale, h.Name, addr)
 	}
-	// A none machine has no SSH to re-provision through.
-	if !fix || h.DriverName == "none" {
+	// A machine without SSH cannot be re-provisioned.
+	if !fix || !hasSSH(h) {
 		return "", fmt.Errorf("Error checking TLS connection: %w\nYou can attempt to regenerate the certificates with 'docker-machine regenerate-certs %s'", stale, h.Name)
 	}
 	c.Infof("The TLS certificate of %q no longer fits (%v); regenerating it...", h.Name, stale)
@@ -197,12 +197,12 @@ func (c *Client) CheckDocker(ctx context.Context, h *host.Host, fix bool) (strin
 
 // staleServerCert checks the local copy of the server certificate against
 // the host's current addresses and the current CA.
-func (c *Client) staleServerCert(h *host.Host) error {
+func (c *Client) staleServerCert(ctx context.Context, h *host.Host) error {
 	a := h.HostOptions.AuthOptions
 	if _, err := os.Stat(a.ServerCertPath); err != nil {
 		return nil // nothing local to judge; the handshake decides
 	}
-	hosts, err := c.serverCertHosts(h)
+	hosts, err := c.serverCertHosts(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -239,8 +239,8 @@ func (c *Client) provision(ctx context.Context, h *host.Host, run provisionFunc,
 	if err := c.copyClientCerts(h); err != nil {
 		return err
 	}
-	if _, err := os.Stat(h.HostOptions.AuthOptions.ServerCertPath); err != nil || newCert || c.staleServerCert(h) != nil {
-		if err := c.issueServerCert(h); err != nil {
+	if _, err := os.Stat(h.HostOptions.AuthOptions.ServerCertPath); err != nil || newCert || c.staleServerCert(ctx, h) != nil {
+		if err := c.issueServerCert(ctx, h); err != nil {
 			return err
 		}
 	}
@@ -292,21 +292,20 @@ func (c *Client) provision(ctx context.Context, h *host.Host, run provisionFunc,
 	return nil
 }
 
-// dataDisk reads the data disk a driver asks the provisioner to prepare.
-// Drivers record it in their JSON as "DataDisk": {"Device", "FS"}, which
-// reaches libmachine the same way from in-process drivers and plugins.
+// dataDisk is the data disk the driver attached for the provisioner, if any.
 func dataDisk(h *host.Host) (*provision.DataDisk, error) {
-	raw, err := json.Marshal(h.Driver)
-	if err != nil {
-		return nil, fmt.Errorf("reading the driver state of %q: %w", h.Name, err)
-	}
-	var v struct {
-		DataDisk *struct{ Device, FS string }
-	}
-	if err := json.Unmarshal(raw, &v); err != nil || v.DataDisk == nil || v.DataDisk.Device == "" {
+	dd, ok := capability.Get[capability.DataDisker](h.Driver)
+	if !ok {
 		return nil, nil
 	}
-	return &provision.DataDisk{Device: v.DataDisk.Device, FS: v.DataDisk.FS}, nil
+	disk, err := dd.DataDisk()
+	if err != nil {
+		return nil, fmt.Errorf("reading the data disk of %q: %w", h.Name, err)
+	}
+	if disk == nil || disk.Device == "" {
+		return nil, nil
+	}
+	return &provision.DataDisk{Device: disk.Device, FS: disk.FS}, nil
 }
 
 // logReport records, at debug level, where provisioning spent its time and

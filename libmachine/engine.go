@@ -3,16 +3,13 @@ package libmachine
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 
 	"github.com/fleetdock/machine/certs"
 	"github.com/fleetdock/machine/libmachine/host"
-	"github.com/fleetdock/machine/libmachine/plugin"
 	"github.com/fleetdock/machine/libmachine/swarm"
 )
 
@@ -48,48 +45,26 @@ func (c *Client) Engine(h *host.Host) (*swarm.Engine, error) {
 
 // SwarmAddress is the address a machine advertises to the other nodes of
 // a swarm: its private address when one is known, because the nodes of a
-// cluster talk over the private network. The rule:
-//  1. drivers with GetAddresses (public first, private last): the last
-//     private address (RFC 1918, RFC 4193), else the last address;
-//  2. drivers whose state records a PrivateIPAddress (aliyunecs and
-//     amazonec2, also when they run as plugins): that address;
-//  3. otherwise the driver's IP.
-//
+// cluster talk over the private network. The rule: the last private
+// (RFC 1918, RFC 4193) address the driver reports, else its last address.
 // A host name is resolved to its first IPv4 address, because the swarm
 // takes only IPs.
 func (c *Client) SwarmAddress(ctx context.Context, h *host.Host) (string, error) {
-	var addrs []string
-	if _, ok := plugin.Unwrap(h.Driver).(Addresser); ok {
-		a, err := c.Addresses(h)
-		if err != nil {
-			return "", err
-		}
-		addrs = slices.Clone(a)
-	} else if private := privateIPFromState(h); private != "" {
-		addrs = []string{private}
-	} else {
-		ip, err := h.Driver.GetIP()
-		if err != nil {
-			return "", fmt.Errorf("getting the IP address of %q: %w", h.Name, err)
-		}
-		addrs = []string{ip}
+	addrs, err := c.Addresses(ctx, h)
+	if err != nil {
+		return "", err
 	}
 	// The none driver reports host:port (as stock does); only the host counts.
-	for i, a := range addrs {
-		if hst, _, err := net.SplitHostPort(a); err == nil {
-			addrs[i] = hst
+	for _, list := range [][]string{addrs.Public, addrs.IPv6, addrs.Private} {
+		for i, a := range list {
+			if hst, _, err := net.SplitHostPort(a); err == nil {
+				list[i] = hst
+			}
 		}
 	}
-	addrs = slices.DeleteFunc(addrs, func(a string) bool { return a == "" })
-	if len(addrs) == 0 {
+	pick := addrs.PrivateOrLast()
+	if pick == "" {
 		return "", fmt.Errorf("machine %q reports no IP address; check it runs with `docker-machine status %s`", h.Name, h.Name)
-	}
-	pick := addrs[len(addrs)-1]
-	for i := len(addrs) - 1; i >= 0; i-- {
-		if ip, err := netip.ParseAddr(addrs[i]); err == nil && ip.IsPrivate() {
-			pick = addrs[i]
-			break
-		}
 	}
 	if _, err := netip.ParseAddr(pick); err == nil {
 		return pick, nil
@@ -107,20 +82,6 @@ func (c *Client) SwarmAddress(ctx context.Context, h *host.Host) (string, error)
 		}
 	}
 	return ips[0].String(), nil
-}
-
-// privateIPFromState reads the PrivateIPAddress a cloud driver keeps in its
-// JSON state; plugins reach libmachine as that JSON too.
-func privateIPFromState(h *host.Host) string {
-	raw, err := json.Marshal(h.Driver)
-	if err != nil {
-		return ""
-	}
-	var v struct{ PrivateIPAddress string }
-	if json.Unmarshal(raw, &v) != nil {
-		return ""
-	}
-	return v.PrivateIPAddress
 }
 
 // SwarmMember describes the machine for the swarm package: its name, its

@@ -1,6 +1,7 @@
 package libmachine
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetdock/machine/certs"
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/host"
 	"github.com/fleetdock/machine/libmachine/hostopts"
 )
@@ -24,18 +26,14 @@ type addrDriver struct {
 func (d *addrDriver) GetIP() (string, error)  { return d.IP, nil }
 func (d *addrDriver) GetURL() (string, error) { return d.URL, nil }
 
-// addressedDriver also knows all its addresses, public first.
+// addressedDriver also knows all its addresses.
 type addressedDriver struct {
 	addrDriver
-	All []string
+	addrs capability.Addresses
 }
 
-func (d *addressedDriver) GetAddresses() ([]string, error) { return d.All, nil }
-
-// stateDriver records a private address in its state, as the cloud drivers do.
-type stateDriver struct {
-	addrDriver
-	PrivateIPAddress string
+func (d *addressedDriver) Addresses(context.Context) (capability.Addresses, error) {
+	return d.addrs, nil
 }
 
 func TestSwarmAddressPrefersThePrivateAddress(t *testing.T) {
@@ -45,12 +43,11 @@ func TestSwarmAddressPrefersThePrivateAddress(t *testing.T) {
 		driver drivers.Driver
 		want   string
 	}{
-		{"public then private", &addressedDriver{All: []string{"47.1.2.3", "10.0.0.5"}}, "10.0.0.5"},
-		{"last private wins", &addressedDriver{All: []string{"47.1.2.3", "192.168.1.2", "172.16.0.3"}}, "172.16.0.3"},
-		{"private listed before a public one", &addressedDriver{All: []string{"10.0.0.5", "47.1.2.3"}}, "10.0.0.5"},
-		{"no private: the last one", &addressedDriver{All: []string{"47.1.2.3", "47.1.2.4"}}, "47.1.2.4"},
-		{"state records a private address", &stateDriver{addrDriver: addrDriver{IP: "47.1.2.3"}, PrivateIPAddress: "10.1.2.3"}, "10.1.2.3"},
-		{"state without one: the IP", &stateDriver{addrDriver: addrDriver{IP: "47.1.2.3"}}, "47.1.2.3"},
+		{"public then private", &addressedDriver{addrs: capability.Addresses{Public: []string{"47.1.2.3"}, Private: []string{"10.0.0.5"}}}, "10.0.0.5"},
+		{"last private wins", &addressedDriver{addrs: capability.Addresses{Public: []string{"47.1.2.3"}, Private: []string{"192.168.1.2", "172.16.0.3"}}}, "172.16.0.3"},
+		{"a private address among the public ones", &addressedDriver{addrs: capability.Addresses{Public: []string{"10.0.0.5", "47.1.2.3"}}}, "10.0.0.5"},
+		{"no private: the last one", &addressedDriver{addrs: capability.Addresses{Public: []string{"47.1.2.3", "47.1.2.4"}}}, "47.1.2.4"},
+		{"IPv6 only", &addressedDriver{addrs: capability.Addresses{IPv6: []string{"2001:db8::5"}}}, "2001:db8::5"},
 		{"plain IP", &addrDriver{IP: "172.17.0.4"}, "172.17.0.4"},
 		{"none driver's host:port", &addrDriver{IP: "127.0.0.11:2376"}, "127.0.0.11"},
 	}

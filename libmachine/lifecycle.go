@@ -125,7 +125,7 @@ func (c *Client) Create(ctx context.Context, h *host.Host) error {
 	if err := c.Save(h); err != nil {
 		return c.abandonCreate(h, err)
 	}
-	if h.DriverName == "none" {
+	if !hasSSH(h) {
 		return nil
 	}
 	if err := c.Provision(ctx, h); err != nil {
@@ -257,7 +257,7 @@ func (c *Client) afterBoot(ctx context.Context, h *host.Host) error {
 	if err := c.Save(h); err != nil {
 		return err
 	}
-	if h.DriverName == "none" {
+	if !hasSSH(h) {
 		return nil
 	}
 	if _, err := c.CheckDocker(ctx, h, true); err != nil {

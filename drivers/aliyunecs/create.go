@@ -260,7 +260,7 @@ func (d *Driver) create(ctx context.Context, a *api) error {
 		}
 	}
 	if d.DiskSize > 0 {
-		d.DataDisk = &DataDisk{Device: dataDiskDevice, FS: d.DiskFS}
+		d.AttachedDisk = &DataDisk{Device: dataDiskDevice, FS: d.DiskFS}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package aliyunecs
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/docker/machine/libmachine/state"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 func TestInstanceStateMapsEveryStatus(t *testing.T) {
@@ -157,9 +160,10 @@ func TestCreateWithEverything(t *testing.T) {
 	ip, err := d.GetIP()
 	require.NoError(t, err)
 	assert.Equal(t, r.EIPs[0].IP, ip)
-	addrs, err := d.GetAddresses()
+	addrs, err := d.Addresses(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, []string{r.EIPs[0].IP, inst.PrivateIP}, addrs, "public first, then private")
+	assert.Equal(t, capability.Addresses{Public: []string{r.EIPs[0].IP}, Private: []string{inst.PrivateIP}}, addrs)
+	assert.Equal(t, []string{r.EIPs[0].IP, inst.PrivateIP}, addrs.All(), "public first, then private")
 
 	var route *string
 	for _, e := range r.RouteEntries {

@@ -37,6 +37,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // Name is the driver's name as used with --driver.
@@ -127,7 +129,7 @@ type Driver struct {
 	DiskCategory       string
 	SystemDiskSize     int
 	SystemDiskCategory string
-	DataDisk           *DataDisk `json:",omitempty"`
+	AttachedDisk       *DataDisk `json:"DataDisk,omitempty"`
 
 	InstanceId string
 
@@ -265,21 +267,34 @@ func (d *Driver) addressKind() string {
 	return "public"
 }
 
-// GetAddresses returns every address of the host, public first, from the
-// stored state; the server certificate covers all of them.
-func (d *Driver) GetAddresses() ([]string, error) {
+// Addresses reports every address of the host from the stored state: the
+// EIP and public IP, and the private IP. The server certificate covers all
+// of them; swarm nodes talk over the private one.
+func (d *Driver) Addresses(context.Context) (capability.Addresses, error) {
 	if d.EIPAddress == "" && d.PublicIPAddress == "" && d.PrivateIPAddress == "" {
 		if _, err := d.GetIP(); err != nil {
-			return nil, err
+			return capability.Addresses{}, err
 		}
 	}
-	var out []string
-	for _, a := range []string{d.EIPAddress, d.PublicIPAddress, d.PrivateIPAddress} {
-		if a != "" && !slices.Contains(out, a) {
-			out = append(out, a)
+	var a capability.Addresses
+	for _, ip := range []string{d.EIPAddress, d.PublicIPAddress} {
+		if ip != "" && !slices.Contains(a.Public, ip) {
+			a.Public = append(a.Public, ip)
 		}
 	}
-	return out, nil
+	if d.PrivateIPAddress != "" {
+		a.Private = []string{d.PrivateIPAddress}
+	}
+	return a, nil
+}
+
+// DataDisk is the disk --aliyunecs-disk-size attached, for the provisioner
+// to format and mount on /var/lib/docker; nil without one.
+func (d *Driver) DataDisk() (*capability.DataDisk, error) {
+	if d.AttachedDisk == nil || d.AttachedDisk.Device == "" {
+		return nil, nil
+	}
+	return &capability.DataDisk{Device: d.AttachedDisk.Device, FS: d.AttachedDisk.FS}, nil
 }
 
 // GetURL is tcp://IP:2376, or "" while the host has no address (as stock).

@@ -78,7 +78,7 @@ func (d *Driver) GetCreateFlags() []mcnflag.Flag {
 			Usage: "public traffic billing: PayByTraffic or PayByBandwidth"},
 		mcnflag.StringFlag{Name: "aliyunecs-route-cidr", EnvVar: "ECS_ROUTE_CIDR",
 			Usage: "Docker bridge CIDR of this host: a VPC route entry to the instance and a security group rule from it"},
-		mcnflag.StringFlag{Name: "aliyunecs-slb-id", EnvVar: "ECS_SLB_ID",
+		mcnflag.StringFlag{Name: flagSLBID, EnvVar: "ECS_SLB_ID",
 			Usage: "Server Load Balancer to add the instance to as a backend server"},
 		mcnflag.StringSliceFlag{Name: "aliyunecs-tag", EnvVar: "ECS_TAGS",
 			Usage: "tag key=value for the instance and the resources made for it (repeatable)"},
@@ -105,7 +105,7 @@ func (d *Driver) GetCreateFlags() []mcnflag.Flag {
 			Usage: "source CIDR allowed to reach SSH and Docker (and --aliyunecs-open-port ports)"},
 		mcnflag.StringSliceFlag{Name: "aliyunecs-open-port", EnvVar: "ECS_OPEN_PORTS",
 			Usage: "extra port to open from the source CIDR: PORT[/tcp|udp] or FROM-TO[/tcp|udp] (repeatable)"},
-		mcnflag.IntFlag{Name: "aliyunecs-slb-weight", EnvVar: "ECS_SLB_WEIGHT", Value: defaultSLBWeight,
+		mcnflag.IntFlag{Name: flagSLBWeight, EnvVar: "ECS_SLB_WEIGHT", Value: defaultSLBWeight,
 			Usage: "weight of the instance as an SLB backend server (0-100)"},
 		mcnflag.BoolFlag{Name: "aliyunecs-eip", EnvVar: "ECS_EIP",
 			Usage: "use an elastic IP address (allocated, associated, and released on rm) instead of the instance's own public IP"},
@@ -196,7 +196,7 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 		}
 		d.RouteCIDR = p.Masked().String()
 	}
-	d.SLBID = strings.TrimSpace(flags.String("aliyunecs-slb-id"))
+	d.SLBID = strings.TrimSpace(flags.String(flagSLBID))
 	tags, err := parseTags(flags.StringSlice("aliyunecs-tag"))
 	if err != nil {
 		return err
@@ -248,7 +248,7 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 		}
 		d.OpenPorts = append(d.OpenPorts, r.String())
 	}
-	d.SLBWeight = flags.Int("aliyunecs-slb-weight")
+	d.SLBWeight = flags.Int(flagSLBWeight)
 	if d.SLBWeight < 0 || d.SLBWeight > 100 {
 		return fmt.Errorf("--aliyunecs-slb-weight %d is out of range: use 0 to 100", d.SLBWeight)
 	}

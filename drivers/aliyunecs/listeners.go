@@ -4,93 +4,72 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
-	"github.com/docker/machine/libmachine/drivers"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
-// SLBListener is one listener of a Server Load Balancer.
-type SLBListener struct {
-	Port        int    // front port
-	BackendPort int    // port on the backend servers
-	Protocol    string // tcp, udp, http, https
-	Status      string // running, stopped, starting, configuring, stopping
-	Description string
-}
+var _ capability.LoadBalancing = (*Driver)(nil)
 
-// SLBBackend is a backend server with its health per listener port.
-type SLBBackend struct {
-	ServerID string
-	Weight   int
-	Health   map[int]string // normal, abnormal, unavailable
-}
+// The create flags that attach a machine to a load balancer.
+const (
+	flagSLBID     = "aliyunecs-slb-id"
+	flagSLBWeight = "aliyunecs-slb-weight"
+)
 
-// SLBState describes a load balancer.
-type SLBState struct {
-	ID, Name, Address, Status string
-	Backends                  []SLBBackend
-}
-
-// Health-check tuning of the TCP listeners made by LoadBalancerClient:
-// a backend is taken out after two failed checks two seconds apart, so a
-// stopped node stops getting traffic within seconds.
+// Health-check tuning of the TCP listeners the driver makes: a backend is
+// taken out after two failed checks two seconds apart, so a stopped node
+// stops getting traffic within seconds.
 const (
 	listenerCheckInterval = 2
 	listenerThreshold     = 2
 	listenerCheckTimeout  = 2
 )
 
-// LoadBalancerClient manages the listeners of load balancers with a
-// driver's region, endpoint and credentials: what `docker-machine slb
-// sync` and `cluster up` use. Backend servers stay the driver's business
-// (--aliyunecs-slb-id at create, removed at rm).
-type LoadBalancerClient struct {
-	a *api
-}
-
-// LoadBalancers returns a listener client with this driver's settings:
-// the region, --aliyunecs-api-endpoint (or the legacy SLB_ENDPOINT), and
-// the credentials in the documented order.
-func (d *Driver) LoadBalancers() (*LoadBalancerClient, error) {
-	a, err := d.api()
-	if err != nil {
-		return nil, err
+// BackendOptions make a new machine a backend of lbID: the create attaches
+// it (--aliyunecs-slb-id, --aliyunecs-slb-weight) and rm detaches it.
+func (d *Driver) BackendOptions(lbID string, weight int) (map[string]string, error) {
+	if !strings.HasPrefix(lbID, "lb-") {
+		return nil, fmt.Errorf("%q is not a Server Load Balancer ID (lb-...)", lbID)
 	}
-	return &LoadBalancerClient{a: a}, nil
-}
-
-// NewLoadBalancerClient builds a listener client from driver flag values
-// (the flags of `docker-machine create -d aliyunecs`, such as
-// aliyunecs-region and aliyunecs-api-endpoint), without a machine.
-func NewLoadBalancerClient(flags drivers.DriverOptions) (*LoadBalancerClient, error) {
-	d := NewDriver("slb-client", "")
-	if err := d.SetConfigFromFlags(flags); err != nil {
-		return nil, err
+	opts := map[string]string{flagSLBID: lbID}
+	if weight > 0 {
+		opts[flagSLBWeight] = strconv.Itoa(weight)
 	}
-	return d.LoadBalancers()
+	return opts, nil
 }
 
-// Describe reads the load balancer, its backends and their health.
-func (c *LoadBalancerClient) Describe(ctx context.Context, lbID string) (SLBState, error) {
-	lb, err := c.a.loadBalancer(ctx, lbID)
+// lbAPI is the API client for load-balancer calls, with this driver's
+// region, endpoint and credentials.
+func (d *Driver) lbAPI() (*api, error) { return d.api() }
+
+// DescribeLoadBalancer reads the load balancer, its backends and their health.
+func (d *Driver) DescribeLoadBalancer(ctx context.Context, lbID string) (capability.LoadBalancer, error) {
+	a, err := d.lbAPI()
 	if err != nil {
-		return SLBState{}, fmt.Errorf("describing load balancer %s: %w", lbID, err)
+		return capability.LoadBalancer{}, err
+	}
+	lb, err := a.loadBalancer(ctx, lbID)
+	if err != nil {
+		return capability.LoadBalancer{}, fmt.Errorf("describing load balancer %s: %w", lbID, err)
 	}
 	if lb == nil {
-		return SLBState{}, fmt.Errorf("load balancer %s does not exist in region %s; check its ID and the region", lbID, c.a.region)
+		return capability.LoadBalancer{}, fmt.Errorf("load balancer %s does not exist in region %s; check its ID and the region", lbID, a.region)
 	}
-	st := SLBState{ID: lb.LoadBalancerId, Name: lb.LoadBalancerName, Address: lb.Address, Status: lb.LoadBalancerStatus}
+	st := capability.LoadBalancer{ID: lb.LoadBalancerId, Name: lb.LoadBalancerName, Address: lb.Address, Status: lb.LoadBalancerStatus}
 	idx := map[string]int{}
 	for _, b := range lb.BackendServers.BackendServer {
 		idx[b.ServerId] = len(st.Backends)
-		st.Backends = append(st.Backends, SLBBackend{ServerID: b.ServerId, Weight: b.Weight, Health: map[int]string{}})
+		st.Backends = append(st.Backends, capability.Backend{ServerID: b.ServerId, Weight: b.Weight, Health: map[int]string{}})
 	}
 	req := slb.CreateDescribeHealthStatusRequest()
 	req.LoadBalancerId = lbID
 	resp := slb.CreateDescribeHealthStatusResponse()
-	if err := c.a.call(ctx, &c.a.slb.Client, req, resp); err != nil {
+	if err := a.call(ctx, &a.slb.Client, req, resp); err != nil {
 		return st, fmt.Errorf("reading the backend health of load balancer %s: %w", lbID, err)
 	}
 	for _, h := range resp.BackendServers.BackendServer {
@@ -102,8 +81,12 @@ func (c *LoadBalancerClient) Describe(ctx context.Context, lbID string) (SLBStat
 }
 
 // Listeners lists every listener of the load balancer, by port.
-func (c *LoadBalancerClient) Listeners(ctx context.Context, lbID string) ([]SLBListener, error) {
-	var out []SLBListener
+func (d *Driver) Listeners(ctx context.Context, lbID string) ([]capability.Listener, error) {
+	a, err := d.lbAPI()
+	if err != nil {
+		return nil, err
+	}
+	var out []capability.Listener
 	token := ""
 	for {
 		req := slb.CreateDescribeLoadBalancerListenersRequest()
@@ -111,14 +94,14 @@ func (c *LoadBalancerClient) Listeners(ctx context.Context, lbID string) ([]SLBL
 		req.MaxResults = requests.NewInteger(100)
 		req.NextToken = token
 		resp := slb.CreateDescribeLoadBalancerListenersResponse()
-		if err := c.a.call(ctx, &c.a.slb.Client, req, resp); err != nil {
+		if err := a.call(ctx, &a.slb.Client, req, resp); err != nil {
 			return nil, fmt.Errorf("listing the listeners of load balancer %s: %w", lbID, err)
 		}
 		for _, l := range resp.Listeners {
 			if l.LoadBalancerId != "" && l.LoadBalancerId != lbID {
 				continue
 			}
-			out = append(out, SLBListener{Port: l.ListenerPort, BackendPort: l.BackendServerPort,
+			out = append(out, capability.Listener{Port: l.ListenerPort, BackendPort: l.BackendServerPort,
 				Protocol: strings.ToLower(l.ListenerProtocol), Status: l.Status, Description: l.Description})
 		}
 		if resp.NextToken == "" || resp.NextToken == token {
@@ -126,15 +109,22 @@ func (c *LoadBalancerClient) Listeners(ctx context.Context, lbID string) ([]SLBL
 		}
 		token = resp.NextToken
 	}
-	slices.SortFunc(out, func(a, b SLBListener) int { return a.Port - b.Port })
+	slices.SortFunc(out, func(x, y capability.Listener) int { return x.Port - y.Port })
 	return out, nil
 }
 
-// CreateTCPListener makes a stopped TCP listener from l.Port to
-// l.BackendPort with a TCP health check on the backend port. A listener
-// already on the port with the same backend port and description counts
-// as made, so a retried call that reached the service twice is harmless.
-func (c *LoadBalancerClient) CreateTCPListener(ctx context.Context, lbID string, l SLBListener) error {
+// CreateListener makes a stopped TCP listener from l.Port to l.BackendPort
+// with a TCP health check on the backend port. A listener already on the
+// port with the same backend port and description counts as made, so a
+// retried call that reached the service twice is harmless.
+func (d *Driver) CreateListener(ctx context.Context, lbID string, l capability.Listener) error {
+	if l.Protocol != "" && l.Protocol != "tcp" {
+		return fmt.Errorf("listener %d on load balancer %s: only TCP listeners are supported, not %s", l.Port, lbID, l.Protocol)
+	}
+	a, err := d.lbAPI()
+	if err != nil {
+		return err
+	}
 	req := slb.CreateCreateLoadBalancerTCPListenerRequest()
 	req.LoadBalancerId = lbID
 	req.ListenerPort = requests.NewInteger(l.Port)
@@ -149,13 +139,13 @@ func (c *LoadBalancerClient) CreateTCPListener(ctx context.Context, lbID string,
 	req.HealthCheckInterval = requests.NewInteger(listenerCheckInterval)
 	req.HealthyThreshold = requests.NewInteger(listenerThreshold)
 	req.UnhealthyThreshold = requests.NewInteger(listenerThreshold)
-	err := c.a.call(ctx, &c.a.slb.Client, req, slb.CreateCreateLoadBalancerTCPListenerResponse())
+	err = a.call(ctx, &a.slb.Client, req, slb.CreateCreateLoadBalancerTCPListenerResponse())
 	if err == nil {
 		return nil
 	}
 	if errorCode(err) == "ListenerAlreadyExists" {
-		have, lerr := c.Listeners(ctx, lbID)
-		if lerr == nil && slices.ContainsFunc(have, func(h SLBListener) bool {
+		have, lerr := d.Listeners(ctx, lbID)
+		if lerr == nil && slices.ContainsFunc(have, func(h capability.Listener) bool {
 			return h.Port == l.Port && h.Protocol == "tcp" && h.BackendPort == l.BackendPort && h.Description == l.Description
 		}) {
 			return nil
@@ -165,11 +155,15 @@ func (c *LoadBalancerClient) CreateTCPListener(ctx context.Context, lbID string,
 }
 
 // StartListener starts the listener on port; a running one is left as is.
-func (c *LoadBalancerClient) StartListener(ctx context.Context, lbID string, port int) error {
+func (d *Driver) StartListener(ctx context.Context, lbID string, port int) error {
+	a, err := d.lbAPI()
+	if err != nil {
+		return err
+	}
 	req := slb.CreateStartLoadBalancerListenerRequest()
 	req.LoadBalancerId = lbID
 	req.ListenerPort = requests.NewInteger(port)
-	if err := c.a.call(ctx, &c.a.slb.Client, req, slb.CreateStartLoadBalancerListenerResponse()); err != nil {
+	if err := a.call(ctx, &a.slb.Client, req, slb.CreateStartLoadBalancerListenerResponse()); err != nil {
 		return fmt.Errorf("starting listener %d of load balancer %s: %w", port, lbID, err)
 	}
 	return nil
@@ -177,11 +171,15 @@ func (c *LoadBalancerClient) StartListener(ctx context.Context, lbID string, por
 
 // DeleteListener deletes the listener on port; one already gone counts as
 // deleted.
-func (c *LoadBalancerClient) DeleteListener(ctx context.Context, lbID string, port int) error {
+func (d *Driver) DeleteListener(ctx context.Context, lbID string, port int) error {
+	a, err := d.lbAPI()
+	if err != nil {
+		return err
+	}
 	req := slb.CreateDeleteLoadBalancerListenerRequest()
 	req.LoadBalancerId = lbID
 	req.ListenerPort = requests.NewInteger(port)
-	err := c.a.call(ctx, &c.a.slb.Client, req, slb.CreateDeleteLoadBalancerListenerResponse())
+	err = a.call(ctx, &a.slb.Client, req, slb.CreateDeleteLoadBalancerListenerResponse())
 	if err == nil || errorCode(err) == "ListenerNotFound" {
 		return nil
 	}

@@ -12,35 +12,46 @@ import (
 	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
-func TestLoadBalancerClientListeners(t *testing.T) {
+// The driver's load-balancing capability, with only flag settings and no
+// machine: what `slb sync` and `cluster up` use.
+func TestLoadBalancingCapability(t *testing.T) {
 	ctx := context.Background()
 	s := startSim(t, fastFaults())
 	lb := s.createSLB("cn-beijing")
-	c, err := NewLoadBalancerClient(&rpcdriver.RPCFlags{Values: func() map[string]any {
-		v := flagValues(NewDriver("x", ""), s)
-		v["aliyunecs-region"] = "cn-beijing"
-		return v
-	}()})
-	require.NoError(t, err)
+	c := NewDriver("x", "")
+	v := flagValues(NewDriver("x", ""), s)
+	v["aliyunecs-region"] = "cn-beijing"
+	require.NoError(t, c.SetConfigFromFlags(&rpcdriver.RPCFlags{Values: v}))
 
-	st, err := c.Describe(ctx, lb)
+	opts, err := c.BackendOptions(lb, 0)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"aliyunecs-slb-id": lb}, opts)
+	opts, err = c.BackendOptions(lb, 50)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"aliyunecs-slb-id": lb, "aliyunecs-slb-weight": "50"}, opts)
+	_, err = c.BackendOptions("my-lb", 0)
+	assert.ErrorContains(t, err, "not a Server Load Balancer ID")
+
+	st, err := c.DescribeLoadBalancer(ctx, lb)
 	require.NoError(t, err)
 	assert.Equal(t, lb, st.ID)
 	assert.Equal(t, "active", st.Status)
 	require.NotEmpty(t, st.Address)
 
-	l := SLBListener{Port: 18080, BackendPort: 30000, Description: "docker-machine/service/web"}
-	require.NoError(t, c.CreateTCPListener(ctx, lb, l))
-	require.NoError(t, c.CreateTCPListener(ctx, lb, l), "the same listener again counts as made")
+	l := capability.Listener{Port: 18080, BackendPort: 30000, Description: "docker-machine/service/web"}
+	require.NoError(t, c.CreateListener(ctx, lb, l))
+	require.NoError(t, c.CreateListener(ctx, lb, l), "the same listener again counts as made")
 	other := l
 	other.Description = "someone else's"
-	assert.ErrorContains(t, c.CreateTCPListener(ctx, lb, other), "ListenerAlreadyExists", "a different listener on the port is not taken for ours")
+	assert.ErrorContains(t, c.CreateListener(ctx, lb, other), "ListenerAlreadyExists", "a different listener on the port is not taken for ours")
 
 	ls, err := c.Listeners(ctx, lb)
 	require.NoError(t, err)
-	assert.Equal(t, []SLBListener{{Port: 18080, BackendPort: 30000, Protocol: "tcp", Status: "stopped", Description: "docker-machine/service/web"}}, ls)
+	assert.Equal(t, []capability.Listener{{Port: 18080, BackendPort: 30000, Protocol: "tcp", Status: "stopped", Description: "docker-machine/service/web"}}, ls)
 
 	require.NoError(t, c.StartListener(ctx, lb, 18080))
 	ls, err = c.Listeners(ctx, lb)
@@ -55,7 +66,9 @@ func TestLoadBalancerClientListeners(t *testing.T) {
 	req.LoadBalancerId = lb
 	req.ListenerPort = requests.NewInteger(18080)
 	attr := slb.CreateDescribeLoadBalancerTCPListenerAttributeResponse()
-	require.NoError(t, c.a.call(ctx, &c.a.slb.Client, req, attr))
+	a, err := c.api()
+	require.NoError(t, err)
+	require.NoError(t, a.call(ctx, &a.slb.Client, req, attr))
 	assert.Equal(t, "on", attr.HealthCheck)
 	assert.Equal(t, "tcp", attr.HealthCheckType)
 	assert.Equal(t, 30000, attr.HealthCheckConnectPort, "the health check probes the backend port")
@@ -67,6 +80,6 @@ func TestLoadBalancerClientListeners(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ls)
 
-	_, err = c.Describe(ctx, "lb-missing")
+	_, err = c.DescribeLoadBalancer(ctx, "lb-missing")
 	assert.ErrorContains(t, err, "load balancer lb-missing does not exist in region cn-beijing")
 }

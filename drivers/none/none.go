@@ -34,6 +34,10 @@ func NewDriver(hostName, storePath string) *Driver {
 	}
 }
 
+// HasNoSSH says the machine is reached by its Docker URL only: there is
+// nothing to provision and no SSH to re-issue certificates through.
+func (d *Driver) HasNoSSH() bool { return true }
+
 // GetCreateFlags returns the single --url flag. Stock has no env var for it.
 func (d *Driver) GetCreateFlags() []mcnflag.Flag {
 	return []mcnflag.Flag{

@@ -16,8 +16,10 @@ package capability
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
@@ -121,6 +123,10 @@ type Listener struct {
 	Protocol    string // "tcp", "udp", "http", "https"
 	Status      string // "running", "stopped", ...
 	Description string
+}
+
+func (l Listener) String() string {
+	return fmt.Sprintf("%s %d -> %d", strings.ToUpper(l.Protocol), l.Port, l.BackendPort)
 }
 
 // Backend is one backend of a load balancer with its health per listener port.

@@ -192,7 +192,7 @@ func GetStatus(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) 
 		ls := LoadBalancerStatus{LoadBalancerState: LoadBalancerState{ID: lb.ID}}
 		lbs, err := opt.LoadBalancers(ctx, lb.ID)
 		if err == nil {
-			ls.LoadBalancerState, err = lbs.Describe(ctx, lb.ID)
+			ls.LoadBalancerState, err = lbs.DescribeLoadBalancer(ctx, lb.ID)
 		}
 		if err == nil {
 			ls.Listeners, err = lbs.Listeners(ctx, lb.ID)

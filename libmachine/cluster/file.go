@@ -65,7 +65,7 @@ type Group struct {
 	DriverOptions []Option // the file's options, overridden by the group's
 	Engine        Engine   // the file's engine options, overridden field by field
 	// SLB is the load balancer every node of the group is attached to as
-	// a backend at create (aliyunecs: --aliyunecs-slb-id).
+	// a backend at create, through the driver's load-balancing capability.
 	SLB  string
 	Line int
 }
@@ -404,14 +404,6 @@ func (p *parser) groups(n *yaml.Node, f *File) []Group {
 			p.fail(gn, "%s: no driver: set driver at the top of the file or in the group", what)
 		}
 		g.DriverOptions = mergeOptions(f.DriverOptions, own)
-		if g.SLB != "" && g.Driver != "aliyunecs" {
-			p.fail(gn, "%s: slb needs the aliyunecs driver (it becomes --aliyunecs-slb-id), not %q", what, g.Driver)
-		}
-		for _, o := range g.DriverOptions {
-			if g.SLB != "" && o.Name == "aliyunecs-slb-id" {
-				p.fail(gn, "%s: give the load balancer once, as slb, not also as driver option aliyunecs-slb-id (line %d)", what, o.Line)
-			}
-		}
 		out = append(out, g)
 	}
 	return out

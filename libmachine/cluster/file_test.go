@@ -6,8 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/docker/machine/libmachine/mcnflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/drivers/none"
+	"github.com/fleetdock/machine/libmachine"
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -91,7 +96,6 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"bad cluster name", "name: My_Cluster\ndriver: none\ngroups:\n  - {name: m, role: manager}\n", []string{`c.yml:1: name "My_Cluster"`}},
 		{"missing name", "driver: none\ngroups:\n  - {name: m, role: manager}\n", []string{"c.yml:1: name is missing"}},
 		{"duplicate group", "name: x\ndriver: none\ngroups:\n  - {name: m, role: manager}\n  - {name: m}\n", []string{`c.yml:5: group "m" is defined twice (first on line 4)`}},
-		{"slb needs aliyunecs", "name: x\ndriver: generic\ngroups:\n  - {name: m, role: manager, slb: lb-1}\n", []string{"c.yml:4: groups[0]: slb needs the aliyunecs driver"}},
 		{"engine flag as driver option", "name: x\ndriver: none\ndriver_options:\n  engine-label: a=b\ngroups:\n  - {name: m, role: manager}\n", []string{`c.yml:4: driver_options: "engine-label" is not a driver flag`}},
 		{"no driver", "name: x\ngroups:\n  - {name: m, role: manager}\n", []string{"c.yml:3: groups[0]: no driver"}},
 		{"lb without group", "name: x\ndriver: aliyunecs\ngroups:\n  - {name: m, role: manager}\nload_balancers:\n  - id: ${LB}\n", []string{"c.yml:6: load balancer lb-1 has no group attached"}},
@@ -122,23 +126,70 @@ func TestLoadReadsTheFile(t *testing.T) {
 	assert.ErrorContains(t, err, "reading the cluster file")
 }
 
-func TestCreateArgsAreCreateFlags(t *testing.T) {
+// lbDriver is a driver with a few flags of each type and load balancing.
+type lbDriver struct {
+	*none.Driver
+	capability.LoadBalancing
+}
+
+func (lbDriver) GetCreateFlags() []mcnflag.Flag {
+	return []mcnflag.Flag{
+		mcnflag.StringFlag{Name: "aliyunecs-api-endpoint"},
+		mcnflag.StringFlag{Name: "aliyunecs-region", Value: "cn-hangzhou"},
+		mcnflag.StringSliceFlag{Name: "aliyunecs-open-port"},
+		mcnflag.BoolFlag{Name: "aliyunecs-eip"},
+		mcnflag.StringFlag{Name: "aliyunecs-instance-type", Value: "ecs.g6.small", EnvVar: "TEST_CLUSTER_INSTANCE_TYPE"},
+		mcnflag.StringFlag{Name: "aliyunecs-slb-id"},
+		mcnflag.IntFlag{Name: "aliyunecs-slb-weight", Value: 100},
+	}
+}
+
+func (lbDriver) BackendOptions(lbID string, _ int) (map[string]string, error) {
+	return map[string]string{"aliyunecs-slb-id": lbID}, nil
+}
+
+func TestNodeCreateRequest(t *testing.T) {
+	t.Setenv("TEST_CLUSTER_INSTANCE_TYPE", "ecs.from-env")
 	f, err := Parse("c.yml", []byte(seed002), env(map[string]string{"ECS_API_ENDPOINT": "http://127.0.0.1:9", "ECS_SLB_ID": "lb-1"}))
 	require.NoError(t, err)
 	nodes := f.Nodes()
 	require.Len(t, nodes, 3)
 	assert.Equal(t, []string{"seed002-manager-1", "seed002-worker-1", "seed002-worker-2"}, []string{nodes[0].Name, nodes[1].Name, nodes[2].Name})
-	assert.Equal(t, []string{
-		"--driver", "aliyunecs",
-		"--engine-install-url", "none",
-		"--engine-registry-mirror", "https://mirror.example",
-		"--engine-label", "env=demo", "--engine-label", "tier=worker",
-		"--aliyunecs-slb-id", "lb-1",
-		"--aliyunecs-api-endpoint=http://127.0.0.1:9",
-		"--aliyunecs-region=cn-beijing",
-		"--aliyunecs-open-port=8080", "--aliyunecs-open-port=9090",
-		"--aliyunecs-eip=false",
-		"--aliyunecs-instance-type=ecs.g6.large",
-		"seed002-worker-2",
-	}, nodes[2].CreateArgs())
+	d := lbDriver{Driver: none.NewDriver("", "")}
+	req, err := nodes[2].CreateRequest(d)
+	require.NoError(t, err)
+	assert.Equal(t, "seed002-worker-2", req.Name)
+	assert.Equal(t, "aliyunecs", req.Driver)
+	assert.Equal(t, "none", req.Engine.InstallURL)
+	assert.Equal(t, []string{"https://mirror.example"}, req.Engine.RegistryMirror)
+	assert.Equal(t, []string{"env=demo", "tier=worker"}, req.Engine.Labels)
+	assert.Equal(t, []string{}, req.Engine.InsecureRegistry, "lists the file leaves out stay empty, as create writes them")
+	assert.Equal(t, libmachine.DriverOptions{
+		"aliyunecs-api-endpoint":  "http://127.0.0.1:9",
+		"aliyunecs-region":        "cn-beijing",
+		"aliyunecs-open-port":     []string{"8080", "9090"},
+		"aliyunecs-eip":           false,
+		"aliyunecs-instance-type": "ecs.g6.large",
+		"aliyunecs-slb-id":        "lb-1",
+		"aliyunecs-slb-weight":    100,
+	}, req.DriverOptions, "typed values, the load balancer from the driver's capability, defaults for the rest")
+	req, err = nodes[0].CreateRequest(d)
+	require.NoError(t, err)
+	assert.Equal(t, "ecs.from-env", req.DriverOptions["aliyunecs-instance-type"], "an unset option takes its environment variable, as create does")
+
+	_, err = nodes[0].CreateRequest(none.NewDriver("", ""))
+	assert.ErrorContains(t, err, "the aliyunecs driver cannot manage load balancers")
+
+	dup := nodes[0]
+	dup.DriverOptions = append(dup.DriverOptions, Option{Name: "aliyunecs-slb-id", Values: []string{"lb-2"}})
+	_, err = dup.CreateRequest(d)
+	assert.ErrorContains(t, err, "give the load balancer once, as slb, not also as driver option aliyunecs-slb-id")
+
+	bad := nodes[1]
+	bad.DriverOptions = []Option{{Name: "aliyunecs-eip", Values: []string{"maybe"}}}
+	_, err = bad.CreateRequest(d)
+	assert.ErrorContains(t, err, `option aliyunecs-eip: "maybe" is not true or false`)
+	bad.DriverOptions = []Option{{Name: "aliyunecs-typo", Values: []string{"x"}}}
+	_, err = bad.CreateRequest(d)
+	assert.ErrorContains(t, err, `the driver has no option "aliyunecs-typo"`)
 }

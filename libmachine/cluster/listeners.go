@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // PortLabel on a swarm service sets the SLB front port of its published
@@ -64,36 +66,18 @@ func IsClusterListener(cluster string) func(Listener) bool {
 	return func(l Listener) bool { return l.Description == m }
 }
 
-// Listener is one SLB listener.
-type Listener struct {
-	Port        int    // front port on the SLB
-	BackendPort int    // port on every backend server
-	Protocol    string // "tcp", "udp", "http", "https"
-	Status      string // "running", "stopped", ...
-	Description string
-}
+// Listener, Backend and LoadBalancerState are the load-balancing
+// capability's types.
+type (
+	Listener          = capability.Listener
+	Backend           = capability.Backend
+	LoadBalancerState = capability.LoadBalancer
+)
 
-func (l Listener) String() string {
-	return fmt.Sprintf("%s %d -> %d", strings.ToUpper(l.Protocol), l.Port, l.BackendPort)
-}
-
-// Backend is one backend server of an SLB with its health per listener port.
-type Backend struct {
-	ServerID string
-	Weight   int
-	Health   map[int]string // listener port -> normal, abnormal, unavailable
-}
-
-// LoadBalancerState is what an SLB looks like now.
-type LoadBalancerState struct {
-	ID, Name, Address, Status string
-	Backends                  []Backend
-}
-
-// LoadBalancers are the SLB operations the cluster needs. The CLI wires
-// the aliyunecs implementation; libmachine does not import drivers.
+// LoadBalancers are the load-balancer operations the cluster needs: a
+// driver's capability.LoadBalancing serves them.
 type LoadBalancers interface {
-	Describe(ctx context.Context, lbID string) (LoadBalancerState, error)
+	DescribeLoadBalancer(ctx context.Context, lbID string) (LoadBalancerState, error)
 	Listeners(ctx context.Context, lbID string) ([]Listener, error)
 	// CreateListener makes a stopped TCP listener with a TCP health check
 	// on the backend port.

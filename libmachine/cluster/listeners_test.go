@@ -126,7 +126,7 @@ func (f *fakeSLB) record(call string) error {
 	return f.failOn[call]
 }
 
-func (f *fakeSLB) Describe(_ context.Context, id string) (LoadBalancerState, error) {
+func (f *fakeSLB) DescribeLoadBalancer(_ context.Context, id string) (LoadBalancerState, error) {
 	return LoadBalancerState{ID: id, Address: "127.101.0.1", Status: "active"}, nil
 }
 

@@ -37,45 +37,6 @@ func (f *File) Nodes() []Node {
 	return append(managers, workers...)
 }
 
-// CreateArgs are the `docker-machine create` arguments that make the node,
-// name last: the same flags a user would type, so a cluster node is made
-// by exactly the path of `create`.
-func (n Node) CreateArgs() []string {
-	args := []string{"--driver", n.Driver}
-	e := n.Engine
-	if e.InstallURL != "" {
-		args = append(args, "--engine-install-url", e.InstallURL)
-	}
-	if e.StorageDriver != "" {
-		args = append(args, "--engine-storage-driver", e.StorageDriver)
-	}
-	for _, l := range []struct {
-		flag   string
-		values []string
-	}{
-		{"--engine-registry-mirror", e.RegistryMirror},
-		{"--engine-insecure-registry", e.InsecureRegistry},
-		{"--engine-label", e.Labels},
-		{"--engine-opt", e.Opt},
-		{"--engine-env", e.Env},
-		{"--tls-san", e.TLSSAN},
-	} {
-		for _, v := range l.values {
-			args = append(args, l.flag, v)
-		}
-	}
-	if n.SLB != "" {
-		args = append(args, "--aliyunecs-slb-id", n.SLB)
-	}
-	for _, o := range n.DriverOptions {
-		for _, v := range o.Values {
-			// --flag=value: a bool flag takes no separate argument.
-			args = append(args, "--"+o.Name+"="+v)
-		}
-	}
-	return append(args, n.Name)
-}
-
 // fingerprint groups nodes whose creates share cloud resources looked up
 // by name (security groups, key material): same driver, same options.
 func (n Node) fingerprint() string {

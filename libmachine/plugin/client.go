@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,9 @@ type Client struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	capsOnce sync.Once
+	caps     []string // what the plugin's capability service offers
 }
 
 var _ Driver = (*Client)(nil)
@@ -134,9 +138,17 @@ func (c *Client) GetConfigRaw() ([]byte, error) {
 	return data, nil
 }
 
-// SetConfigRaw loads the driver's JSON into the plugin.
+// SetConfigRaw loads the driver's JSON into the plugin; its log lines then
+// name the machine the configuration is for.
 func (c *Client) SetConfigRaw(data []byte) error {
-	return c.call("SetConfigRaw", data, nil)
+	if err := c.call("SetConfigRaw", data, nil); err != nil {
+		return err
+	}
+	var v struct{ MachineName string }
+	if json.Unmarshal(data, &v) == nil && v.MachineName != "" {
+		c.setMachineName(v.MachineName)
+	}
+	return nil
 }
 
 // GetCreateFlags returns the driver's flags as values (StringFlag, not

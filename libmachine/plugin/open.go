@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 
@@ -140,6 +141,9 @@ func (l *local) Close() error { return nil }
 // GetConfigRaw would return.
 func (l *local) MarshalJSON() ([]byte, error) { return json.Marshal(l.Driver) }
 
+// SetConfigRaw decodes like the plugin server's SetConfigRaw.
+func (l *local) SetConfigRaw(data []byte) error { return l.UnmarshalJSON(data) }
+
 // UnmarshalJSON mirrors the plugin server's SetConfigRaw.
 func (l *local) UnmarshalJSON(data []byte) error {
 	if l.Driver == nil {
@@ -148,12 +152,16 @@ func (l *local) UnmarshalJSON(data []byte) error {
 	return json.Unmarshal(data, &l.Driver)
 }
 
-// Unwrap returns the driver value behind an opened built-in, so callers can
-// reach optional interfaces the concrete driver implements. Plugin clients
-// and other drivers come back unchanged.
-func Unwrap(d drivers.Driver) drivers.Driver {
-	if l, ok := d.(*local); ok {
-		return l.Driver
+// assign stores d in the interface target points to when d implements it.
+func assign(d drivers.Driver, target any) bool {
+	v := reflect.ValueOf(target)
+	if d == nil || v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Interface {
+		return false
 	}
-	return d
+	dv := reflect.ValueOf(d)
+	if !dv.Type().Implements(v.Elem().Type()) {
+		return false
+	}
+	v.Elem().Set(dv)
+	return true
 }

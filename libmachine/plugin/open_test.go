@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fleetdock/machine/libmachine/capability"
+
 	"github.com/fleetdock/machine/drivers/generic"
 	"github.com/fleetdock/machine/drivers/none"
 )
@@ -59,12 +61,13 @@ func TestOpenBuiltinKeepsConcreteDriver(t *testing.T) {
 	u, err := d.GetURL()
 	require.NoError(t, err)
 	assert.Equal(t, "tcp://127.0.0.9:2376", u)
-	inner, ok := Unwrap(d).(*none.Driver)
-	require.True(t, ok, "Unwrap reaches the concrete built-in driver")
-	assert.Equal(t, "tcp://127.0.0.9:2376", inner.URL)
+	noSSH, ok := capability.Get[capability.SSHLess](d)
+	require.True(t, ok, "capabilities reach the concrete built-in driver")
+	assert.True(t, noSSH.HasNoSSH())
+	assert.False(t, capability.Has[capability.LoadBalancing](d), "a capability the driver lacks is not offered")
 
 	plain := none.NewDriver("x", "")
-	assert.Same(t, plain, Unwrap(plain), "other drivers come back unchanged")
+	assert.True(t, capability.Has[capability.SSHLess](plain), "a bare driver answers for itself")
 }
 
 func TestOpenBuiltinBootstrapsNewMachine(t *testing.T) {

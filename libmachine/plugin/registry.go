@@ -12,10 +12,13 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 )
 
-// Driver is an opened driver. Close releases it: for a plugin it stops the
-// plugin process; for a built-in it does nothing.
+// Driver is an opened driver. SetConfigRaw loads a stored (or a new
+// machine's bare) configuration, exactly as the stock plugin server does.
+// Close releases it: for a plugin it stops the plugin process; for a
+// built-in it does nothing. Capabilities are asked for with capability.Get.
 type Driver interface {
 	drivers.Driver
+	SetConfigRaw(data []byte) error
 	Close() error
 }
 

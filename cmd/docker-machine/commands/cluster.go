@@ -133,20 +133,12 @@ func (e *env) nodeClient(out io.Writer) *libmachine.Client {
 	return c
 }
 
-func (r *clusterRun) options(parallel int) cluster.Options {
-	return cluster.Options{Parallel: parallel, Progress: r.disp.handle, LoadBalancers: r.loadBalancers}
+func (r *clusterRun) machines() *cluster.StoreMachines {
+	return &cluster.StoreMachines{Client: r.client, NewClient: r.e.nodeClient}
 }
 
-// loadBalancers builds the SLB client of a load balancer of the file with
-// the driver options of the first group attached to it (region, endpoint,
-// credentials), parsed exactly as create parses them.
-func (r *clusterRun) loadBalancers(ctx context.Context, lbID string) (cluster.LoadBalancers, error) {
-	for _, n := range r.file.Nodes() {
-		if n.SLB == lbID {
-			return r.e.slbClientFromArgs(ctx, r.client, n.CreateArgs())
-		}
-	}
-	return nil, fmt.Errorf("no group of %s is attached to load balancer %s", r.file.Path, lbID)
+func (r *clusterRun) options(parallel int) cluster.Options {
+	return cluster.Options{Parallel: parallel, Progress: r.disp.handle, LoadBalancers: r.machines().LoadBalancers(r.file)}
 }
 
 func (e *env) runClusterUp(ctx context.Context, path string, parallel int, dryRun bool) error {
@@ -167,8 +159,7 @@ func (e *env) runClusterUp(ctx context.Context, path string, parallel int, dryRu
 		return nil
 	}
 	start := time.Now()
-	m := &cliMachines{e: e, client: r.client}
-	res := cluster.Up(ctx, r.file, m, cluster.NewEngineSwarm(r.client), r.options(parallel))
+	res := cluster.Up(ctx, r.file, r.machines(), cluster.NewEngineSwarm(r.client), r.options(parallel))
 	r.disp.finish()
 	fmt.Fprintf(e.stdout, "cluster %s: %d created, %d already there, %d joined or changed in the swarm, %d failed (%s)\n",
 		r.file.Name, len(res.Created), len(res.Existing), len(res.Joined), len(res.Failed), time.Since(start).Round(100*time.Millisecond))
@@ -187,8 +178,7 @@ func (e *env) runClusterDown(ctx context.Context, path string, parallel int) err
 		return err
 	}
 	defer r.close()
-	m := &cliMachines{e: e, client: r.client}
-	res := cluster.Down(ctx, r.file, m, r.options(parallel))
+	res := cluster.Down(ctx, r.file, r.machines(), r.options(parallel))
 	r.disp.finish()
 	fmt.Fprintf(e.stdout, "cluster %s: %d removed, %d failed\n", r.file.Name, len(res.Removed), len(res.Failed))
 	if err := res.Err(); err != nil {
@@ -205,8 +195,8 @@ func (e *env) runClusterStatus(ctx context.Context, path, format string) error {
 	client := e.client(e.stderr)
 	defer client.Close()
 	r := &clusterRun{e: e, file: f, client: client}
-	m := &cliMachines{e: e, client: client}
-	st, err := cluster.GetStatus(ctx, f, m, cluster.NewEngineSwarm(client), cluster.Options{LoadBalancers: r.loadBalancers})
+	m := r.machines()
+	st, err := cluster.GetStatus(ctx, f, m, cluster.NewEngineSwarm(client), cluster.Options{LoadBalancers: m.LoadBalancers(f)})
 	if err != nil {
 		return err
 	}
@@ -297,59 +287,6 @@ func writeStatusJSON(w io.Writer, st *cluster.Status) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// cliMachines implements cluster.Machines with the code paths of create
-// and rm.
-type cliMachines struct {
-	e      *env
-	client *libmachine.Client
-}
-
-func (m *cliMachines) List(context.Context) ([]string, error) { return m.client.Store.List() }
-
-func (m *cliMachines) Prepare(ctx context.Context) error { return m.client.BootstrapCerts(ctx) }
-
-func (m *cliMachines) Exists(name string) (bool, error) { return m.client.Store.Exists(name) }
-
-// Create runs `docker-machine create` with the node's arguments, with its
-// own client so its progress lines are its own.
-func (m *cliMachines) Create(ctx context.Context, n cluster.Node, out io.Writer) error {
-	c := m.e.nodeClient(out)
-	defer c.Close()
-	p, err := m.e.parseCreateFlags(ctx, c, n.CreateArgs())
-	if err != nil {
-		return fmt.Errorf("the options of group %s: %w", n.Group, err)
-	}
-	h, err := newHostFromFlags(ctx, c, p)
-	if err != nil {
-		return err
-	}
-	return c.Create(ctx, h)
-}
-
-// Remove is `rm -y`: the driver removes the cloud resources, then the
-// store entry goes; a driver failure keeps the entry for `rm -f`.
-func (m *cliMachines) Remove(ctx context.Context, name string, force bool, out io.Writer) error {
-	c := m.e.nodeClient(out)
-	defer c.Close()
-	warning, err := c.Remove(ctx, name, force)
-	if err == nil && warning != nil {
-		fmt.Fprintf(out, "the store entry is gone, but: %v\n", warning)
-	}
-	return err
-}
-
-func (m *cliMachines) State(ctx context.Context, name string) (string, error) {
-	h, err := m.client.Load(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	st, err := h.Driver.GetState()
-	if err != nil {
-		return "", err
-	}
-	return st.String(), nil
 }
 
 // progressDisplay shows cluster progress: on a terminal one line per node,

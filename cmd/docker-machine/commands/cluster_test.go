@@ -78,7 +78,7 @@ func TestClusterNodeIsMadeLikeCreate(t *testing.T) {
 	nodes := f.Nodes()
 	node := nodes[len(nodes)-1]
 	e := &env{stdout: io.Discard, stderr: io.Discard, storagePath: store}
-	m := &cliMachines{e: e, client: e.nodeClient(io.Discard)}
+	m := &cluster.StoreMachines{Client: e.nodeClient(io.Discard), NewClient: e.nodeClient}
 	var out bytes.Buffer
 	require.NoError(t, m.Create(context.Background(), node, &out))
 	assert.Contains(t, out.String(), "Running pre-create checks...", "the node's progress goes to its own writer")

@@ -8,41 +8,35 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fleetdock/machine/libmachine"
-	"github.com/fleetdock/machine/libmachine/host"
-	"github.com/fleetdock/machine/libmachine/hostopts"
-	"github.com/fleetdock/machine/libmachine/store"
+	"github.com/fleetdock/machine/libmachine/plugin"
 )
 
-// parsedCreate is a create command line read against the driver's flags:
-// what `create` and `cluster up` both build a machine from.
+// parsedCreate is a create command line read against the driver's flags.
 type parsedCreate struct {
-	opts   createOptions
-	values driverFlagValues // the driver's flags plus the shared ones stock passes on
-	name   string
+	req libmachine.CreateRequest
+	// driver answered the flag lookup and serves the create.
+	driver plugin.Driver
 	// help is the usage text when --help was asked for; nothing else is set.
 	help string
 }
 
-// parseCreateFlags parses create's arguments: the shared flags, and the
-// flags of the driver named by --driver (asked of the driver itself), with
-// defaults from their environment variables.
+// parseCreateFlags parses create's arguments into a create request: the
+// shared flags, and the flags of the driver named by --driver (asked of the
+// driver itself, which then serves the create), with defaults from their
+// environment variables.
 func (e *env) parseCreateFlags(ctx context.Context, client *libmachine.Client, args []string) (*parsedCreate, error) {
 	driverName := sniffDriver(args)
-	// The driver's flags come from the driver itself; a throwaway instance
-	// answers, as stock's "flag-lookup" plugin does.
-	lookup, err := client.NewHost(ctx, driverName, "flag-lookup")
+	d, err := client.OpenDriver(ctx, driverName)
 	if err != nil {
 		return nil, err
 	}
-	driverFlags := lookup.Driver.GetCreateFlags()
-
-	p := &parsedCreate{}
+	p := &parsedCreate{req: libmachine.NewCreateRequest("", driverName), driver: d}
 	fs := pflag.NewFlagSet("create", pflag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.SortFlags = false
-	p.opts.register(fs)
+	registerCreateFlags(fs, &p.req)
 	help := fs.BoolP("help", "h", false, "Show help for create")
-	driverValues, err := addDriverFlags(fs, driverFlags)
+	driverValues, err := addDriverFlags(fs, d.GetCreateFlags())
 	if err != nil {
 		return nil, err
 	}
@@ -60,43 +54,10 @@ func (e *env) parseCreateFlags(ctx context.Context, client *libmachine.Client, a
 	if len(rest) > 1 {
 		return nil, fmt.Errorf("Invalid command line. Found extra arguments %v", rest[1:])
 	}
-	p.name = rest[0]
-	if err := hostopts.ValidateName(p.name); err != nil {
-		return nil, fmt.Errorf("Error creating machine: %w", err)
-	}
-	if err := validateSwarmDiscovery(p.opts.swarmDiscovery); err != nil {
-		return nil, fmt.Errorf("Error parsing swarm discovery: %w", err)
-	}
-	p.values = driverValues()
-	// Stock passes the shared flags to the driver too (swarm-master, ...).
-	for _, k := range []string{"swarm-master", "swarm", "swarm-experimental"} {
-		v, _ := fs.GetBool(k)
-		p.values[k] = v
-	}
-	for _, k := range []string{"swarm-host", "swarm-discovery", "swarm-image", "swarm-strategy", "swarm-addr", "engine-install-url", "engine-storage-driver", "driver"} {
-		if _, set := p.values[k]; !set {
-			v, _ := fs.GetString(k)
-			p.values[k] = v
-		}
-	}
-	return p, nil
-}
-
-// newHostFromFlags prepares the machine a parsed create line describes:
-// not yet in the store, host options applied, driver configured.
-func newHostFromFlags(ctx context.Context, client *libmachine.Client, p *parsedCreate) (*host.Host, error) {
-	if exists, err := client.Store.Exists(p.name); err != nil {
-		return nil, fmt.Errorf("Error checking if host exists: %w", err)
-	} else if exists {
-		return nil, &store.ExistsError{Name: p.name}
-	}
-	h, err := client.NewHost(ctx, p.opts.driver, p.name)
-	if err != nil {
+	p.req.Name = rest[0]
+	p.req.DriverOptions = driverValues()
+	if err := p.req.Validate(); err != nil {
 		return nil, err
 	}
-	p.opts.apply(h)
-	if err := h.Driver.SetConfigFromFlags(p.values); err != nil {
-		return nil, fmt.Errorf("Error setting machine configuration from flags provided: %w", err)
-	}
-	return h, nil
+	return p, nil
 }

@@ -2,18 +2,19 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
+	"github.com/docker/machine/libmachine/drivers"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
-	"github.com/fleetdock/machine/drivers/aliyunecs"
 	"github.com/fleetdock/machine/libmachine"
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/cluster"
-	"github.com/fleetdock/machine/libmachine/host"
-	"github.com/fleetdock/machine/libmachine/plugin"
 )
 
 const slbSyncLong = `Make the TCP listeners of a Server Load Balancer match the published ports
@@ -27,53 +28,164 @@ listeners it creates are marked in their description (docker-machine/service/
 NAME); it removes those whose service is gone and never touches a listener it
 did not create.
 
-The SLB client uses the manager's aliyunecs settings (region, API endpoint,
-credentials); for a manager on another driver, give --aliyunecs-region and
---aliyunecs-api-endpoint, with the keys in ECS_ACCESS_KEY_ID and
-ECS_ACCESS_KEY_SECRET.`
+The load balancer is managed through the load-balancing capability of a
+driver: by default the manager's own driver with the manager's settings
+(region, endpoint, credentials). Give --driver and that driver's create flags
+(e.g. --aliyunecs-region, --aliyunecs-api-endpoint, with credentials from the
+driver's environment variables) to manage it with other settings; driver
+flags alone name their driver by their prefix.`
 
 func (e *env) slbCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "slb",
-		Short: "Manage Server Load Balancer listeners for swarm services",
+		Short: "Manage load balancer listeners for swarm services",
 	}
-	var o slbOptions
 	sync := &cobra.Command{
-		Use:   "sync --slb-id LB --manager NAME",
-		Short: "Create and remove SLB listeners for the swarm's published services",
-		Long:  slbSyncLong,
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.runSLBSync(cmd.Context(), o)
+		Use:                "sync --slb-id LB --manager NAME [--driver DRIVER] [driver flags]",
+		Short:              "Create and remove load balancer listeners for the swarm's published services",
+		Long:               slbSyncLong,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.runSLB(cmd, args, true)
 		},
 	}
-	sync.Flags().StringArrayVar(&o.ports, "port", nil, "front port of a service: SERVICE=FRONT or SERVICE:PUBLISHED=FRONT (repeatable)")
-	sync.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the changes and make none")
 	ls := &cobra.Command{
-		Use:   "ls --slb-id LB --manager NAME",
-		Short: "Show the load balancer's address, backends and listeners",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.runSLBList(cmd.Context(), o)
+		Use:                "ls --slb-id LB --manager NAME [--driver DRIVER] [driver flags]",
+		Short:              "Show the load balancer's address, backends and listeners",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.runSLB(cmd, args, false)
 		},
-	}
-	for _, c := range []*cobra.Command{sync, ls} {
-		c.Flags().StringVar(&o.lbID, "slb-id", "", "the load balancer (required)")
-		c.Flags().StringVar(&o.manager, "manager", "", "a manager machine of the swarm (required)")
-		c.Flags().StringVar(&o.region, "aliyunecs-region", "", "region of the load balancer (default: the manager's)")
-		c.Flags().StringVar(&o.endpoint, "aliyunecs-api-endpoint", "", "API endpoint (default: the manager's)")
-		_ = c.MarkFlagRequired("slb-id")
-		_ = c.MarkFlagRequired("manager")
 	}
 	cmd.AddCommand(sync, ls)
 	return cmd
 }
 
 type slbOptions struct {
-	lbID, manager    string
-	region, endpoint string
-	ports            []string
-	dryRun           bool
+	lbID, manager, driver string
+	ports                 []string
+	dryRun                bool
+	help                  bool
+}
+
+func (o *slbOptions) register(fs *pflag.FlagSet, sync bool) {
+	fs.StringVar(&o.lbID, "slb-id", "", "the load balancer (required)")
+	fs.StringVar(&o.manager, "manager", "", "a manager machine of the swarm (required)")
+	fs.StringVar(&o.driver, "driver", "", "the driver that manages the load balancer (default: the manager's)")
+	fs.BoolVarP(&o.help, "help", "h", false, "help for this command")
+	if sync {
+		fs.StringArrayVar(&o.ports, "port", nil, "front port of a service: SERVICE=FRONT or SERVICE:PUBLISHED=FRONT (repeatable)")
+		fs.BoolVar(&o.dryRun, "dry-run", false, "print the changes and make none")
+	}
+}
+
+func (e *env) runSLB(cmd *cobra.Command, args []string, sync bool) error {
+	ctx := cmd.Context()
+	client := e.client(e.stderr)
+	defer client.Close()
+	o, lbs, err := e.parseSLBArgs(ctx, client, args, sync)
+	if err != nil || o.help {
+		if o.help {
+			cmd.SetOut(e.stdout)
+			return cmd.Help()
+		}
+		return err
+	}
+	if sync {
+		return e.runSLBSync(ctx, client, o, lbs)
+	}
+	return e.runSLBList(ctx, o, lbs)
+}
+
+// parseSLBArgs reads the slb flags, then the flags of the driver that
+// manages the load balancer, and returns that driver's load balancing: the
+// manager's own driver when no driver flag is given.
+func (e *env) parseSLBArgs(ctx context.Context, client *libmachine.Client, args []string, sync bool) (slbOptions, cluster.LoadBalancers, error) {
+	var o slbOptions
+	first := pflag.NewFlagSet("slb", pflag.ContinueOnError)
+	first.ParseErrorsWhitelist.UnknownFlags = true
+	first.SetOutput(io.Discard)
+	o.register(first, sync)
+	if err := first.Parse(args); err != nil {
+		return o, nil, err
+	}
+	if o.help {
+		return o, nil, nil
+	}
+	if o.lbID == "" || o.manager == "" {
+		return o, nil, errors.New(`required flag(s) "manager", "slb-id" not set`)
+	}
+	if _, err := parsePortFlags(o.ports); err != nil {
+		return o, nil, err
+	}
+	extra := unknownFlags(first, args)
+	driverName := o.driver
+	if driverName == "" && len(extra) > 0 {
+		// Driver flags are named DRIVER-...: they say whose they are.
+		driverName, _, _ = strings.Cut(extra[0], "-")
+	}
+	h, err := client.Load(ctx, o.manager)
+	if err != nil {
+		return o, nil, err
+	}
+	var d drivers.Driver = h.Driver
+	if driverName != "" && (len(extra) > 0 || driverName != h.DriverName) {
+		fd, err := client.OpenDriver(ctx, driverName)
+		if err != nil {
+			return o, nil, err
+		}
+		fs := pflag.NewFlagSet("slb", pflag.ContinueOnError)
+		fs.SetOutput(e.stderr)
+		o.register(fs, sync)
+		if _, err := addDriverFlags(fs, fd.GetCreateFlags()); err != nil {
+			return o, nil, err
+		}
+		if err := fs.Parse(args); err != nil {
+			return o, nil, fmt.Errorf("%w\nRun 'docker-machine create --driver %s --help' for the flags of that driver.", err, driverName)
+		}
+		set := map[string][]string{}
+		fs.Visit(func(f *pflag.Flag) {
+			if first.Lookup(f.Name) == nil {
+				if sv, ok := f.Value.(pflag.SliceValue); ok {
+					set[f.Name] = sv.GetSlice()
+				} else {
+					set[f.Name] = []string{f.Value.String()}
+				}
+			}
+		})
+		if d, err = client.DriverFor(ctx, driverName, set); err != nil {
+			return o, nil, err
+		}
+	}
+	lb, ok := capability.Get[capability.LoadBalancing](d)
+	if !ok {
+		name := driverName
+		if name == "" {
+			name = h.DriverName
+		}
+		return o, nil, fmt.Errorf("the %s driver of manager %q cannot manage load balancers: give --driver DRIVER with that driver's settings flags (for a driver that can), with its credentials in its environment variables", name, o.manager)
+	}
+	return o, lb, nil
+}
+
+// unknownFlags lists, in order, the names of flags in args that fs does
+// not define.
+func unknownFlags(fs *pflag.FlagSet, args []string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, ok := strings.CutPrefix(a, "--")
+		if !ok || name == "" {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		if fs.Lookup(name) == nil {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // parsePortFlags reads --port SERVICE=FRONT and SERVICE:PUBLISHED=FRONT.
@@ -90,14 +202,8 @@ func parsePortFlags(in []string) (map[string]int, error) {
 	return out, nil
 }
 
-func (e *env) runSLBSync(ctx context.Context, o slbOptions) error {
+func (e *env) runSLBSync(ctx context.Context, client *libmachine.Client, o slbOptions, lbs cluster.LoadBalancers) error {
 	ports, err := parsePortFlags(o.ports)
-	if err != nil {
-		return err
-	}
-	client := e.client(e.stdout)
-	defer client.Close()
-	lbs, err := e.slbClientFor(ctx, client, o)
 	if err != nil {
 		return err
 	}
@@ -127,7 +233,7 @@ func (e *env) runSLBSync(ctx context.Context, o slbOptions) error {
 	for _, line := range rep.Lines() {
 		fmt.Fprintln(e.stdout, line)
 	}
-	if st, derr := lbs.Describe(ctx, o.lbID); derr == nil && len(want) > 0 {
+	if st, derr := lbs.DescribeLoadBalancer(ctx, o.lbID); derr == nil && len(want) > 0 {
 		for _, l := range want {
 			fmt.Fprintf(e.stdout, "%s -> tcp://%s:%d\n", strings.TrimPrefix(l.Description, "docker-machine/service/"), st.Address, l.Port)
 		}
@@ -148,14 +254,8 @@ func joinErrs(errs ...error) error {
 	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
 }
 
-func (e *env) runSLBList(ctx context.Context, o slbOptions) error {
-	client := e.client(e.stderr)
-	defer client.Close()
-	lbs, err := e.slbClientFor(ctx, client, o)
-	if err != nil {
-		return err
-	}
-	st, err := lbs.Describe(ctx, o.lbID)
+func (e *env) runSLBList(ctx context.Context, o slbOptions, lbs cluster.LoadBalancers) error {
+	st, err := lbs.DescribeLoadBalancer(ctx, o.lbID)
 	if err != nil {
 		return err
 	}
@@ -165,99 +265,4 @@ func (e *env) runSLBList(ctx context.Context, o slbOptions) error {
 	}
 	writeStatus(e.stdout, &cluster.Status{Manager: o.manager, LoadBalancers: []cluster.LoadBalancerStatus{{LoadBalancerState: st, Listeners: listeners}}})
 	return nil
-}
-
-// slbClientFor builds the SLB client of slb sync and ls: the manager's
-// aliyunecs settings, or the flags.
-func (e *env) slbClientFor(ctx context.Context, client *libmachine.Client, o slbOptions) (cluster.LoadBalancers, error) {
-	h, err := client.Load(ctx, o.manager)
-	if err != nil {
-		return nil, err
-	}
-	if o.region == "" && o.endpoint == "" && h.DriverName == aliyunecs.Name {
-		return slbClientForMachine(client, h)
-	}
-	if o.region == "" && h.DriverName != aliyunecs.Name {
-		return nil, fmt.Errorf("manager %q runs on the %s driver, so its SLB settings are unknown: give --aliyunecs-region (and --aliyunecs-api-endpoint for a custom endpoint), with the keys in ECS_ACCESS_KEY_ID and ECS_ACCESS_KEY_SECRET", o.manager, h.DriverName)
-	}
-	args := []string{"--driver", aliyunecs.Name}
-	if o.region != "" {
-		args = append(args, "--aliyunecs-region="+o.region)
-	}
-	if o.endpoint != "" {
-		args = append(args, "--aliyunecs-api-endpoint="+o.endpoint)
-	}
-	return e.slbClientFromArgs(ctx, client, append(args, "slb-client"))
-}
-
-// slbClientForMachine uses an aliyunecs machine's region, endpoint and
-// credentials.
-func slbClientForMachine(client *libmachine.Client, h *host.Host) (cluster.LoadBalancers, error) {
-	d, ok := plugin.Unwrap(h.Driver).(*aliyunecs.Driver)
-	if !ok {
-		// Run as a plugin: read the same settings from the stored config.
-		d = aliyunecs.NewDriver(h.Name, client.Store.Path)
-		if err := json.Unmarshal(h.RawDriver, d); err != nil {
-			return nil, fmt.Errorf("reading the aliyunecs settings of %q: %w", h.Name, err)
-		}
-	}
-	c, err := d.LoadBalancers()
-	if err != nil {
-		return nil, fmt.Errorf("setting up the SLB client with the settings of %q: %w", h.Name, err)
-	}
-	return slbAdapter{c}, nil
-}
-
-// slbClientFromArgs builds an SLB client from aliyunecs create flags,
-// parsed as create parses them (defaults and environment included).
-func (e *env) slbClientFromArgs(ctx context.Context, client *libmachine.Client, args []string) (cluster.LoadBalancers, error) {
-	p, err := e.parseCreateFlags(ctx, client, args)
-	if err != nil {
-		return nil, err
-	}
-	c, err := aliyunecs.NewLoadBalancerClient(p.values)
-	if err != nil {
-		return nil, fmt.Errorf("setting up the SLB client: %w", err)
-	}
-	return slbAdapter{c}, nil
-}
-
-// slbAdapter gives the aliyunecs listener client the shape libmachine's
-// cluster package asks for.
-type slbAdapter struct{ c *aliyunecs.LoadBalancerClient }
-
-func (a slbAdapter) Describe(ctx context.Context, lbID string) (cluster.LoadBalancerState, error) {
-	st, err := a.c.Describe(ctx, lbID)
-	if err != nil {
-		return cluster.LoadBalancerState{ID: lbID}, err
-	}
-	out := cluster.LoadBalancerState{ID: st.ID, Name: st.Name, Address: st.Address, Status: st.Status}
-	for _, b := range st.Backends {
-		out.Backends = append(out.Backends, cluster.Backend{ServerID: b.ServerID, Weight: b.Weight, Health: b.Health})
-	}
-	return out, nil
-}
-
-func (a slbAdapter) Listeners(ctx context.Context, lbID string) ([]cluster.Listener, error) {
-	ls, err := a.c.Listeners(ctx, lbID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]cluster.Listener, 0, len(ls))
-	for _, l := range ls {
-		out = append(out, cluster.Listener{Port: l.Port, BackendPort: l.BackendPort, Protocol: l.Protocol, Status: l.Status, Description: l.Description})
-	}
-	return out, nil
-}
-
-func (a slbAdapter) CreateListener(ctx context.Context, lbID string, l cluster.Listener) error {
-	return a.c.CreateTCPListener(ctx, lbID, aliyunecs.SLBListener{Port: l.Port, BackendPort: l.BackendPort, Protocol: "tcp", Description: l.Description})
-}
-
-func (a slbAdapter) StartListener(ctx context.Context, lbID string, port int) error {
-	return a.c.StartListener(ctx, lbID, port)
-}
-
-func (a slbAdapter) DeleteListener(ctx context.Context, lbID string, port int) error {
-	return a.c.DeleteListener(ctx, lbID, port)
 }

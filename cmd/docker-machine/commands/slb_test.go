@@ -175,7 +175,7 @@ func TestSLBSyncNeedsSettingsForOtherDrivers(t *testing.T) {
 	createNone(t, store, "mgr", "tcp://127.0.0.1:1")
 	r := cli(t, store, "", "slb", "sync", "--slb-id", "lb-1", "--manager", "mgr")
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, `manager "mgr" runs on the none driver, so its SLB settings are unknown: give --aliyunecs-region`)
+	assert.Contains(t, r.stderr, `the none driver of manager "mgr" cannot manage load balancers: give --driver DRIVER`)
 
 	r = cli(t, store, "", "slb", "sync", "--slb-id", "lb-1", "--manager", "mgr", "--port", "web")
 	assert.Equal(t, 1, r.code)
