@@ -12,13 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // session is one Provision or Upgrade run.
 type session struct {
 	o      Options
-	e      host.EngineOptions
+	e      hostopts.Engine
 	t      Timeouts
 	r      *runner
 	rep    *Report
@@ -36,7 +36,7 @@ func newSession(c Commander, opts Options) (*session, error) {
 	if c == nil {
 		return nil, errors.New("provisioning needs a connected SSH commander")
 	}
-	if err := host.ValidateName(opts.MachineName); err != nil {
+	if err := hostopts.ValidateName(opts.MachineName); err != nil {
 		return nil, err
 	}
 	s := &session{o: opts, t: opts.Timeouts.withDefaults(), rep: &Report{}, sleep: opts.sleep}

@@ -23,7 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts under testdata/golden")
@@ -43,7 +43,7 @@ func testOptions(t testing.TB, h *fakeHost) Options {
 	return Options{
 		MachineName: "node-1",
 		DriverName:  "aliyunecs",
-		Engine: &host.EngineOptions{
+		Engine: &hostopts.Engine{
 			Labels:           []string{"tier=web"},
 			RegistryMirror:   []string{"https://mirror.example.test"},
 			InsecureRegistry: []string{"10.0.0.5:5000"},

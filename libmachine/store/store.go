@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 const (
@@ -75,7 +76,7 @@ func (s *Store) configPath(name string) string {
 }
 
 // checkName rejects names that would escape machines/ or that List would
-// never show. It is looser than host.ValidateName so that a machine with an
+// never show. It is looser than hostopts.ValidateName so that a machine with an
 // odd name made by another tool can still be loaded and removed.
 func checkName(name string) error {
 	if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) || name != filepath.Base(name) {
@@ -121,7 +122,7 @@ func (s *Store) Exists(name string) (bool, error) {
 // atomically, so of two concurrent creates of one name exactly one wins; the
 // other gets *ExistsError. If the config cannot be saved the directory goes.
 func (s *Store) Create(h *host.Host) error {
-	if err := host.ValidateName(h.Name); err != nil {
+	if err := hostopts.ValidateName(h.Name); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(s.MachinesDir(), 0o700); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 const (
@@ -55,9 +56,9 @@ type HostListItem struct {
 	DriverName    string
 	State         state.State
 	URL           string
-	SwarmOptions  *host.SwarmOptions
+	SwarmOptions  *hostopts.Swarm
 	Swarm         string
-	EngineOptions *host.EngineOptions
+	EngineOptions *hostopts.Engine
 	Error         string
 	DockerVersion string
 	ResponseTime  time.Duration

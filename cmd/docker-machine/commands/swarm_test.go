@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetdock/machine/certs"
-	"github.com/fleetdock/machine/libmachine/swarm/swarmtest"
+	"github.com/fleetdock/machine/integration/swarmtest"
 )
 
 // swarmWorld is a store whose machines m1..mN are none machines pointed at
