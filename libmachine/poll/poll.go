@@ -80,19 +80,21 @@ func Until(ctx context.Context, o Options, check func(ctx context.Context) (done
 			return o.ended(ctx, start, last)
 		}
 		done, err := check(wctx)
+		over := pastDeadline(wctx)
 		if err != nil {
 			if isPermanent(err) {
 				return err
 			}
 			// An attempt cut short by the end of the wait says nothing
 			// about the condition: keep the error seen before it.
-			if wctx.Err() == nil || last == nil {
+			if !over || last == nil {
 				last = err
 			}
 		} else if done {
 			return nil
 		}
-		if wctx.Err() != nil {
+		if over {
+			<-wctx.Done() // at most the context's own timer's lag behind its deadline
 			return o.ended(ctx, start, last)
 		}
 		if timer == nil {
@@ -107,6 +109,17 @@ func Until(ctx context.Context, o Options, check func(ctx context.Context) (done
 		case <-timer.C:
 		}
 	}
+}
+
+// pastDeadline reports whether ctx has ended or its deadline has passed.
+// A dial bounded by the deadline can fail on it a moment before the
+// context's timer marks the context done.
+func pastDeadline(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func (o Options) withDefaults() Options {

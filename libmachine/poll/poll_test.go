@@ -188,6 +188,25 @@ func TestUntilKeepsTheErrorBeforeAnAttemptCutShort(t *testing.T) {
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 }
 
+func TestUntilKeepsTheErrorBeforeAnAttemptThatRanIntoTheDeadline(t *testing.T) {
+	calls := 0
+	err := Until(t.Context(), fast("sshd", 30*time.Millisecond), func(ctx context.Context) (bool, error) {
+		calls++
+		if calls == 1 {
+			return false, errors.New("connection refused")
+		}
+		// A dial bounded by the deadline fails on it, whether or not the
+		// context's own timer has fired yet.
+		dl, ok := ctx.Deadline()
+		require.True(t, ok)
+		time.Sleep(time.Until(dl))
+		return false, errors.New("dial tcp: i/o timeout")
+	})
+	require.Error(t, err)
+	assert.Equal(t, 2, calls)
+	assert.Contains(t, err.Error(), "(last error: connection refused)")
+}
+
 func TestSchedule(t *testing.T) {
 	pauses := func(o Options, n int) []time.Duration {
 		o = o.withDefaults()
