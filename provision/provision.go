@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/fleetdock/machine/libmachine/host"
-	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // session is one Provision or Upgrade run.
@@ -478,22 +477,10 @@ func (s *session) pkgRun(ctx context.Context, what, tag, script string, timeout 
 		s.o.Progress("Waiting for another package manager run to finish...")
 	}
 	s.lockWaitAnnounced = true
-	// The lock deadline counts only time spent finding the lock held, not
-	// the package manager's own run time: it starts at the first busy
-	// answer, and the runs use ctx rather than the wait's context.
-	err = poll.Until(ctx, s.waitOptions(fmt.Sprintf("the package manager's lock on machine %q", s.o.MachineName), s.t.PackageLock), func(context.Context) (bool, error) {
+	err = s.waitPackageLock(ctx, func() (bool, error) {
 		out, busy, err = try()
-		switch {
-		case err != nil:
-			return false, poll.Permanent(err)
-		case busy:
-			return false, poll.NotYet("another process holds the %s lock", s.p.PackageManager())
-		}
-		return true, nil
+		return busy, err
 	})
-	if errors.Is(err, poll.ErrTimedOut) {
-		return "", fmt.Errorf("%w; wait for it (unattended upgrades on first boot can take a while) and provision again", err)
-	}
 	if err != nil {
 		return "", err
 	}
