@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetdock/machine/certs"
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/poll"
 	"github.com/fleetdock/machine/libmachine/store"
 )
 
@@ -151,40 +152,17 @@ func (c *Client) abandonCreate(h *host.Host, cause error) error {
 
 // WaitForState polls the driver with backoff until it reports want.
 func (c *Client) WaitForState(ctx context.Context, h *host.Host, want state.State, timeout time.Duration) error {
-	var last state.State
-	var lastErr error
-	err := poll(ctx, timeout, func() bool {
-		last, lastErr = h.Driver.GetState()
-		return lastErr == nil && last == want
+	o := poll.Options{What: fmt.Sprintf("machine %q to be %s", h.Name, want), Timeout: timeout, Jitter: 0.2}
+	return poll.Until(ctx, o, func(context.Context) (bool, error) {
+		st, err := h.Driver.GetState()
+		if err != nil {
+			return false, err
+		}
+		if st != want {
+			return false, poll.NotYet("%s", st)
+		}
+		return true, nil
 	})
-	if err == nil {
-		return nil
-	}
-	if lastErr != nil {
-		return fmt.Errorf("machine %q did not reach state %s within %s: last error: %w", h.Name, want, timeout, lastErr)
-	}
-	return fmt.Errorf("machine %q did not reach state %s within %s (it is %s): %w", h.Name, want, timeout, last, err)
-}
-
-// poll calls done with exponential backoff (250 ms doubling to 5 s) until it
-// returns true, the timeout passes or ctx ends.
-func poll(ctx context.Context, timeout time.Duration, done func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	delay := 250 * time.Millisecond
-	for {
-		if done() {
-			return nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		delay = min(delay*2, 5*time.Second)
-	}
 }
 
 func (c *Client) actionToState(ctx context.Context, h *host.Host, verb string, action func() error, want state.State) error {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // dockerState is what one privileged read tells about Docker on the host.
@@ -245,13 +247,13 @@ func (s *session) waitDocker(ctx context.Context) error {
 			return nil
 		}
 	}
-	err := s.poll(ctx, what, s.t.Docker, func(ctx context.Context) error {
+	err := poll.Until(ctx, s.waitOptions(what+s.r.on(), s.t.Docker), func(ctx context.Context) (bool, error) {
 		// Every failure is retried: right after a restart the port refuses
 		// connections, and a slow host may need several tries.
 		if err := check(ctx); err != nil {
-			return errNotYet{err}
+			return false, err
 		}
-		return nil
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("%w%s\nCheck that TCP port %d is open in the machine's firewall or security group, then run 'docker-machine provision %s'", err, s.diagnose(ctx), s.o.DockerPort, s.o.MachineName)

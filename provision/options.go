@@ -98,9 +98,6 @@ type Options struct {
 
 	Timeouts Timeouts
 	Logger   *slog.Logger // slog.Default() when nil
-
-	// sleep waits between polls; tests replace it so they never wait.
-	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // StepTiming is how long one step took.

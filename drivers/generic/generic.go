@@ -6,6 +6,7 @@
 package generic
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/mcnflag"
 	"github.com/docker/machine/libmachine/state"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // Name is the driver's name as used with --driver.
@@ -165,34 +168,37 @@ func (d *Driver) Create() error {
 			slog.Info("Could not copy the SSH public key", "machine", d.MachineName, "err", err)
 		}
 	}
-	return d.waitForSSHPort(sshWaitTimeout)
+	// drivers.Driver's Create takes no context.
+	return d.waitForSSHPort(context.Background(), sshWaitTimeout)
 }
 
 // waitForSSHPort polls the SSH port with growing pauses until it accepts a
-// TCP connection or the timeout passes.
-func (d *Driver) waitForSSHPort(timeout time.Duration) error {
+// TCP connection, the timeout passes or ctx ends.
+func (d *Driver) waitForSSHPort(ctx context.Context, timeout time.Duration) error {
 	addr, err := d.sshAddress()
 	if err != nil {
 		return err
 	}
 	slog.Info("Waiting for the SSH port to accept connections", "machine", d.MachineName, "address", addr, "timeout", timeout)
-	deadline := time.Now().Add(timeout)
-	pause := 200 * time.Millisecond
-	for {
-		remaining := time.Until(deadline)
-		dialTimeout := min(stateDialTimeout, max(remaining, time.Millisecond))
-		conn, err := net.DialTimeout("tcp", addr, dialTimeout)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		if time.Until(deadline) <= 0 {
-			return fmt.Errorf("machine %q: SSH port %s did not accept connections within %s (last error: %w); check that the host is up, that sshd listens on port %d and that no firewall blocks it",
-				d.MachineName, addr, timeout, err, d.sshPort())
-		}
-		time.Sleep(min(pause, time.Until(deadline)))
-		pause = min(pause*2, 5*time.Second)
+	o := poll.Options{
+		What:    fmt.Sprintf("the SSH port %s of machine %q to accept connections", addr, d.MachineName),
+		Timeout: timeout, Initial: 200 * time.Millisecond, Max: 5 * time.Second, Factor: 2, Jitter: 0.2,
 	}
+	err = poll.Until(ctx, o, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, stateDialTimeout)
+		defer cancel()
+		var dialer net.Dialer
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, err
+		}
+		conn.Close()
+		return true, nil
+	})
+	if errors.Is(err, poll.ErrTimedOut) {
+		return fmt.Errorf("%w; check that the host is up, that sshd listens on port %d and that no firewall blocks it", err, d.sshPort())
+	}
+	return err
 }
 
 // GetURL returns tcp://IP:ENGINEPORT once the host answers, as stock does.

@@ -234,7 +234,9 @@ func TestCreateGivesUpWhenSSHNeverAnswers(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `machine "m1"`)
 	assert.Contains(t, err.Error(), "127.0.0.1:"+strconv.Itoa(d.SSHPort))
-	assert.Contains(t, err.Error(), "did not accept connections")
+	assert.Contains(t, err.Error(), "to accept connections: timed out after 500ms (last error: ")
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Contains(t, err.Error(), "check that the host is up")
 }
 
 func TestUnsupportedOperations(t *testing.T) {
