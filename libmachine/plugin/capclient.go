@@ -136,7 +136,7 @@ func (c *Client) supported() []string {
 // ctx ends (the plugin keeps running the call; Close stops it).
 func (c *Client) callService(ctx context.Context, method string, args, reply any) error {
 	if c.closed.Load() {
-		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), errClosed)
+		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), ErrClosed)
 	}
 	c.logger.Debug(fmt.Sprintf("(%s) Calling .%s", c.machineName(), method))
 	call := c.rpc.Go(method, args, reply, make(chan *rpc.Call, 1))

@@ -405,4 +405,6 @@ func (t *lineTail) lines() []string {
 	return append([]string(nil), t.store...)
 }
 
-var errClosed = errors.New("driver plugin is closed")
+// ErrClosed is returned by calls to a plugin after Close (or after it was
+// stopped because a call's context ended).
+var ErrClosed = errors.New("driver plugin is closed")
