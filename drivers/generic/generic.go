@@ -21,6 +21,7 @@ import (
 	"github.com/docker/machine/libmachine/mcnflag"
 	"github.com/docker/machine/libmachine/state"
 
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/poll"
 )
 
@@ -105,6 +106,11 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 	if d.IPAddress == "" {
 		return errors.New("generic driver requires the --generic-ip-address option")
 	}
+	for flag, port := range map[string]int{"--generic-ssh-port": d.SSHPort, "--generic-engine-port": d.EnginePort} {
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("%s %d is not a TCP port: give a number from 1 to 65535", flag, port)
+		}
+	}
 	return nil
 }
 
@@ -150,7 +156,10 @@ func (d *Driver) PreCreateCheck() error {
 
 // Create imports the SSH key into the machine directory and waits until the
 // host's SSH port accepts connections.
-func (d *Driver) Create() error {
+func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
+
+// CreateContext is Create, stopped when ctx ends.
+func (d *Driver) CreateContext(ctx context.Context) error {
 	if d.SSHKey == "" {
 		slog.Info("No SSH key specified; assuming the host accepts an existing key from the default location", "machine", d.MachineName)
 	} else {
@@ -168,8 +177,7 @@ func (d *Driver) Create() error {
 			slog.Info("Could not copy the SSH public key", "machine", d.MachineName, "err", err)
 		}
 	}
-	// drivers.Driver's Create takes no context.
-	return d.waitForSSHPort(context.Background(), sshWaitTimeout)
+	return d.waitForSSHPort(ctx, sshWaitTimeout)
 }
 
 // waitForSSHPort polls the SSH port with growing pauses until it accepts a
@@ -215,12 +223,21 @@ func (d *Driver) GetURL() (string, error) {
 
 // GetState is Running when the SSH port accepts a TCP connection, Stopped
 // otherwise: an existing host has no API to ask.
-func (d *Driver) GetState() (state.State, error) {
+func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
+
+// GetStateContext is GetState, stopped when ctx ends.
+func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
 	addr, err := d.sshAddress()
 	if err != nil {
 		return state.Error, err
 	}
-	conn, err := net.DialTimeout("tcp", addr, stateDialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, stateDialTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if ctx.Err() != nil && ctx.Err() != context.DeadlineExceeded {
+		return state.Error, ctx.Err()
+	}
 	if err != nil {
 		return state.Stopped, nil
 	}
@@ -242,6 +259,18 @@ func (d *Driver) Restart() error {
 
 // Remove leaves the host alone: it was never ours.
 func (d *Driver) Remove() error { return nil }
+
+// The context-taking forms of the calls that need no waiting (they check
+// a file, or return at once) are the plain calls; Restart's SSH command is
+// short.
+func (d *Driver) PreCreateCheckContext(context.Context) error { return d.PreCreateCheck() }
+func (d *Driver) RemoveContext(context.Context) error         { return d.Remove() }
+func (d *Driver) StartContext(context.Context) error          { return d.Start() }
+func (d *Driver) StopContext(context.Context) error           { return d.Stop() }
+func (d *Driver) KillContext(context.Context) error           { return d.Kill() }
+func (d *Driver) RestartContext(context.Context) error        { return d.Restart() }
+
+var _ capability.Cancellable = (*Driver)(nil)
 
 func (d *Driver) sshPort() int {
 	if d.SSHPort == 0 {

@@ -1,6 +1,7 @@
 package generic
 
 import (
+	"fmt"
 	"bytes"
 	"encoding/json"
 	"net"
@@ -245,4 +246,15 @@ func TestUnsupportedOperations(t *testing.T) {
 	assert.EqualError(t, d.Stop(), "generic driver does not support stop")
 	assert.EqualError(t, d.Kill(), "generic driver does not support kill")
 	assert.NoError(t, d.Remove())
+}
+
+func TestSetConfigFromFlagsChecksPorts(t *testing.T) {
+	for _, tc := range []struct {
+		flag string
+		port int
+	}{{"generic-ssh-port", 99999}, {"generic-ssh-port", 0}, {"generic-engine-port", -1}} {
+		d := NewDriver("m1", "")
+		err := d.SetConfigFromFlags(flagValues(d, map[string]any{"generic-ip-address": "127.0.0.1", tc.flag: tc.port}))
+		assert.ErrorContains(t, err, fmt.Sprintf("--%s %d is not a TCP port", tc.flag, tc.port))
+	}
 }
