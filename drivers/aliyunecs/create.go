@@ -16,6 +16,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/fleetdock/machine/libmachine/capability"
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // phaseTiming is how long one step of Create took.
@@ -497,6 +498,7 @@ func (d *Driver) runInstance(ctx context.Context, a *api) error {
 
 func (d *Driver) waitRunning(ctx context.Context, a *api) error {
 	needAddress := !d.UseEIP || d.PrivateIPOnly
+	booted := false
 	err := waitFor(ctx, fmt.Sprintf("instance %s to be running", d.InstanceId), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		inst, err := a.findInstance(ctx, d.InstanceId)
 		if err != nil {
@@ -506,6 +508,14 @@ func (d *Driver) waitRunning(ctx context.Context, a *api) error {
 			return false, "", fmt.Errorf("instance %s: %w", d.InstanceId, errInstanceGone)
 		}
 		d.recordAddresses(inst)
+		if inst.Status == "Stopped" && booted {
+			// Started, then stopped by itself: it failed to boot, and
+			// waiting longer will not make it run.
+			return false, "", poll.Permanent(fmt.Errorf("instance %s stopped while it was booting; check its console log in the ECS console, then run the create again", d.InstanceId))
+		}
+		if inst.Status == "Starting" || inst.Status == "Running" {
+			booted = true
+		}
 		if inst.Status != "Running" {
 			return false, "status " + inst.Status, nil
 		}
