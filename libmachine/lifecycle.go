@@ -224,46 +224,52 @@ func (c *Client) WaitForState(ctx context.Context, h *host.Host, want state.Stat
 	})
 }
 
-func (c *Client) actionToState(ctx context.Context, h *host.Host, verb string, action func(context.Context) error, want state.State) error {
-	if st, err := ops(h.Driver).GetStateContext(ctx); err == nil && st == want {
-		return &AlreadyInStateError{Name: h.Name, State: want}
+// powerAction is start, stop or kill: the driver call, the state it leads
+// to, and the words of its progress lines.
+type powerAction struct {
+	doing, done, verb string
+	call              func(capability.Cancellable, context.Context) error
+	want              state.State
+}
+
+var (
+	actStart = powerAction{"Starting", "started", "starting", capability.Cancellable.StartContext, state.Running}
+	actStop  = powerAction{"Stopping", "stopped", "stopping", capability.Cancellable.StopContext, state.Stopped}
+	actKill  = powerAction{"Killing", "killed", "killing", capability.Cancellable.KillContext, state.Stopped}
+)
+
+// act runs a power action and waits for its state; a machine already
+// there is an AlreadyInStateError.
+func (c *Client) act(ctx context.Context, h *host.Host, a powerAction) error {
+	c.Infof("%s %q...", a.doing, h.Name)
+	d := ops(h.Driver)
+	if st, err := d.GetStateContext(ctx); err == nil && st == a.want {
+		return &AlreadyInStateError{Name: h.Name, State: a.want}
 	}
-	if err := action(ctx); err != nil {
-		return fmt.Errorf("%s %q: %w", verb, h.Name, err)
+	if err := a.call(d, ctx); err != nil {
+		return fmt.Errorf("%s %q: %w", a.verb, h.Name, err)
 	}
-	return c.WaitForState(ctx, h, want, DefaultTimeouts.State)
+	if err := c.WaitForState(ctx, h, a.want, DefaultTimeouts.State); err != nil {
+		return err
+	}
+	c.Infof("Machine %q was %s.", h.Name, a.done)
+	return nil
 }
 
 // Start starts a stopped machine, then makes sure its certificate still
 // covers its (possibly new) address and Docker answers.
 func (c *Client) Start(ctx context.Context, h *host.Host) error {
-	c.Infof("Starting %q...", h.Name)
-	if err := c.actionToState(ctx, h, "starting", ops(h.Driver).StartContext, state.Running); err != nil {
+	if err := c.act(ctx, h, actStart); err != nil {
 		return err
 	}
-	c.Infof("Machine %q was started.", h.Name)
 	return c.afterBoot(ctx, h)
 }
 
 // Stop stops a running machine.
-func (c *Client) Stop(ctx context.Context, h *host.Host) error {
-	c.Infof("Stopping %q...", h.Name)
-	if err := c.actionToState(ctx, h, "stopping", ops(h.Driver).StopContext, state.Stopped); err != nil {
-		return err
-	}
-	c.Infof("Machine %q was stopped.", h.Name)
-	return nil
-}
+func (c *Client) Stop(ctx context.Context, h *host.Host) error { return c.act(ctx, h, actStop) }
 
 // Kill powers a machine off.
-func (c *Client) Kill(ctx context.Context, h *host.Host) error {
-	c.Infof("Killing %q...", h.Name)
-	if err := c.actionToState(ctx, h, "killing", ops(h.Driver).KillContext, state.Stopped); err != nil {
-		return err
-	}
-	c.Infof("Machine %q was killed.", h.Name)
-	return nil
-}
+func (c *Client) Kill(ctx context.Context, h *host.Host) error { return c.act(ctx, h, actKill) }
 
 // Restart restarts a running machine or starts a stopped one.
 func (c *Client) Restart(ctx context.Context, h *host.Host) error {

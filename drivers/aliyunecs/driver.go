@@ -381,10 +381,7 @@ func (d *Driver) recordAddresses(inst *ecs.Instance) {
 	d.IPAddress = d.connectIP()
 }
 
-// Start starts a stopped instance.
-func (d *Driver) Start() error { return d.StartContext(context.Background()) }
-
-// StartContext is Start, stopped when ctx ends.
+// StartContext starts a stopped instance.
 func (d *Driver) StartContext(ctx context.Context) error {
 	return d.instanceAction(ctx, "start", func(ctx context.Context, a *api) error {
 		req := ecs.CreateStartInstanceRequest()
@@ -393,30 +390,21 @@ func (d *Driver) StartContext(ctx context.Context) error {
 	})
 }
 
-// Stop stops the instance gracefully. KeepCharging keeps its public IP.
-func (d *Driver) Stop() error { return d.StopContext(context.Background()) }
-
-// StopContext is Stop, stopped when ctx ends.
+// StopContext stops the instance gracefully. KeepCharging keeps its public IP.
 func (d *Driver) StopContext(ctx context.Context) error {
 	return d.instanceAction(ctx, "stop", func(ctx context.Context, a *api) error {
 		return a.stopInstance(ctx, d.InstanceId, false)
 	})
 }
 
-// Kill stops the instance at once, like pulling the power.
-func (d *Driver) Kill() error { return d.KillContext(context.Background()) }
-
-// KillContext is Kill, stopped when ctx ends.
+// KillContext stops the instance at once, like pulling the power.
 func (d *Driver) KillContext(ctx context.Context) error {
 	return d.instanceAction(ctx, "kill", func(ctx context.Context, a *api) error {
 		return a.stopInstance(ctx, d.InstanceId, true)
 	})
 }
 
-// Restart reboots the instance.
-func (d *Driver) Restart() error { return d.RestartContext(context.Background()) }
-
-// RestartContext is Restart, stopped when ctx ends.
+// RestartContext reboots the instance.
 func (d *Driver) RestartContext(ctx context.Context) error {
 	return d.instanceAction(ctx, "restart", func(ctx context.Context, a *api) error {
 		req := ecs.CreateRebootInstanceRequest()
@@ -448,6 +436,12 @@ func (d *Driver) instanceAction(ctx context.Context, verb string, do func(contex
 	d.log().Info("instance "+verb+" requested", "instance", d.InstanceId)
 	return nil
 }
+
+// The plain drivers.Driver calls run their context forms.
+func (d *Driver) Start() error   { return d.StartContext(context.Background()) }
+func (d *Driver) Stop() error    { return d.StopContext(context.Background()) }
+func (d *Driver) Kill() error    { return d.KillContext(context.Background()) }
+func (d *Driver) Restart() error { return d.RestartContext(context.Background()) }
 
 // LogValue keeps secrets out of structured logs that print the driver.
 func (d *Driver) LogValue() slog.Value {
