@@ -102,8 +102,10 @@ func Start(ctx context.Context, opts HostOptions) (*Host, error) {
 			return nil, fmt.Errorf("an authorized key for host %s spans several lines: pass one key per entry", opts.Name)
 		}
 	}
-	if strings.ContainsAny(opts.RootPassword, ":\r\n") {
-		return nil, fmt.Errorf("the root password for host %s contains ':' or a line break, which chpasswd cannot take", opts.Name)
+	// chpasswd splits its line at the first ':', so a password may hold
+	// colons (ECS allows them); only a line break would end the line.
+	if strings.ContainsAny(opts.RootPassword, "\r\n") {
+		return nil, fmt.Errorf("the root password for host %s contains a line break, which chpasswd cannot take", opts.Name)
 	}
 	if opts.Image == "" {
 		img, err := EnsureImage(ctx, ImageOptions{})
