@@ -22,8 +22,15 @@ func ValidateName(name string) error {
 	if !validName.MatchString(name) {
 		return fmt.Errorf("invalid machine name %q: a name must start with a letter or digit and contain only letters, digits, '-' and '.'", name)
 	}
+	if len(name) > MaxNameLength {
+		return fmt.Errorf("invalid machine name %q: it has %d characters, at most %d fit, because the name becomes the host's name", name, len(name), MaxNameLength)
+	}
 	return nil
 }
+
+// MaxNameLength bounds machine names: the name becomes the host name,
+// which Linux and DNS labels limit to 63 characters.
+const MaxNameLength = 63
 
 // Engine configures the Docker daemon on the host.
 type Engine struct {
