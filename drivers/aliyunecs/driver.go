@@ -355,7 +355,7 @@ func (d *Driver) describeInstance(ctx context.Context) (*ecs.Instance, error) {
 		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
 	}
 	if inst == nil {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm -f %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
+		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
 	}
 	return inst, nil
 }
@@ -427,7 +427,7 @@ func (d *Driver) instanceAction(ctx context.Context, verb string, do func(contex
 		hint := ""
 		switch {
 		case isNotFound(err):
-			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm -f %s'", d.MachineName)
+			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm %s'", d.MachineName)
 		case strings.HasPrefix(errorCode(err), "IncorrectInstanceStatus"):
 			hint = fmt.Sprintf("; check 'docker-machine status %s' and try again once the instance is no longer changing state", d.MachineName)
 		}

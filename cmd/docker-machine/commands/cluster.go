@@ -182,7 +182,7 @@ func (e *env) runClusterDown(ctx context.Context, path string, parallel int) err
 	r.disp.finish()
 	fmt.Fprintf(e.stdout, "cluster %s: %d removed, %d failed\n", r.file.Name, len(res.Removed), len(res.Failed))
 	if err := res.Err(); err != nil {
-		return fmt.Errorf("cluster down of %s left something behind:\n%w\nRun it again, or remove what is left with `%s rm -f NAME`", r.file.Name, err, e.args0)
+		return fmt.Errorf("cluster down of %s left something behind:\n%w\nRun it again, or remove what is left with `%s rm NAME`", r.file.Name, err, e.args0)
 	}
 	return nil
 }
