@@ -3,6 +3,11 @@
 // (API version 1), so any plugin written for docker-machine 0.16.2 or
 // rancher-machine works, and our own binaries can serve our built-ins to
 // those CLIs.
+//
+// Both kinds answer libmachine/capability's Get the same way: a built-in
+// from the driver value, a plugin over the extra "Capabilities" RPC service
+// that Serve registers (see capserver.go). A plugin call whose context ends
+// stops the plugin by closing it; Usable tells the core to relaunch it.
 package plugin
 
 import (
