@@ -135,14 +135,21 @@ func (a *api) newestUbuntuLTS(ctx context.Context, arch string) (*types.Image, e
 		}
 		all = append(all, out.Images...)
 	}
+	return pickUbuntuLTS(all), nil
+}
+
+// pickUbuntuLTS chooses the newest LTS release, and of it the newest build,
+// among images named as Canonical names them; nil when there is none.
+func pickUbuntuLTS(images []types.Image) *types.Image {
 	type candidate struct {
-		img           *types.Image
-		major, minor  int
-		serial, stamp string
+		img    *types.Image
+		major  int
+		serial string
+		stamp  string
 	}
 	var best *candidate
-	for i := range all {
-		m := ubuntuName.FindStringSubmatch(deref(all[i].Name))
+	for i := range images {
+		m := ubuntuName.FindStringSubmatch(deref(images[i].Name))
 		if m == nil {
 			continue
 		}
@@ -152,7 +159,7 @@ func (a *api) newestUbuntuLTS(ctx context.Context, arch string) (*types.Image, e
 		if minor != 4 || major%2 != 0 {
 			continue
 		}
-		c := &candidate{&all[i], major, minor, m[4], deref(all[i].CreationDate)}
+		c := &candidate{&images[i], major, m[4], deref(images[i].CreationDate)}
 		if best == nil || c.major > best.major ||
 			c.major == best.major && (compareSerial(c.serial, best.serial) > 0 ||
 				compareSerial(c.serial, best.serial) == 0 && c.stamp > best.stamp) {
@@ -160,9 +167,9 @@ func (a *api) newestUbuntuLTS(ctx context.Context, arch string) (*types.Image, e
 		}
 	}
 	if best == nil {
-		return nil, nil
+		return nil
 	}
-	return best.img, nil
+	return best.img
 }
 
 // compareSerial orders Canonical build serials such as 20250610 or
