@@ -185,8 +185,8 @@ func (s *Server) Resources() Resources {
 		out.Images = append(out.Images, img.ID)
 	}
 	out.InstanceTypes = instanceTypeIDs()
-	for _, id := range sortedKeys(st.instances) {
-		inst := st.instances[id]
+	for _, inst := range st.instances.all() {
+		id := inst.ID
 		out.Instances = append(out.Instances, InstanceResource{
 			ID: id, RegionID: inst.RegionID, ZoneID: inst.ZoneID, Name: inst.Name, HostName: inst.HostName,
 			Status: inst.Status, ImageID: inst.ImageID, InstanceType: inst.InstanceType, VpcID: inst.VpcID,
@@ -197,9 +197,8 @@ func (s *Server) Resources() Resources {
 			out.PublicIPs = append(out.PublicIPs, PublicIPResource{IP: inst.PublicIP, InstanceID: id})
 		}
 	}
-	for _, id := range sortedKeys(st.securityGroups) {
-		sg := st.securityGroups[id]
-		res := SecurityGroupRes{ID: id, RegionID: sg.RegionID, Name: sg.Name, VpcID: sg.VpcID, Rules: []SecurityRule{}}
+	for _, sg := range st.securityGroups.all() {
+		res := SecurityGroupRes{ID: sg.ID, RegionID: sg.RegionID, Name: sg.Name, VpcID: sg.VpcID, Rules: []SecurityRule{}}
 		for _, r := range sg.Rules {
 			res.Rules = append(res.Rules, SecurityRule{
 				ID: r.ID, Direction: r.Direction, IpProtocol: r.IpProtocol, PortRange: r.PortRange,
@@ -208,24 +207,20 @@ func (s *Server) Resources() Resources {
 		}
 		out.SecurityGroups = append(out.SecurityGroups, res)
 	}
-	for _, k := range sortedKeys(st.keyPairs) {
-		kp := st.keyPairs[k]
+	for _, kp := range st.keyPairs.all() {
 		out.KeyPairs = append(out.KeyPairs, KeyPairResource{Name: kp.Name, RegionID: kp.RegionID, Fingerprint: kp.Fingerprint})
 	}
-	for _, id := range sortedKeys(st.eips) {
-		e := st.eips[id]
-		out.EIPs = append(out.EIPs, EIPResource{ID: id, RegionID: e.RegionID, IP: e.IP, Status: e.Status, InstanceID: e.InstanceID})
+	for _, e := range st.eips.all() {
+		out.EIPs = append(out.EIPs, EIPResource{ID: e.ID, RegionID: e.RegionID, IP: e.IP, Status: e.Status, InstanceID: e.InstanceID})
 	}
-	for _, id := range sortedKeys(st.vpcs) {
-		v := st.vpcs[id]
-		out.VPCs = append(out.VPCs, VPCResource{ID: id, RegionID: v.RegionID, Name: v.Name, CidrBlock: v.CidrBlock, IsDefault: v.IsDefault, Status: v.Status})
+	for _, v := range st.vpcs.all() {
+		out.VPCs = append(out.VPCs, VPCResource{ID: v.ID, RegionID: v.RegionID, Name: v.Name, CidrBlock: v.CidrBlock, IsDefault: v.IsDefault, Status: v.Status})
 	}
-	for _, id := range sortedKeys(st.vswitches) {
-		sw := st.vswitches[id]
-		out.VSwitches = append(out.VSwitches, VSwitchResource{ID: id, VpcID: sw.VpcID, ZoneID: sw.ZoneID, CidrBlock: sw.Cidr.String(), IsDefault: sw.IsDefault})
+	for _, sw := range st.vswitches.all() {
+		out.VSwitches = append(out.VSwitches, VSwitchResource{ID: sw.ID, VpcID: sw.VpcID, ZoneID: sw.ZoneID, CidrBlock: sw.Cidr.String(), IsDefault: sw.IsDefault})
 	}
-	for _, id := range sortedKeys(st.routeTables) {
-		rt := st.routeTables[id]
+	for _, rt := range st.routeTables.all() {
+		id := rt.ID
 		out.RouteTables = append(out.RouteTables, RouteTableResource{ID: id, VpcID: rt.VpcID})
 		for _, e := range rt.Entries {
 			out.RouteEntries = append(out.RouteEntries, RouteEntryResource{
@@ -234,8 +229,8 @@ func (s *Server) Resources() Resources {
 			})
 		}
 	}
-	for _, id := range sortedKeys(st.loadBalancers) {
-		lb := st.loadBalancers[id]
+	for _, lb := range st.loadBalancers.all() {
+		id := lb.ID
 		out.LoadBalancers = append(out.LoadBalancers, LoadBalancerRes{ID: id, RegionID: lb.RegionID, Name: lb.Name, Address: lb.Address, AddressType: lb.AddressType, Status: lb.Status})
 		for _, p := range lb.ports() {
 			l := lb.listeners[p]
@@ -248,20 +243,12 @@ func (s *Server) Resources() Resources {
 			out.BackendServers = append(out.BackendServers, BackendServerRes{LoadBalancerID: id, ServerID: b.ServerID, Weight: b.Weight})
 		}
 	}
-	refs := make([]resourceRef, 0, len(st.tags))
-	for ref := range st.tags {
-		refs = append(refs, ref)
-	}
-	slices.SortFunc(refs, func(a, b resourceRef) int {
-		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	for _, ref := range refs {
-		for _, t := range st.tags[ref] {
-			out.Tags = append(out.Tags, TagResource{ResourceType: ref.Kind, ResourceID: publicTagID(ref.Kind, ref.ID), Key: t.Key, Value: t.Value})
-		}
+	for _, kind := range sortedKeys(st.taggable) {
+		st.taggable[kind].each(func(m *meta) {
+			for _, t := range m.Tags {
+				out.Tags = append(out.Tags, TagResource{ResourceType: kind, ResourceID: m.ID, Key: t.Key, Value: t.Value})
+			}
+		})
 	}
 	out.Forwarders = sortedKeys(s.forwarders)
 	return out

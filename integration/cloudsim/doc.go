@@ -47,6 +47,12 @@
 // EIPs, VPCs, VSwitches, route entries, tags, SLB instances, backend servers
 // and TCP/HTTP listeners can be created, described and deleted.
 //
+// Every kind of resource, of every product, is kept in one generic table
+// (table.go): ID, region, creation time and tags, lookups that answer the
+// kind's own not-found error, filtered and ordered listings, and the
+// dependency checks that refuse a delete while something still refers to
+// the resource. Tags live on the resource, so deleting it forgets them.
+//
 // Instances go Pending -> Starting -> Running (RunInstances) or Pending ->
 // Stopped (CreateInstance); StopInstance passes Stopping, RebootInstance
 // Stopping and Starting; the times are Faults.CreateTime, BootTime and

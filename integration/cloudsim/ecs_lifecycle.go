@@ -19,7 +19,7 @@ import (
 // current returns the instance if op is still its latest operation. The
 // caller holds s.mu.
 func (s *Server) current(id string, op int) *instance {
-	inst := s.st.instances[id]
+	inst := s.st.instances.at(id)
 	if inst == nil || inst.op != op {
 		return nil
 	}

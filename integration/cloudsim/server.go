@@ -261,11 +261,11 @@ func (s *Server) Reset(ctx context.Context) error {
 func (s *Server) wipe(ctx context.Context) error {
 	s.mu.Lock()
 	var ids []string
-	for id, inst := range s.st.instances {
-		ids = append(ids, id)
+	for _, inst := range s.st.instances.all() {
+		ids = append(ids, inst.ID)
 		inst.op++
 	}
-	for _, lb := range s.st.loadBalancers {
+	for _, lb := range s.st.loadBalancers.all() {
 		for _, l := range lb.listeners {
 			l.stop()
 		}
@@ -274,7 +274,7 @@ func (s *Server) wipe(ctx context.Context) error {
 		f.close()
 		delete(s.forwarders, ip)
 	}
-	s.st.instances = map[string]*instance{}
+	s.st.instances.rows = map[string]*instance{}
 	s.mu.Unlock()
 
 	var errs []error
@@ -460,6 +460,59 @@ func (c *callCtx) region() (*regionInfo, error) {
 		return nil, newErrorf("InvalidRegionId.NotFound", "The specified RegionId %q does not exist.", id)
 	}
 	return r, nil
+}
+
+// regionOptional lists the actions whose API reference takes RegionId as
+// optional although the action is regional: the resource ID determines the
+// region, and older SDKs send none.
+var regionOptional = map[string]bool{
+	"Ecs/AssociateEipAddress":           true,
+	"Ecs/UnassociateEipAddress":         true,
+	"Ecs/ReleaseEipAddress":             true,
+	"Ecs/DescribeRouteTables":           true,
+	"Slb/DescribeLoadBalancerAttribute": true,
+}
+
+// regionUnlessOptional reads RegionId: required, or for the actions of
+// regionOptional "" (any region) when absent. A given RegionId must be known.
+func (c *callCtx) regionUnlessOptional() (string, error) {
+	if regionOptional[c.product.Name+"/"+c.action] && c.p.get("RegionId") == "" {
+		return "", nil
+	}
+	r, err := c.region()
+	if err != nil {
+		return "", err
+	}
+	return r.ID, nil
+}
+
+// regionWith reads RegionId, then each of the named required parameters in
+// order, and returns their values in that order.
+func (c *callCtx) regionWith(names ...string) (*regionInfo, []string, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, nil, err
+	}
+	vals := make([]string, len(names))
+	for i, n := range names {
+		if vals[i], err = c.p.required(n); err != nil {
+			return nil, nil, err
+		}
+	}
+	return r, vals, nil
+}
+
+// regionPage reads RegionId, then PageNumber and PageSize.
+func (c *callCtx) regionPage(defSize, maxSize int) (*regionInfo, int, int, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	number, size, err := c.p.pageArgs(defSize, maxSize)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return r, number, size, nil
 }
 
 // dryRun answers DryRunOperation when the call asked for a dry run; handlers
