@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -40,6 +41,87 @@ type Resources struct {
 	BackendServers []BackendServerRes   `json:"backend_servers"`
 	Tags           []TagResource        `json:"tags"`
 	Forwarders     []string             `json:"forwarders"`
+	// EC2 is the EC2 side of the cloud.
+	EC2 EC2Resources `json:"ec2"`
+}
+
+// EC2Resources lists the EC2 resources. A fresh cloud has, per region, the
+// default VPC with its default security group and one default subnet per
+// zone. Terminated instances (visible to DescribeInstances for an hour, as
+// on EC2) and closed or cancelled spot requests hold nothing and are not
+// listed.
+type EC2Resources struct {
+	Account        string              `json:"account"`
+	VPCs           []EC2VPCResource    `json:"vpcs"`
+	Subnets        []EC2SubnetResource `json:"subnets"`
+	SecurityGroups []EC2GroupResource  `json:"security_groups"`
+	KeyPairs       []EC2KeyResource    `json:"key_pairs"`
+	Instances      []EC2InstanceRes    `json:"instances"`
+	Volumes        []EC2VolumeResource `json:"volumes"`
+	SpotRequests   []EC2SpotResource   `json:"spot_requests"`
+	Tags           []TagResource       `json:"tags"`
+}
+
+type EC2VPCResource struct {
+	ID        string `json:"id"`
+	Region    string `json:"region"`
+	CidrBlock string `json:"cidr_block"`
+	IsDefault bool   `json:"is_default"`
+}
+
+type EC2SubnetResource struct {
+	ID           string `json:"id"`
+	Region       string `json:"region"`
+	VpcID        string `json:"vpc_id"`
+	Zone         string `json:"zone"`
+	CidrBlock    string `json:"cidr_block"`
+	DefaultForAz bool   `json:"default_for_az"`
+}
+
+type EC2GroupResource struct {
+	ID     string   `json:"id"`
+	Region string   `json:"region"`
+	Name   string   `json:"name"`
+	VpcID  string   `json:"vpc_id"`
+	Rules  []string `json:"rules"` // "ingress tcp 22-22 0.0.0.0/0"
+}
+
+type EC2KeyResource struct {
+	ID          string `json:"id"`
+	Region      string `json:"region"`
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+type EC2InstanceRes struct {
+	ID            string   `json:"id"`
+	Region        string   `json:"region"`
+	Zone          string   `json:"zone"`
+	State         string   `json:"state"`
+	ImageID       string   `json:"image_id"`
+	InstanceType  string   `json:"instance_type"`
+	SubnetID      string   `json:"subnet_id"`
+	PrivateIP     string   `json:"private_ip"`
+	PublicIP      string   `json:"public_ip,omitempty"`
+	KeyName       string   `json:"key_name,omitempty"`
+	GroupIDs      []string `json:"group_ids"`
+	SpotRequestID string   `json:"spot_request_id,omitempty"`
+}
+
+type EC2VolumeResource struct {
+	ID         string `json:"id"`
+	Region     string `json:"region"`
+	Type       string `json:"type"`
+	Size       int    `json:"size"`
+	Encrypted  bool   `json:"encrypted"`
+	InstanceID string `json:"instance_id,omitempty"`
+}
+
+type EC2SpotResource struct {
+	ID         string `json:"id"`
+	Region     string `json:"region"`
+	State      string `json:"state"`
+	InstanceID string `json:"instance_id,omitempty"`
 }
 
 type InstanceResource struct {
@@ -251,6 +333,63 @@ func (s *Server) Resources() Resources {
 		})
 	}
 	out.Forwarders = sortedKeys(s.forwarders)
+	out.EC2 = s.ec2Resources()
+	return out
+}
+
+// ec2Resources lists the EC2 side; the caller holds s.mu.
+func (s *Server) ec2Resources() EC2Resources {
+	e := s.st.ec2
+	out := EC2Resources{Account: e.account, VPCs: []EC2VPCResource{}, Subnets: []EC2SubnetResource{}, SecurityGroups: []EC2GroupResource{},
+		KeyPairs: []EC2KeyResource{}, Instances: []EC2InstanceRes{}, Volumes: []EC2VolumeResource{}, SpotRequests: []EC2SpotResource{}, Tags: []TagResource{}}
+	for _, v := range e.vpcs.all() {
+		out.VPCs = append(out.VPCs, EC2VPCResource{ID: v.ID, Region: v.RegionID, CidrBlock: v.Cidr.String(), IsDefault: v.IsDefault})
+	}
+	for _, sn := range e.subnets.all() {
+		out.Subnets = append(out.Subnets, EC2SubnetResource{ID: sn.ID, Region: sn.RegionID, VpcID: sn.VpcID, Zone: sn.Zone, CidrBlock: sn.Cidr.String(), DefaultForAz: sn.DefaultForAz})
+	}
+	for _, g := range e.groups.all() {
+		res := EC2GroupResource{ID: g.ID, Region: g.RegionID, Name: g.Name, VpcID: g.VpcID, Rules: []string{}}
+		for dir, rules := range map[string][]*ec2Rule{"egress": g.Egress, "ingress": g.Ingress} {
+			for _, r := range rules {
+				res.Rules = append(res.Rules, fmt.Sprintf("%s %s %d-%d %s", dir, r.Protocol, r.From, r.To, r.source()))
+			}
+		}
+		slices.Sort(res.Rules)
+		out.SecurityGroups = append(out.SecurityGroups, res)
+	}
+	for _, k := range e.keyPairs.all() {
+		out.KeyPairs = append(out.KeyPairs, EC2KeyResource{ID: k.ID, Region: k.RegionID, Name: k.Name, Fingerprint: k.Fingerprint})
+	}
+	for _, inst := range e.instances.all() {
+		if !inst.live() {
+			continue
+		}
+		out.Instances = append(out.Instances, EC2InstanceRes{ID: inst.ID, Region: inst.RegionID, Zone: inst.Zone, State: inst.State,
+			ImageID: inst.ImageID, InstanceType: inst.Type, SubnetID: inst.SubnetID, PrivateIP: inst.PrivateIP, PublicIP: inst.PublicIP,
+			KeyName: inst.KeyName, GroupIDs: slices.Clone(inst.GroupIDs), SpotRequestID: inst.SpotRequestID})
+	}
+	for _, v := range e.volumes.all() {
+		out.Volumes = append(out.Volumes, EC2VolumeResource{ID: v.ID, Region: v.RegionID, Type: v.Type, Size: v.Size, Encrypted: v.Encrypted, InstanceID: v.InstanceID})
+	}
+	for _, sr := range e.spot.all() {
+		if sr.State == "open" || sr.State == "active" {
+			out.SpotRequests = append(out.SpotRequests, EC2SpotResource{ID: sr.ID, Region: sr.RegionID, State: sr.State, InstanceID: sr.InstanceID})
+		}
+	}
+	for _, prefix := range sortedKeys(e.tagged) {
+		e.tagged[prefix].each(func(m *meta) {
+			if inst := e.instances.at(m.ID); inst != nil && !inst.live() {
+				return
+			}
+			if sr := e.spot.at(m.ID); sr != nil && sr.State != "open" && sr.State != "active" {
+				return
+			}
+			for _, t := range m.Tags {
+				out.Tags = append(out.Tags, TagResource{ResourceType: ec2ResourceTypes[prefix], ResourceID: m.ID, Key: t.Key, Value: t.Value})
+			}
+		})
+	}
 	return out
 }
 

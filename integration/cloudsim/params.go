@@ -311,8 +311,8 @@ func describePage[T any](s *Server, c *callCtx, defSize, maxSize int, outer, inn
 }
 
 // views renders items; an empty list stays [] in the answer.
-func views[T any](items []T, view func(T) obj) []obj {
-	out := make([]obj, 0, len(items))
+func views[T, V any](items []T, view func(T) V) []V {
+	out := make([]V, 0, len(items))
 	for _, it := range items {
 		out = append(out, view(it))
 	}

@@ -26,6 +26,10 @@ type Config struct {
 	// accepts; random ones are made when empty.
 	AccessKeyID     string
 	AccessKeySecret string
+	// AWSAccessKeyID and AWSSecretAccessKey are the AWS credentials the EC2
+	// endpoint accepts; random ones are made when empty.
+	AWSAccessKeyID     string
+	AWSSecretAccessKey string
 	// Backend runs the hosts behind instances; default NewNoneBackend().
 	Backend InstanceBackend
 	// Faults are the initial fault and timing settings; default DefaultFaults().
@@ -47,6 +51,8 @@ type Server struct {
 	backend  InstanceBackend
 	secrets  map[string]string
 	products map[string]*product // by Version
+	ec2      *ec2Product
+	imds     *imdsState
 
 	ln    net.Listener
 	httpd *http.Server
@@ -68,6 +74,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed bool
+}
+
+// ec2Product is the EC2 Query API.
+type ec2Product struct {
+	actions map[string]ec2Handler
 }
 
 // product is one API product of the simulator.
@@ -110,6 +121,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.AccessKeyID = "LTAI5t" + strings.ToUpper(randomID(4)) + randomID(12)
 		cfg.AccessKeySecret = randomID(30)
 	}
+	if (cfg.AWSAccessKeyID == "") != (cfg.AWSSecretAccessKey == "") {
+		return nil, errors.New("cloudsim: give both an AWS access key ID and secret access key, or neither for random ones")
+	}
+	if cfg.AWSAccessKeyID == "" {
+		cfg.AWSAccessKeyID = "AKIA" + strings.ToUpper(randomID(16))
+		cfg.AWSSecretAccessKey = randomID(40)
+	}
 	if cfg.Backend == nil {
 		cfg.Backend = NewNoneBackend()
 	}
@@ -146,6 +164,8 @@ func New(cfg Config) (*Server, error) {
 		"2016-04-28": {Name: "Vpc", Version: "2016-04-28", Host: "vpc", actions: s.vpcActions()},
 		"2014-05-15": {Name: "Slb", Version: "2014-05-15", Host: "slb", actions: s.slbActions()},
 	}
+	s.ec2 = &ec2Product{actions: s.ec2Actions()}
+	s.imds = newIMDS()
 	return s, nil
 }
 
@@ -158,7 +178,14 @@ func (s *Server) Start() error {
 	s.ln = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc("/admin/", s.serveAdmin)
-	mux.HandleFunc("/", s.serveAPI)
+	mux.HandleFunc("/latest/", s.serveIMDS)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if isEC2(r) {
+			s.serveEC2(w, r)
+			return
+		}
+		s.serveAPI(w, r)
+	})
 	s.httpd = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	s.wg.Go(func() {
 		if err := s.httpd.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -187,6 +214,19 @@ func (s *Server) Domain() string { return s.ln.Addr().String() }
 
 // Endpoint is the API base URL, "http://127.0.0.1:PORT".
 func (s *Server) Endpoint() string { return "http://" + s.Domain() }
+
+// EC2Endpoint is the EC2 Query API's base URL (an AWS SDK's BaseEndpoint):
+// the API port, which tells EC2 requests by their SigV4 signature.
+func (s *Server) EC2Endpoint() string { return s.Endpoint() }
+
+// IMDSEndpoint is the instance metadata service's base URL, for
+// AWS_EC2_METADATA_SERVICE_ENDPOINT.
+func (s *Server) IMDSEndpoint() string { return s.Endpoint() }
+
+// AWSCredentials returns the AWS access key pair the EC2 endpoint accepts.
+func (s *Server) AWSCredentials() (accessKeyID, secretAccessKey string) {
+	return s.cfg.AWSAccessKeyID, s.cfg.AWSSecretAccessKey
+}
 
 // AdminURL is the admin API base URL, "http://127.0.0.1:PORT/admin".
 func (s *Server) AdminURL() string { return s.Endpoint() + "/admin" }
@@ -254,6 +294,7 @@ func (s *Server) Reset(ctx context.Context) error {
 	s.faults.set(s.initialFaults)
 	s.calls.reset()
 	s.nonces.reset()
+	s.imds.reset()
 	return err
 }
 
@@ -265,6 +306,11 @@ func (s *Server) wipe(ctx context.Context) error {
 		ids = append(ids, inst.ID)
 		inst.op++
 	}
+	for _, inst := range s.st.ec2.instances.all() {
+		ids = append(ids, inst.ID)
+		inst.op++
+	}
+	s.st.ec2.instances.rows = map[string]*ec2Instance{}
 	for _, lb := range s.st.loadBalancers.all() {
 		for _, l := range lb.listeners {
 			l.stop()

@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -22,6 +23,8 @@ type state struct {
 	instances      *table[*instance]
 	eips           *table[*eip]
 	loadBalancers  *table[*loadBalancer]
+	// ec2 is the EC2 side, with its own regions.
+	ec2 *ec2State
 	// taggable is every table the tag actions reach, by kind.
 	taggable     map[string]tagged
 	clientTokens map[string]*tokenRecord
@@ -51,12 +54,26 @@ type vpc struct {
 
 type vswitch struct {
 	meta
+	addrBlock
 	VpcID, ZoneID, Name, Description string
-	Cidr                             netip.Prefix
 	IsDefault                        bool
 	Status                           string
-	used                             map[netip.Addr]bool
 }
+
+// addrBlock hands out the private addresses of a VSwitch or subnet.
+type addrBlock struct {
+	Cidr netip.Prefix
+	used map[netip.Addr]bool
+}
+
+func newAddrBlock(p netip.Prefix) addrBlock { return addrBlock{Cidr: p, used: map[netip.Addr]bool{}} }
+
+// Why an address cannot be taken.
+var (
+	errAddrUnusable = errors.New("not a usable address of the block")
+	errAddrInUse    = errors.New("already in use")
+	errAddrFull     = errors.New("no free address left")
+)
 
 type routeTable struct {
 	meta
@@ -164,6 +181,7 @@ func newState() *state {
 			return newErrorf("InvalidLoadBalancerId.NotFound", "The specified load balancer %q does not exist in region %s.", id, region)
 		}),
 		clientTokens: map[string]*tokenRecord{},
+		ec2:          newEC2State(),
 		publicAddrs:  newAddrPool(netip.MustParsePrefix("127.100.0.0/16")),
 		slbAddrs:     newAddrPool(netip.MustParsePrefix("127.101.0.0/16")),
 	}
@@ -298,8 +316,7 @@ func (st *state) addVpc(regionID, name, desc string, cidr netip.Prefix, now time
 func (st *state) addVSwitch(v *vpc, zoneID, name, desc string, cidr netip.Prefix, now time.Time) *vswitch {
 	sw := &vswitch{
 		meta: newMeta(newID("vsw", v.RegionID), v.RegionID, now), VpcID: v.ID, ZoneID: zoneID,
-		Name: name, Description: desc, Cidr: cidr, Status: "Available",
-		used: map[netip.Addr]bool{},
+		Name: name, Description: desc, addrBlock: newAddrBlock(cidr), Status: "Available",
 	}
 	st.vswitches.put(sw)
 	if rt := st.routeTables.at(v.RouteTableID); rt != nil {
@@ -324,52 +341,66 @@ func (st *state) removeVSwitchRoutes(sw *vswitch) {
 	}
 }
 
-// reserved tells whether the VSwitch keeps an address for itself: the
-// network address, the first three hosts and the last address, as the real
-// VSwitches do.
-func (sw *vswitch) reserved(a netip.Addr) bool {
-	first := sw.Cidr.Masked().Addr()
+// reserved tells whether the block keeps an address for itself: the
+// network address, the first three hosts and the last address, as real
+// VSwitches and subnets do.
+func (b *addrBlock) reserved(a netip.Addr) bool {
+	first := b.Cidr.Masked().Addr()
 	for i := 0; i < 4; i++ {
 		if a == first {
 			return true
 		}
 		first = first.Next()
 	}
-	last := lastAddr(sw.Cidr)
+	last := lastAddr(b.Cidr)
 	return a == last
+}
+
+// take takes want (if set) or the next free address of the block.
+func (b *addrBlock) take(want string) (string, error) {
+	if want != "" {
+		a, err := netip.ParseAddr(want)
+		if err != nil || !a.Is4() || !b.Cidr.Contains(a) || b.reserved(a) {
+			return "", errAddrUnusable
+		}
+		if b.used[a] {
+			return "", errAddrInUse
+		}
+		b.used[a] = true
+		return a.String(), nil
+	}
+	for a := b.Cidr.Masked().Addr(); b.Cidr.Contains(a); a = a.Next() {
+		if !b.reserved(a) && !b.used[a] {
+			b.used[a] = true
+			return a.String(), nil
+		}
+	}
+	return "", errAddrFull
+}
+
+func (b *addrBlock) releaseIP(ip string) {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		delete(b.used, a)
+	}
+}
+
+func (b *addrBlock) available() int64 {
+	total := int64(1) << (32 - b.Cidr.Bits())
+	return max(0, total-5-int64(len(b.used)))
 }
 
 // allocIP takes want (if set) or the next free address of the VSwitch.
 func (sw *vswitch) allocIP(want string) (string, error) {
-	if want != "" {
-		a, err := netip.ParseAddr(want)
-		if err != nil || !a.Is4() || !sw.Cidr.Contains(a) || sw.reserved(a) {
-			return "", newErrorf("InvalidPrivateIpAddress.Malformed", "The specified private IP %q is not a usable address of VSwitch %s (%s).", want, sw.ID, sw.Cidr)
-		}
-		if sw.used[a] {
-			return "", newErrorf("InvalidPrivateIpAddress.Duplicated", "The specified private IP address %s is already in use.", want)
-		}
-		sw.used[a] = true
-		return a.String(), nil
+	ip, err := sw.take(want)
+	switch {
+	case errors.Is(err, errAddrUnusable):
+		return "", newErrorf("InvalidPrivateIpAddress.Malformed", "The specified private IP %q is not a usable address of VSwitch %s (%s).", want, sw.ID, sw.Cidr)
+	case errors.Is(err, errAddrInUse):
+		return "", newErrorf("InvalidPrivateIpAddress.Duplicated", "The specified private IP address %s is already in use.", want)
+	case err != nil:
+		return "", newErrorf("QuotaExceeded.PrivateIpAddress", "Don't have enough private IPs in this switch %s.", sw.ID)
 	}
-	for a := sw.Cidr.Masked().Addr(); sw.Cidr.Contains(a); a = a.Next() {
-		if !sw.reserved(a) && !sw.used[a] {
-			sw.used[a] = true
-			return a.String(), nil
-		}
-	}
-	return "", newErrorf("QuotaExceeded.PrivateIpAddress", "Don't have enough private IPs in this switch %s.", sw.ID)
-}
-
-func (sw *vswitch) releaseIP(ip string) {
-	if a, err := netip.ParseAddr(ip); err == nil {
-		delete(sw.used, a)
-	}
-}
-
-func (sw *vswitch) available() int64 {
-	total := int64(1) << (32 - sw.Cidr.Bits())
-	return max(0, total-5-int64(len(sw.used)))
+	return ip, nil
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
