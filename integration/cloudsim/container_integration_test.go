@@ -209,7 +209,7 @@ func TestSLBOverContainerHosts(t *testing.T) {
 	add.LoadBalancerId = lb.LoadBalancerId
 	add.BackendServers = backends(ids[0], "100", ids[1], "100")
 	ar, err := sim.SLB.AddBackendServers(add)
-	ok(t, ar, err)
+	okBackends(t, ar.GetHttpContentBytes(), err)
 	listener := slb.CreateCreateLoadBalancerTCPListenerRequest()
 	listener.RegionId = region
 	listener.LoadBalancerId = lb.LoadBalancerId
