@@ -296,10 +296,10 @@ func (d *Driver) GetURL() (string, error) {
 	return "tcp://" + net.JoinHostPort(ip, strconv.Itoa(dockerPort)), nil
 }
 
-// Addresses reports every address of the host from the stored state,
-// asking the API only when none is stored.
+// Addresses reports every address of the host as EC2 sees it now (a
+// stop and start changes the public one), refreshing the stored ones.
 func (d *Driver) Addresses(ctx context.Context) (capability.Addresses, error) {
-	if d.PublicIPAddress == "" && d.PrivateIPAddress == "" && d.IPv6Address == "" && d.InstanceId != "" {
+	if d.InstanceId != "" {
 		inst, err := d.describeInstance(ctx)
 		if err != nil {
 			return capability.Addresses{}, err

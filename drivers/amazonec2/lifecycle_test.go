@@ -82,6 +82,11 @@ func TestLifecycleAgainstSimulator(t *testing.T) {
 	waitState(t, d, state.Stopped)
 	require.NoError(t, d.Start())
 	waitState(t, d, state.Running)
+	addrs, err = d.Addresses(t.Context())
+	require.NoError(t, err)
+	ip, err = d.GetIP()
+	require.NoError(t, err)
+	assert.Equal(t, []string{ip}, addrs.Public, "the public address after a start is the one reported")
 
 	require.NoError(t, d.Remove())
 	s.requireSameAs(before, "after rm")

@@ -242,3 +242,50 @@ func TestProfileCredentialsStayOutOfTheStore(t *testing.T) {
 	w.must(ctx, env, "rm", "-y", name)
 	assert.Equal(t, before, w.userResources(), "after rm the cloud is exactly as before create")
 }
+
+// TestClusterOfThree brings up a swarm of one manager and two workers from
+// a cluster file on amazonec2 (hosts with Docker preinstalled), and down
+// leaves the cloud as it was.
+func TestClusterOfThree(t *testing.T) {
+	ctx := t.Context()
+	hostworld.RequireDocker(t)
+	bin := testbin.Build(t, "./cmd/docker-machine", "./cmd/docker-machine-driver-amazonec2")
+	image, err := hostworld.EnsureImage(ctx, hostworld.ImageOptions{WithDocker: true})
+	require.NoError(t, err, "preparing the host image with Docker")
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	backend := cloudsim.NewContainerBackend(cloudsim.ContainerOptions{Image: image, Logger: logger})
+	sim := cloudsimtest.Start(t, cloudsim.Config{Backend: backend, PublicPorts: []int{22, 2376}, Logger: logger})
+	home := t.TempDir()
+	id, secret := sim.AWSCredentials()
+	w := &world{t: t, sim: sim.Server, store: filepath.Join(t.TempDir(), "store"), bin: bin, env: []string{
+		"HOME=" + home, "AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret, "SIM_EC2=" + sim.EC2Endpoint(),
+	}}
+	before := w.userResources()
+	path := filepath.Join(t.TempDir(), "cluster.yml")
+	require.NoError(t, os.WriteFile(path, []byte(`name: e3
+driver: amazonec2
+driver_options:
+  amazonec2-endpoint: ${SIM_EC2}
+  amazonec2-region: us-east-1
+engine:
+  install_url: none
+groups:
+  - name: manager
+    role: manager
+  - name: worker
+    count: 2
+`), 0o600))
+	t.Cleanup(func() { _, _ = w.dm(context.Background(), nil, "cluster", "down", "-f", path) })
+
+	out := w.must(ctx, nil, "cluster", "up", "-f", path)
+	assert.Contains(t, out, "cluster e3: 3 created, 0 already there, 3 joined or changed in the swarm, 0 failed")
+	env := dockerEnv(t, w.must(ctx, nil, "env", "e3-manager-1"))
+	nodes, err := docker(ctx, env, "node", "ls", "--format", "{{.Hostname}} {{.Status}}")
+	require.NoError(t, err, nodes)
+	assert.Equal(t, 3, strings.Count(nodes, "Ready"), nodes)
+
+	out = w.must(ctx, nil, "cluster", "down", "-f", path)
+	assert.Contains(t, out, "cluster e3: 3 removed, 0 failed")
+	assert.Equal(t, before, w.userResources(), "cluster down leaves the cloud exactly as it was before up")
+}
