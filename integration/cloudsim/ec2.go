@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -66,14 +65,7 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	call := Call{Time: now.UTC(), RequestID: requestID, Product: "Ec2", Version: ec2Version}
 	fail := func(e *APIError, injected bool) {
-		call.Status, call.Code, call.Injected = e.Status, e.Code, injected
-		s.calls.record(call)
-		level := slog.LevelInfo
-		if e.Status >= 500 {
-			level = slog.LevelWarn
-		}
-		s.log.Log(r.Context(), level, "cloudsim: EC2 API error", "action", call.Action, "code", e.Code,
-			"status", e.Status, "request_id", requestID, "injected", injected)
+		s.recordFailure(r, &call, e, injected)
 		writeEC2Error(w, e, requestID)
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
@@ -250,20 +242,7 @@ var ec2ErrorTable = map[string]APIError{
 
 // ec2Error returns the EC2 error for code (400 when the code is unknown),
 // with msg replacing the table's message when given.
-func ec2Error(code, msg string) *APIError {
-	e, ok := ec2ErrorTable[code]
-	if !ok {
-		e = APIError{Status: http.StatusBadRequest}
-	}
-	e.Code = code
-	if msg != "" {
-		e.Message = msg
-	}
-	if e.Message == "" {
-		e.Message = "The request could not be processed: " + code + "."
-	}
-	return &e
-}
+func ec2Error(code, msg string) *APIError { return tableError(ec2ErrorTable, code, msg) }
 
 func ec2Errorf(code, format string, args ...any) *APIError {
 	return ec2Error(code, fmt.Sprintf(format, args...))

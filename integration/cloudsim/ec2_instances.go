@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -320,20 +318,7 @@ func parseBlockDevices(c *ec2Call, img *ec2Image) ([]volumeSpec, error) {
 }
 
 // runFingerprint digests RunInstances' parameters for ClientToken.
-func runFingerprint(p params) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		if k != "ClientToken" && k != "DryRun" {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s=%s\n", url.QueryEscape(k), url.QueryEscape(p[k]))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
+func runFingerprint(p params) string { return fingerprintExcept(p, []string{"ClientToken", "DryRun"}) }
 
 func (s *Server) ec2RunInstances(c *ec2Call) ([]xnode, error) {
 	req, err := parseRun(c)

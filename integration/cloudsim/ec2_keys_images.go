@@ -181,47 +181,35 @@ func (s *Server) ec2CreateKeyPair(c *ec2Call) ([]xnode, error) {
 
 func (s *Server) ec2DescribeKeyPairs(c *ec2Call) ([]xnode, error) {
 	names := c.p.list("KeyName")
-	ids, err := c.ids("KeyPairId", "key", "InvalidKeyPair.NotFound")
-	if err != nil {
-		return nil, err
-	}
 	withPub, err := c.p.ec2Bool("IncludePublicKey", false)
 	if err != nil {
 		return nil, err
 	}
-	filters, err := c.filters()
-	if err != nil {
-		return nil, err
-	}
-	match, err := keep(filters, fields[*ec2KeyPair]{
-		"key-name": func(k *ec2KeyPair) []string { return one(k.Name) }, "key-pair-id": func(k *ec2KeyPair) []string { return one(k.ID) },
-		"fingerprint": func(k *ec2KeyPair) []string { return one(k.Fingerprint) }, "key-type": func(k *ec2KeyPair) []string { return one(k.Type) },
+	return describe(s, c, describeSpec[*ec2KeyPair]{
+		table: func(e *ec2State) *table[*ec2KeyPair] { return e.keyPairs }, idParam: "KeyPairId", idPrefix: "key", malformed: "InvalidKeyPair.NotFound",
+		set: "keySet",
+		fields: fields[*ec2KeyPair]{
+			"key-name": func(k *ec2KeyPair) []string { return one(k.Name) }, "key-pair-id": func(k *ec2KeyPair) []string { return one(k.ID) },
+			"fingerprint": func(k *ec2KeyPair) []string { return one(k.Fingerprint) }, "key-type": func(k *ec2KeyPair) []string { return one(k.Type) },
+		},
+		check: func(e *ec2State) error {
+			for _, n := range names {
+				if _, ok := e.keyPairs.first(func(k *ec2KeyPair) bool { return k.RegionID == c.region.Name && k.Name == n }); !ok {
+					return ec2Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", n)
+				}
+			}
+			return nil
+		},
+		also: func(k *ec2KeyPair) bool { return len(names) == 0 || containsStr(names, k.Name) },
+		view: func(k *ec2KeyPair) xnode {
+			kids := []xnode{leaf("keyPairId", k.ID), leaf("keyType", k.Type), tagSet(k.Tags), leaf("createTime", k.Created),
+				leaf("keyName", k.Name), leaf("keyFingerprint", k.Fingerprint)}
+			if withPub {
+				kids = append(kids, leaf("publicKey", k.PublicKey))
+			}
+			return item(kids...)
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.st.ec2
-	if err := missingIDs(e.keyPairs, c.region.Name, ids); err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		if _, ok := e.keyPairs.first(func(k *ec2KeyPair) bool { return k.RegionID == c.region.Name && k.Name == n }); !ok {
-			return nil, ec2Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", n)
-		}
-	}
-	list := e.keyPairs.list(selector{region: c.region.Name, ids: ids}, func(k *ec2KeyPair) bool {
-		return match(k) && (len(names) == 0 || containsStr(names, k.Name))
-	})
-	return []xnode{set("keySet", views(list, func(k *ec2KeyPair) xnode {
-		kids := []xnode{leaf("keyPairId", k.ID), leaf("keyType", k.Type), tagSet(k.Tags), leaf("createTime", k.Created),
-			leaf("keyName", k.Name), leaf("keyFingerprint", k.Fingerprint)}
-		if withPub {
-			kids = append(kids, leaf("publicKey", k.PublicKey))
-		}
-		return item(kids...)
-	}))}, nil
 }
 
 // ec2DeleteKeyPair succeeds for a key pair that does not exist, as EC2 does.

@@ -235,32 +235,18 @@ func (s *Server) ec2DeleteVpc(c *ec2Call) ([]xnode, error) {
 }
 
 func (s *Server) ec2DescribeVpcs(c *ec2Call) ([]xnode, error) {
-	ids, err := c.ids("VpcId", "vpc", "InvalidVpcID.Malformed")
-	if err != nil {
-		return nil, err
-	}
-	filters, err := c.filters()
-	if err != nil {
-		return nil, err
-	}
-	match, err := keep(filters, fields[*ec2Vpc]{
-		"vpc-id": func(v *ec2Vpc) []string { return one(v.ID) }, "cidr": func(v *ec2Vpc) []string { return one(v.Cidr.String()) },
-		"cidr-block-association.cidr-block": func(v *ec2Vpc) []string { return one(v.Cidr.String()) },
-		"is-default":                        func(v *ec2Vpc) []string { return one(strconv.FormatBool(v.IsDefault)) },
-		"state":                             func(*ec2Vpc) []string { return one("available") },
-		"dhcp-options-id":                   func(v *ec2Vpc) []string { return one(v.DhcpOptionsID) },
-		"owner-id":                          func(*ec2Vpc) []string { return one(s.st.ec2.account) },
+	return describe(s, c, describeSpec[*ec2Vpc]{
+		table: func(e *ec2State) *table[*ec2Vpc] { return e.vpcs }, idParam: "VpcId", idPrefix: "vpc", malformed: "InvalidVpcID.Malformed",
+		set: "vpcSet", view: s.ec2VpcView, paged: true, maxResults: 1000,
+		fields: fields[*ec2Vpc]{
+			"vpc-id": func(v *ec2Vpc) []string { return one(v.ID) }, "cidr": func(v *ec2Vpc) []string { return one(v.Cidr.String()) },
+			"cidr-block-association.cidr-block": func(v *ec2Vpc) []string { return one(v.Cidr.String()) },
+			"is-default":                        func(v *ec2Vpc) []string { return one(strconv.FormatBool(v.IsDefault)) },
+			"state":                             func(*ec2Vpc) []string { return one("available") },
+			"dhcp-options-id":                   func(v *ec2Vpc) []string { return one(v.DhcpOptionsID) },
+			"owner-id":                          func(*ec2Vpc) []string { return one(s.st.ec2.account) },
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := missingIDs(s.st.ec2.vpcs, c.region.Name, ids); err != nil {
-		return nil, err
-	}
-	list := s.st.ec2.vpcs.list(selector{region: c.region.Name, ids: ids}, match)
-	return pagedSet(c, "vpcSet", views(list, s.ec2VpcView), 5, 1000)
 }
 
 // pagedSet is a Describe answer: one page of items and the nextToken.
@@ -357,37 +343,21 @@ func (s *Server) ec2DeleteSubnet(c *ec2Call) ([]xnode, error) {
 }
 
 func (s *Server) ec2DescribeSubnets(c *ec2Call) ([]xnode, error) {
-	ids, err := c.ids("SubnetId", "subnet", "InvalidSubnetID.Malformed")
-	if err != nil {
-		return nil, err
-	}
-	filters, err := c.filters()
-	if err != nil {
-		return nil, err
-	}
-	match, err := keep(filters, fields[*ec2Subnet]{
-		"subnet-id": func(sn *ec2Subnet) []string { return one(sn.ID) }, "vpc-id": func(sn *ec2Subnet) []string { return one(sn.VpcID) },
-		"availability-zone":    func(sn *ec2Subnet) []string { return one(sn.Zone) },
-		"availability-zone-id": func(sn *ec2Subnet) []string { return one(findEC2Region(sn.RegionID).zoneID(sn.Zone)) },
-		"default-for-az":       func(sn *ec2Subnet) []string { return one(strconv.FormatBool(sn.DefaultForAz)) },
-		"defaultForAz":         func(sn *ec2Subnet) []string { return one(strconv.FormatBool(sn.DefaultForAz)) },
-		"cidr-block":           func(sn *ec2Subnet) []string { return one(sn.Cidr.String()) },
-		"state":                func(*ec2Subnet) []string { return one("available") },
-		"map-public-ip-on-launch": func(sn *ec2Subnet) []string {
-			return one(strconv.FormatBool(sn.MapPublicIP))
+	return describe(s, c, describeSpec[*ec2Subnet]{
+		table: func(e *ec2State) *table[*ec2Subnet] { return e.subnets }, idParam: "SubnetId", idPrefix: "subnet", malformed: "InvalidSubnetID.Malformed",
+		set: "subnetSet", view: s.ec2SubnetView, paged: true, maxResults: 1000,
+		fields: fields[*ec2Subnet]{
+			"subnet-id": func(sn *ec2Subnet) []string { return one(sn.ID) }, "vpc-id": func(sn *ec2Subnet) []string { return one(sn.VpcID) },
+			"availability-zone":       func(sn *ec2Subnet) []string { return one(sn.Zone) },
+			"availability-zone-id":    func(sn *ec2Subnet) []string { return one(findEC2Region(sn.RegionID).zoneID(sn.Zone)) },
+			"default-for-az":          func(sn *ec2Subnet) []string { return one(strconv.FormatBool(sn.DefaultForAz)) },
+			"defaultForAz":            func(sn *ec2Subnet) []string { return one(strconv.FormatBool(sn.DefaultForAz)) },
+			"cidr-block":              func(sn *ec2Subnet) []string { return one(sn.Cidr.String()) },
+			"state":                   func(*ec2Subnet) []string { return one("available") },
+			"map-public-ip-on-launch": func(sn *ec2Subnet) []string { return one(strconv.FormatBool(sn.MapPublicIP)) },
+			"owner-id":                func(*ec2Subnet) []string { return one(s.st.ec2.account) },
 		},
-		"owner-id": func(*ec2Subnet) []string { return one(s.st.ec2.account) },
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := missingIDs(s.st.ec2.subnets, c.region.Name, ids); err != nil {
-		return nil, err
-	}
-	list := s.st.ec2.subnets.list(selector{region: c.region.Name, ids: ids}, match)
-	return pagedSet(c, "subnetSet", views(list, s.ec2SubnetView), 5, 1000)
 }
 
 // Security groups.
@@ -536,39 +506,28 @@ func (s *Server) ec2GroupView(g *ec2Group) xnode {
 }
 
 func (s *Server) ec2DescribeSecurityGroups(c *ec2Call) ([]xnode, error) {
-	ids, err := c.ids("GroupId", "sg", "InvalidGroupId.Malformed")
-	if err != nil {
-		return nil, err
-	}
 	names := c.p.list("GroupName")
-	filters, err := c.filters()
-	if err != nil {
-		return nil, err
-	}
-	match, err := keep(filters, fields[*ec2Group]{
-		"group-id": func(g *ec2Group) []string { return one(g.ID) }, "group-name": func(g *ec2Group) []string { return one(g.Name) },
-		"vpc-id": func(g *ec2Group) []string { return one(g.VpcID) }, "description": func(g *ec2Group) []string { return one(g.Description) },
-		"owner-id": func(*ec2Group) []string { return one(s.st.ec2.account) },
+	var defVpc string
+	return describe(s, c, describeSpec[*ec2Group]{
+		table: func(e *ec2State) *table[*ec2Group] { return e.groups }, idParam: "GroupId", idPrefix: "sg", malformed: "InvalidGroupId.Malformed",
+		set: "securityGroupInfo", view: s.ec2GroupView, paged: true, maxResults: 1000,
+		fields: fields[*ec2Group]{
+			"group-id": func(g *ec2Group) []string { return one(g.ID) }, "group-name": func(g *ec2Group) []string { return one(g.Name) },
+			"vpc-id": func(g *ec2Group) []string { return one(g.VpcID) }, "description": func(g *ec2Group) []string { return one(g.Description) },
+			"owner-id": func(*ec2Group) []string { return one(s.st.ec2.account) },
+		},
+		// GroupName.N names groups of the default VPC; each must exist.
+		check: func(e *ec2State) error {
+			defVpc = e.defaultVpc(c.region.Name).ID
+			for _, n := range names {
+				if _, ok := e.groups.first(func(g *ec2Group) bool { return g.RegionID == c.region.Name && g.Name == n && g.VpcID == defVpc }); !ok {
+					return ec2Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", n, defVpc)
+				}
+			}
+			return nil
+		},
+		also: func(g *ec2Group) bool { return len(names) == 0 || (containsStr(names, g.Name) && g.VpcID == defVpc) },
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.st.ec2
-	if err := missingIDs(e.groups, c.region.Name, ids); err != nil {
-		return nil, err
-	}
-	def := e.defaultVpc(c.region.Name)
-	for _, n := range names {
-		if _, ok := e.groups.first(func(g *ec2Group) bool { return g.RegionID == c.region.Name && g.Name == n && g.VpcID == def.ID }); !ok {
-			return nil, ec2Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", n, def.ID)
-		}
-	}
-	list := e.groups.list(selector{region: c.region.Name, ids: ids}, func(g *ec2Group) bool {
-		return match(g) && (len(names) == 0 || (containsStr(names, g.Name) && g.VpcID == def.ID))
-	})
-	return pagedSet(c, "securityGroupInfo", views(list, s.ec2GroupView), 5, 1000)
 }
 
 // rulesParam reads IpPermissions.N (or the legacy top-level CidrIp form)

@@ -278,3 +278,54 @@ func withTags(m *meta, tags []tag) error {
 	}
 	return nil
 }
+
+// describeSpec is what a Describe action over one table needs.
+type describeSpec[T record] struct {
+	table                        func(*ec2State) *table[T]
+	idParam, idPrefix, malformed string
+	fields                       fields[T]
+	set                          string
+	view                         func(T) xnode
+	// check, when set, runs under the lock before listing (name lists
+	// that must all exist); also, when set, narrows the rows.
+	check func(*ec2State) error
+	also  func(T) bool
+	// paged: MaxResults/NextToken are taken (maximum maxResults).
+	paged      bool
+	maxResults int
+}
+
+// describe is the body the Describe actions share: the ID list (every ID
+// must exist), the filters, the region's matching rows in order, one page
+// of views.
+func describe[T record](s *Server, c *ec2Call, d describeSpec[T]) ([]xnode, error) {
+	ids, err := c.ids(d.idParam, d.idPrefix, d.malformed)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := c.filters()
+	if err != nil {
+		return nil, err
+	}
+	match, err := keep(filters, d.fields)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := d.table(s.st.ec2)
+	if err := missingIDs(t, c.region.Name, ids); err != nil {
+		return nil, err
+	}
+	if d.check != nil {
+		if err := d.check(s.st.ec2); err != nil {
+			return nil, err
+		}
+	}
+	list := t.list(selector{region: c.region.Name, ids: ids}, func(v T) bool { return match(v) && (d.also == nil || d.also(v)) })
+	items := views(list, d.view)
+	if !d.paged {
+		return []xnode{set(d.set, items)}, nil
+	}
+	return pagedSet(c, d.set, items, 5, d.maxResults)
+}

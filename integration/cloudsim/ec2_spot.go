@@ -138,26 +138,15 @@ func (s *Server) spotView(sr *ec2SpotRequest) xnode {
 }
 
 func (s *Server) ec2DescribeSpotInstanceRequests(c *ec2Call) ([]xnode, error) {
-	ids := c.p.list("SpotInstanceRequestId")
-	filters, err := c.filters()
-	if err != nil {
-		return nil, err
-	}
-	match, err := keep(filters, fields[*ec2SpotRequest]{
-		"spot-instance-request-id": func(r *ec2SpotRequest) []string { return one(r.ID) }, "state": func(r *ec2SpotRequest) []string { return one(r.State) },
-		"status-code": func(r *ec2SpotRequest) []string { return one(r.StatusCode) }, "instance-id": func(r *ec2SpotRequest) []string { return one(r.InstanceID) },
-		"type": func(r *ec2SpotRequest) []string { return one(r.Type) },
+	return describe(s, c, describeSpec[*ec2SpotRequest]{
+		table: func(e *ec2State) *table[*ec2SpotRequest] { return e.spot }, idParam: "SpotInstanceRequestId", idPrefix: "sir",
+		malformed: "InvalidSpotInstanceRequestID.Malformed", set: "spotInstanceRequestSet", view: s.spotView, paged: true, maxResults: 1000,
+		fields: fields[*ec2SpotRequest]{
+			"spot-instance-request-id": func(r *ec2SpotRequest) []string { return one(r.ID) }, "state": func(r *ec2SpotRequest) []string { return one(r.State) },
+			"status-code": func(r *ec2SpotRequest) []string { return one(r.StatusCode) }, "instance-id": func(r *ec2SpotRequest) []string { return one(r.InstanceID) },
+			"type": func(r *ec2SpotRequest) []string { return one(r.Type) },
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := missingIDs(s.st.ec2.spot, c.region.Name, ids); err != nil {
-		return nil, err
-	}
-	list := s.st.ec2.spot.list(selector{region: c.region.Name, ids: ids}, match)
-	return pagedSet(c, "spotInstanceRequestSet", views(list, s.spotView), 5, 1000)
 }
 
 // ec2CancelSpotInstanceRequests cancels requests; their instances keep

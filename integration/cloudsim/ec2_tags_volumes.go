@@ -158,38 +158,27 @@ func (s *Server) ec2VolumeView(v *ec2Volume) xnode {
 }
 
 func (s *Server) ec2DescribeVolumes(c *ec2Call) ([]xnode, error) {
-	ids, err := c.ids("VolumeId", "vol", "InvalidVolumeID.Malformed")
-	if err != nil {
-		return nil, err
-	}
-	filters, err := c.filters()
-	if err != nil {
-		return nil, err
-	}
-	match, err := keep(filters, fields[*ec2Volume]{
-		"volume-id": func(v *ec2Volume) []string { return one(v.ID) }, "volume-type": func(v *ec2Volume) []string { return one(v.Type) },
-		"size": func(v *ec2Volume) []string { return one(strconv.Itoa(v.Size)) }, "availability-zone": func(v *ec2Volume) []string { return one(v.Zone) },
-		"attachment.instance-id": func(v *ec2Volume) []string { return one(v.InstanceID) }, "attachment.device": func(v *ec2Volume) []string { return one(v.Device) },
-		"attachment.delete-on-termination": func(v *ec2Volume) []string { return one(strconv.FormatBool(v.DeleteOnTermination)) },
-		"encrypted":                        func(v *ec2Volume) []string { return one(strconv.FormatBool(v.Encrypted)) },
-		"status": func(v *ec2Volume) []string {
-			if v.InstanceID != "" {
-				return one("in-use")
-			}
-			return one("available")
+	return describe(s, c, describeSpec[*ec2Volume]{
+		table: func(e *ec2State) *table[*ec2Volume] { return e.volumes }, idParam: "VolumeId", idPrefix: "vol", malformed: "InvalidVolumeID.Malformed",
+		set: "volumeSet", view: s.ec2VolumeView, paged: true, maxResults: 500,
+		fields: fields[*ec2Volume]{
+			"volume-id": func(v *ec2Volume) []string { return one(v.ID) }, "volume-type": func(v *ec2Volume) []string { return one(v.Type) },
+			"size": func(v *ec2Volume) []string { return one(strconv.Itoa(v.Size)) }, "availability-zone": func(v *ec2Volume) []string { return one(v.Zone) },
+			"attachment.instance-id": func(v *ec2Volume) []string { return one(v.InstanceID) }, "attachment.device": func(v *ec2Volume) []string { return one(v.Device) },
+			"attachment.delete-on-termination": func(v *ec2Volume) []string { return one(strconv.FormatBool(v.DeleteOnTermination)) },
+			"encrypted":                        func(v *ec2Volume) []string { return one(strconv.FormatBool(v.Encrypted)) },
+			"status":                           func(v *ec2Volume) []string { return one(v.status()) },
+			"snapshot-id":                      func(v *ec2Volume) []string { return one(v.SnapshotID) },
 		},
-		"snapshot-id": func(v *ec2Volume) []string { return one(v.SnapshotID) },
 	})
-	if err != nil {
-		return nil, err
+}
+
+// status is the volume's state: in-use while attached.
+func (v *ec2Volume) status() string {
+	if v.InstanceID != "" {
+		return "in-use"
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := missingIDs(s.st.ec2.volumes, c.region.Name, ids); err != nil {
-		return nil, err
-	}
-	list := s.st.ec2.volumes.list(selector{region: c.region.Name, ids: ids}, match)
-	return pagedSet(c, "volumeSet", views(list, s.ec2VolumeView), 5, 500)
+	return "available"
 }
 
 func (s *Server) ec2DeleteVolume(c *ec2Call) ([]xnode, error) {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -23,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetdock/machine/integration/cloudsim"
 	"github.com/fleetdock/machine/integration/cloudsim/cloudsimtest"
 )
 
@@ -567,4 +570,167 @@ func TestEC2TagsAndPaging(t *testing.T) {
 	}
 	assert.Equal(t, 2, pages)
 	assert.Equal(t, 7, seen, "six groups and the default one")
+}
+
+func TestEC2Spot(t *testing.T) {
+	sim, c := ec2Sim(t)
+	ctx := t.Context()
+	id := runEC2(t, c, func(in *ec2.RunInstancesInput) {
+		in.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot,
+			SpotOptions: &types.SpotMarketOptions{SpotInstanceType: types.SpotInstanceTypeOneTime, MaxPrice: aws.String("0.05")}}
+	})
+	inst := describeInstance(t, c, id)
+	assert.Equal(t, types.InstanceLifecycleTypeSpot, inst.InstanceLifecycle)
+	sir := aws.ToString(inst.SpotInstanceRequestId)
+	require.Regexp(t, `^sir-`, sir)
+	reqs, err := c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}})
+	require.NoError(t, err)
+	require.Len(t, reqs.SpotInstanceRequests, 1)
+	assert.Equal(t, types.SpotInstanceStateActive, reqs.SpotInstanceRequests[0].State)
+	assert.Equal(t, "fulfilled", aws.ToString(reqs.SpotInstanceRequests[0].Status.Code))
+	assert.Equal(t, id, aws.ToString(reqs.SpotInstanceRequests[0].InstanceId))
+	_, err = c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}})
+	ec2Code(t, err, "UnsupportedOperation")
+	terminate(t, c, id)
+	reqs, err = c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}})
+	require.NoError(t, err)
+	assert.Equal(t, types.SpotInstanceStateClosed, reqs.SpotInstanceRequests[0].State)
+
+	// The request-based API: open, fulfilled after create_time, cancelled
+	// with its instance still running.
+	g := ec2Group(t, c, "spot")
+	req, err := c.RequestSpotInstances(ctx, &ec2.RequestSpotInstancesInput{SpotPrice: aws.String("0.10"), InstanceCount: aws.Int32(1),
+		Type: types.SpotInstanceTypeOneTime, LaunchSpecification: &types.RequestSpotLaunchSpecification{
+			ImageId: ubuntuImage(t, c).ImageId, InstanceType: types.InstanceTypeT3Micro, SecurityGroupIds: []string{g}}})
+	require.NoError(t, err)
+	require.Len(t, req.SpotInstanceRequests, 1)
+	sir = aws.ToString(req.SpotInstanceRequests[0].SpotInstanceRequestId)
+	assert.Equal(t, types.SpotInstanceStateOpen, req.SpotInstanceRequests[0].State)
+	fw := ec2.NewSpotInstanceRequestFulfilledWaiter(c, func(o *ec2.SpotInstanceRequestFulfilledWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
+	})
+	require.NoError(t, fw.Wait(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}}, 30*time.Second))
+	reqs, err = c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}})
+	require.NoError(t, err)
+	spotInst := aws.ToString(reqs.SpotInstanceRequests[0].InstanceId)
+	require.NotEmpty(t, spotInst)
+	assert.Equal(t, []string{g}, []string{aws.ToString(describeInstance(t, c, spotInst).SecurityGroups[0].GroupId)})
+	cancel, err := c.CancelSpotInstanceRequests(ctx, &ec2.CancelSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}})
+	require.NoError(t, err)
+	assert.Equal(t, types.CancelSpotInstanceRequestStateCancelled, cancel.CancelledSpotInstanceRequests[0].State)
+	reqs, err = c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}})
+	require.NoError(t, err)
+	assert.Equal(t, "request-canceled-and-instance-running", aws.ToString(reqs.SpotInstanceRequests[0].Status.Code))
+	assert.Len(t, sim.Resources().EC2.Instances, 1, "cancelling a request leaves its instance running")
+	terminate(t, c, spotInst)
+	assert.Empty(t, sim.Resources().EC2.SpotRequests)
+	_, err = c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{"sir-nothere"}})
+	ec2Code(t, err, "InvalidSpotInstanceRequestID.NotFound")
+
+	// A specification RunInstances would refuse is refused at request time.
+	_, err = c.RequestSpotInstances(ctx, &ec2.RequestSpotInstancesInput{LaunchSpecification: &types.RequestSpotLaunchSpecification{
+		ImageId: aws.String("ami-0123456789abcdef0"), InstanceType: types.InstanceTypeT3Micro}})
+	ec2Code(t, err, "InvalidAMIID.NotFound")
+}
+
+func TestEC2VolumesAndEncryptionByDefault(t *testing.T) {
+	_, c := ec2Sim(t)
+	ctx := t.Context()
+	def, err := c.GetEbsEncryptionByDefault(ctx, &ec2.GetEbsEncryptionByDefaultInput{})
+	require.NoError(t, err)
+	assert.False(t, aws.ToBool(def.EbsEncryptionByDefault))
+	plain := runEC2(t, c, nil)
+	vols, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("attachment.instance-id"), Values: []string{plain}}}})
+	require.NoError(t, err)
+	require.Len(t, vols.Volumes, 1)
+	assert.False(t, aws.ToBool(vols.Volumes[0].Encrypted))
+	assert.Equal(t, types.VolumeTypeGp3, vols.Volumes[0].VolumeType, "the image's root volume type")
+	assert.Equal(t, int32(8), aws.ToInt32(vols.Volumes[0].Size))
+
+	_, err = c.EnableEbsEncryptionByDefault(ctx, &ec2.EnableEbsEncryptionByDefaultInput{})
+	require.NoError(t, err)
+	key, err := c.GetEbsDefaultKmsKeyId(ctx, &ec2.GetEbsDefaultKmsKeyIdInput{})
+	require.NoError(t, err)
+	assert.Regexp(t, `^arn:aws:kms:us-east-1:\d{12}:key/`, aws.ToString(key.KmsKeyId))
+	enc := runEC2(t, c, func(in *ec2.RunInstancesInput) {
+		in.BlockDeviceMappings = []types.BlockDeviceMapping{
+			{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(100), VolumeType: types.VolumeTypeIo2, Iops: aws.Int32(5000), DeleteOnTermination: aws.Bool(false)}},
+			{DeviceName: aws.String("/dev/sdg"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(10), Encrypted: aws.Bool(true), KmsKeyId: aws.String("alias/machines")}},
+		}
+	})
+	vols, err = c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("attachment.instance-id"), Values: []string{enc}}}})
+	require.NoError(t, err)
+	require.Len(t, vols.Volumes, 3)
+	byDevice := map[string]types.Volume{}
+	for _, v := range vols.Volumes {
+		assert.True(t, aws.ToBool(v.Encrypted), "encryption by default covers every new volume")
+		byDevice[aws.ToString(v.Attachments[0].Device)] = v
+	}
+	assert.Equal(t, aws.ToString(key.KmsKeyId), aws.ToString(byDevice["/dev/sda1"].KmsKeyId))
+	assert.Equal(t, "alias/machines", aws.ToString(byDevice["/dev/sdg"].KmsKeyId))
+	assert.Equal(t, int32(5000), aws.ToInt32(byDevice["/dev/sdf"].Iops))
+	kept := aws.ToString(byDevice["/dev/sdf"].VolumeId)
+
+	terminate(t, c, enc)
+	left, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{kept}})
+	require.NoError(t, err)
+	assert.Equal(t, types.VolumeStateAvailable, left.Volumes[0].State, "a volume not deleted on termination is detached")
+	_, err = c.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(kept)})
+	require.NoError(t, err)
+
+	in := &ec2.RunInstancesInput{ImageId: ubuntuImage(t, c).ImageId, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)}
+	for _, bad := range []types.EbsBlockDevice{
+		{VolumeSize: aws.Int32(10), VolumeType: types.VolumeTypeGp3, Iops: aws.Int32(20000)},
+		{VolumeSize: aws.Int32(10), VolumeType: types.VolumeTypeGp3, Throughput: aws.Int32(2000)},
+		{VolumeSize: aws.Int32(10), VolumeType: types.VolumeTypeGp2, Throughput: aws.Int32(200)},
+		{VolumeSize: aws.Int32(10), KmsKeyId: aws.String("alias/x"), Encrypted: aws.Bool(false)},
+	} {
+		in.BlockDeviceMappings = []types.BlockDeviceMapping{{DeviceName: aws.String("/dev/sdh"), Ebs: &bad}}
+		_, err := c.RunInstances(ctx, in)
+		require.Error(t, err, "%+v", bad)
+	}
+}
+
+func TestEC2Faults(t *testing.T) {
+	sim, c := ec2Sim(t)
+	ctx := t.Context()
+	require.NoError(t, sim.SetFaults(cloudsim.Faults{Failures: []cloudsim.Failure{
+		{Action: "RunInstances", Nth: 1, Code: "InsufficientInstanceCapacity"},
+		{Action: "DescribeVpcs", Product: "ec2", Code: "UnauthorizedOperation"},
+	}}))
+	in := &ec2.RunInstancesInput{ImageId: ubuntuImage(t, c).ImageId, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)}
+	_, err := c.RunInstances(ctx, in)
+	ec2Code(t, err, "InsufficientInstanceCapacity")
+	out, err := c.RunInstances(ctx, in)
+	require.NoError(t, err, "only the first call fails")
+	_, err = c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	ec2Code(t, err, "UnauthorizedOperation")
+	log := sim.Calls(0)
+	var injected int
+	for _, call := range log.Calls {
+		if call.Injected && call.Product == "Ec2" {
+			injected++
+		}
+	}
+	assert.Equal(t, 2, injected)
+	_, err = c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(out.Instances[0].InstanceId)}})
+	require.NoError(t, err)
+
+	// Throttling answers RequestLimitExceeded with 503; the SDK's standard
+	// retryer tries again, and a short burst of throttling is survived.
+	require.NoError(t, sim.SetFaults(cloudsim.Faults{Failures: []cloudsim.Failure{{Action: "DescribeRegions", Code: "RequestLimitExceeded", Times: 2}}}))
+	retrying := cloudsimtest.NewEC2Client(sim.Server, "", func(o *ec2.Options) {
+		o.Retryer = retry.AddWithMaxBackoffDelay(retry.NewStandard(), 20*time.Millisecond)
+	})
+	_, err = retrying.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	require.NoError(t, err)
+	assert.Equal(t, 3, sim.Calls(0).Counts["DescribeRegions"])
+	require.NoError(t, sim.SetFaults(cloudsim.Faults{ThrottleRate: 1, ThrottleBurst: 1}))
+	_, err = c.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	require.NoError(t, err)
+	_, err = c.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	var re *awshttp.ResponseError
+	require.True(t, errors.As(err, &re), "%v", err)
+	assert.Equal(t, 503, re.HTTPStatusCode())
+	ec2Code(t, err, "RequestLimitExceeded")
 }

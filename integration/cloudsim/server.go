@@ -345,14 +345,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	format := "JSON"
 	productName := "Ecs"
 	fail := func(e *APIError, injected bool) {
-		call.Status, call.Code, call.Injected = e.Status, e.Code, injected
-		s.calls.record(call)
-		level := slog.LevelInfo
-		if e.Status >= 500 {
-			level = slog.LevelWarn
-		}
-		s.log.Log(r.Context(), level, "cloudsim: API error", "product", call.Product, "action", call.Action,
-			"code", e.Code, "status", e.Status, "request_id", requestID, "injected", injected)
+		s.recordFailure(r, &call, e, injected)
 		writeAnswer(w, e.Status, format, "Error", errorBody(e, requestID, r.Host, productName))
 	}
 
@@ -439,6 +432,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeAnswer(w, http.StatusOK, format, call.Action+"Response", answer)
 }
 
+// recordFailure logs an error answer and records it in the call log.
+func (s *Server) recordFailure(r *http.Request, call *Call, e *APIError, injected bool) {
+	call.Status, call.Code, call.Injected = e.Status, e.Code, injected
+	s.calls.record(*call)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.Log(r.Context(), level, "cloudsim: API error", "product", call.Product, "action", call.Action,
+		"code", e.Code, "status", e.Status, "request_id", call.RequestID, "injected", injected)
+}
+
 // invoke runs a handler, honouring ClientToken: the same token with the same
 // parameters gets the first answer again (without running the action), with
 // other parameters IdempotentParameterMismatch.
@@ -480,10 +485,13 @@ func (s *Server) invoke(c *callCtx, h handler) (obj, error) {
 }
 
 // fingerprint digests the action parameters (not the gateway's).
-func fingerprint(p params) string {
+func fingerprint(p params) string { return fingerprintExcept(p, commonParams) }
+
+// fingerprintExcept digests the parameters but those in skip.
+func fingerprintExcept(p params, skip []string) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
-		if !slices.Contains(commonParams, k) {
+		if !slices.Contains(skip, k) {
 			keys = append(keys, k)
 		}
 	}
