@@ -132,6 +132,41 @@ func (w *world) userResources() string {
 	return string(b)
 }
 
+func (w *world) lastSeq() int64 {
+	calls := w.sim.Calls(0).Calls
+	if len(calls) == 0 {
+		return 0
+	}
+	return calls[len(calls)-1].Seq
+}
+
+// callsSince sums up the EC2 calls after seq: the total and per action.
+func (w *world) callsSince(seq int64) string {
+	counts := map[string]int{}
+	total := 0
+	for _, c := range w.sim.Calls(seq).Calls {
+		if c.Version == "2016-11-15" {
+			counts[c.Action]++
+			total++
+		}
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d (", total)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s=%d", k, counts[k])
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
 // dockerEnv turns `docker-machine env` output into environment entries.
 func dockerEnv(t *testing.T, out string) []string {
 	t.Helper()
@@ -166,6 +201,7 @@ func TestCreateUseAndRemove(t *testing.T) {
 	id, secret := w.sim.AWSCredentials()
 	name := "ec2-1"
 
+	seq := w.lastSeq()
 	start := time.Now()
 	out := w.must(ctx, nil, "create", "-d", "amazonec2",
 		"--amazonec2-endpoint", w.sim.EC2Endpoint(),
@@ -173,7 +209,8 @@ func TestCreateUseAndRemove(t *testing.T) {
 		"--engine-install-url", w.installURL,
 		"--engine-label", "it=amazonec2",
 		name)
-	t.Logf("docker-machine create (instance, Docker install and TLS setup) took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("docker-machine create (instance, Docker install and TLS setup) took %s; EC2 calls: %s",
+		time.Since(start).Round(time.Millisecond), w.callsSince(seq))
 	t.Cleanup(func() { _, _ = w.dm(context.Background(), nil, "rm", "-f", "-y", name) })
 	assert.Contains(t, out, "Docker is up and running!")
 	assert.NotContains(t, out, secret)
@@ -204,9 +241,10 @@ func TestCreateUseAndRemove(t *testing.T) {
 	out, err = docker(ctx, env, "version", "--format", "{{.Server.Version}}")
 	assert.NoError(t, err, out)
 
+	seq = w.lastSeq()
 	start = time.Now()
 	w.must(ctx, nil, "rm", "-y", name)
-	t.Logf("docker-machine rm took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("docker-machine rm took %s; EC2 calls: %s", time.Since(start).Round(time.Millisecond), w.callsSince(seq))
 	assert.Equal(t, before, w.userResources(), "after rm the cloud is exactly as before create")
 }
 
