@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -139,12 +138,7 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 	}
 	kids, err := h(c)
 	if err != nil {
-		var ae *APIError
-		if !errors.As(err, &ae) {
-			s.log.Error("cloudsim: EC2 action failed", "action", call.Action, "request_id", requestID, "err", err)
-			ae = ec2Error("InternalError", "")
-		}
-		fail(ae, false)
+		fail(s.asAPIError(err, &call, ec2Error), false)
 		return
 	}
 	call.Status = http.StatusOK

@@ -132,6 +132,11 @@ func (s *Server) ec2DescribeAvailabilityZones(c *ec2Call) ([]xnode, error) {
 	return []xnode{set("availabilityZoneInfo", items)}, nil
 }
 
+type accountAttr struct {
+	name   string
+	values []string
+}
+
 func (s *Server) ec2DescribeAccountAttributes(c *ec2Call) ([]xnode, error) {
 	s.mu.Lock()
 	def := "none"
@@ -139,14 +144,16 @@ func (s *Server) ec2DescribeAccountAttributes(c *ec2Call) ([]xnode, error) {
 		def = v.ID
 	}
 	s.mu.Unlock()
-	attrs := []struct {
-		name   string
-		values []string
-	}{
+	attrs := []accountAttr{
 		{"supported-platforms", []string{"VPC"}}, {"default-vpc", []string{def}}, {"max-instances", []string{"20"}},
 		{"vpc-max-security-groups-per-interface", []string{"5"}}, {"max-elastic-ips", []string{"5"}}, {"vpc-max-elastic-ips", []string{"5"}},
 	}
 	want := c.p.list("AttributeName")
+	for _, w := range want {
+		if !slices.ContainsFunc(attrs, func(a accountAttr) bool { return a.name == w }) {
+			return nil, ec2Invalid("Value (%s) for parameter attributeName is invalid.", w)
+		}
+	}
 	var items []xnode
 	for _, a := range attrs {
 		if len(want) > 0 && !containsStr(want, a.name) {
@@ -157,16 +164,6 @@ func (s *Server) ec2DescribeAccountAttributes(c *ec2Call) ([]xnode, error) {
 			vals = append(vals, item(leaf("attributeValue", v)))
 		}
 		items = append(items, item(leaf("attributeName", a.name), set("attributeValueSet", vals)))
-	}
-	for _, w := range want {
-		if !slices.ContainsFunc(attrs, func(a struct {
-			name   string
-			values []string
-		}) bool {
-			return a.name == w
-		}) {
-			return nil, ec2Invalid("Value (%s) for parameter attributeName is invalid.", w)
-		}
 	}
 	return []xnode{set("accountAttributeSet", items)}, nil
 }
@@ -209,29 +206,13 @@ func (s *Server) ec2CreateVpc(c *ec2Call) ([]xnode, error) {
 	return []xnode{view}, nil
 }
 
+// ec2DeleteVpc deletes a VPC with its default security group.
 func (s *Server) ec2DeleteVpc(c *ec2Call) ([]xnode, error) {
-	id, err := c.p.ec2Required("VpcId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.st.ec2
-	v, err := e.vpcs.find(c.region.Name, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.vpcs.deletable(v); err != nil {
-		return nil, err
-	}
-	if err := c.dryRun(); err != nil {
-		return nil, err
-	}
-	for _, g := range e.groups.list(selector{}, func(g *ec2Group) bool { return g.VpcID == v.ID }) {
-		e.groups.remove(g)
-	}
-	e.vpcs.remove(v)
-	return []xnode{leaf("return", true)}, nil
+	return remove(s, c, "VpcId", func(e *ec2State) *table[*ec2Vpc] { return e.vpcs }, func(v *ec2Vpc) {
+		for _, g := range s.st.ec2.groups.list(selector{}, func(g *ec2Group) bool { return g.VpcID == v.ID }) {
+			s.st.ec2.groups.remove(g)
+		}
+	})
 }
 
 func (s *Server) ec2DescribeVpcs(c *ec2Call) ([]xnode, error) {
@@ -322,23 +303,34 @@ func (s *Server) ec2CreateSubnet(c *ec2Call) ([]xnode, error) {
 }
 
 func (s *Server) ec2DeleteSubnet(c *ec2Call) ([]xnode, error) {
-	id, err := c.p.ec2Required("SubnetId")
+	return remove(s, c, "SubnetId", func(e *ec2State) *table[*ec2Subnet] { return e.subnets }, nil)
+}
+
+// remove is the body of the EC2 Delete actions over a table: the resource
+// of param in the region, unless something depends on it; also runs under
+// the lock just before the removal.
+func remove[T record](s *Server, c *ec2Call, param string, of func(*ec2State) *table[T], also func(T)) ([]xnode, error) {
+	id, err := c.p.ec2Required(param)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, err := s.st.ec2.subnets.find(c.region.Name, id)
+	t := of(s.st.ec2)
+	v, err := t.find(c.region.Name, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.ec2.subnets.deletable(sn); err != nil {
+	if err := t.deletable(v); err != nil {
 		return nil, err
 	}
 	if err := c.dryRun(); err != nil {
 		return nil, err
 	}
-	s.st.ec2.subnets.remove(sn)
+	if also != nil {
+		also(v)
+	}
+	t.remove(v)
 	return []xnode{leaf("return", true)}, nil
 }
 

@@ -115,3 +115,16 @@ func TestEC2SignatureAndErrorShapes(t *testing.T) {
 	assert.Contains(t, codes, "SignatureDoesNotMatch")
 	assert.Contains(t, codes, "InvalidAMIID.NotFound")
 }
+
+// TestEC2ActionsAreServed sends every listed action with no parameters:
+// each answers (success or a parameter error), none is an unknown action.
+func TestEC2ActionsAreServed(t *testing.T) {
+	sim := newSim(t)
+	actions := cloudsim.EC2Actions()
+	require.Contains(t, actions, "RunInstances")
+	for _, action := range actions {
+		a := ec2Send(t, sim, url.Values{"Action": {action}, "Version": {"2016-11-15"}}, signer(sim, "us-east-1", time.Now(), nil))
+		assert.NotContains(t, a.body, "<Code>InvalidAction</Code>", action)
+		assert.Less(t, a.status, 500, "%s: %s", action, a.body)
+	}
+}

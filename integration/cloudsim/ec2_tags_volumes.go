@@ -136,10 +136,9 @@ func (s *Server) ec2DescribeTags(c *ec2Call) ([]xnode, error) {
 }
 
 func (s *Server) ec2VolumeView(v *ec2Volume) xnode {
-	status := "available"
+	status := v.status()
 	var att []xnode
 	if v.InstanceID != "" {
-		status = "in-use"
 		att = []xnode{item(leaf("volumeId", v.ID), leaf("instanceId", v.InstanceID), leaf("device", v.Device), leaf("status", "attached"),
 			leaf("attachTime", v.AttachTime), leaf("deleteOnTermination", v.DeleteOnTermination))}
 	}
@@ -182,24 +181,7 @@ func (v *ec2Volume) status() string {
 }
 
 func (s *Server) ec2DeleteVolume(c *ec2Call) ([]xnode, error) {
-	id, err := c.p.ec2Required("VolumeId")
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.st.ec2.volumes.find(c.region.Name, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.st.ec2.volumes.deletable(v); err != nil {
-		return nil, err
-	}
-	if err := c.dryRun(); err != nil {
-		return nil, err
-	}
-	s.st.ec2.volumes.remove(v)
-	return []xnode{leaf("return", true)}, nil
+	return remove(s, c, "VolumeId", func(e *ec2State) *table[*ec2Volume] { return e.volumes }, nil)
 }
 
 func (s *Server) ec2GetEbsEncryptionByDefault(c *ec2Call) ([]xnode, error) {

@@ -734,3 +734,68 @@ func TestEC2Faults(t *testing.T) {
 	assert.Equal(t, 503, re.HTTPStatusCode())
 	ec2Code(t, err, "RequestLimitExceeded")
 }
+
+func TestEC2OwnVpcAndSubnets(t *testing.T) {
+	sim, c := ec2Sim(t)
+	ctx := t.Context()
+	before := sim.Resources().EC2
+	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.20.0.0/16"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVpc, Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("lab")}}}}})
+	require.NoError(t, err)
+	vpcID := aws.ToString(vpc.Vpc.VpcId)
+	assert.False(t, aws.ToBool(vpc.Vpc.IsDefault))
+	_, err = c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/8")})
+	ec2Code(t, err, "InvalidVpc.Range")
+
+	sn, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpcID), CidrBlock: aws.String("10.20.1.0/24"), AvailabilityZone: aws.String("us-east-1c")})
+	require.NoError(t, err)
+	subnet := aws.ToString(sn.Subnet.SubnetId)
+	assert.False(t, aws.ToBool(sn.Subnet.MapPublicIpOnLaunch))
+	assert.Equal(t, int32(251), aws.ToInt32(sn.Subnet.AvailableIpAddressCount), "a /24 less the five reserved addresses")
+	_, err = c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpcID), CidrBlock: aws.String("10.20.1.128/25")})
+	ec2Code(t, err, "InvalidSubnet.Conflict")
+	_, err = c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpcID), CidrBlock: aws.String("10.30.0.0/24")})
+	ec2Code(t, err, "InvalidSubnet.Range")
+
+	g, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("lab"), Description: aws.String("lab"), VpcId: aws.String(vpcID)})
+	require.NoError(t, err)
+	defGroup := ec2Group(t, c, "lab") // the same name in another VPC is fine
+	_, err = c.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(vpcID)})
+	ec2Code(t, err, "DependencyViolation")
+
+	id := runEC2(t, c, func(in *ec2.RunInstancesInput) {
+		in.SubnetId = aws.String(subnet)
+		in.SecurityGroupIds = []string{aws.ToString(g.GroupId)}
+	})
+	inst := describeInstance(t, c, id)
+	assert.Equal(t, vpcID, aws.ToString(inst.VpcId))
+	assert.Empty(t, aws.ToString(inst.PublicIpAddress), "the subnet does not map public IPs")
+	assert.True(t, strings.HasPrefix(aws.ToString(inst.PrivateIpAddress), "10.20.1."), aws.ToString(inst.PrivateIpAddress))
+	_, err = c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: inst.ImageId, MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		SubnetId: aws.String(subnet), SecurityGroupIds: []string{defGroup}})
+	assert.Contains(t, ec2Code(t, err, "InvalidParameter"), "different networks")
+	_, err = c.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(subnet)})
+	ec2Code(t, err, "DependencyViolation")
+
+	terminate(t, c, id)
+	for _, step := range []func() error{
+		func() error {
+			_, err := c.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(subnet)})
+			return err
+		},
+		func() error {
+			_, err := c.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: g.GroupId})
+			return err
+		},
+		func() error {
+			_, err := c.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(defGroup)})
+			return err
+		},
+		func() error { _, err := c.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(vpcID)}); return err },
+	} {
+		require.NoError(t, step())
+	}
+	_, err = c.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(vpcID)})
+	ec2Code(t, err, "InvalidVpcID.NotFound")
+	assert.Equal(t, before, sim.Resources().EC2, "the VPC went with its default security group")
+}

@@ -417,12 +417,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	c := &callCtx{s: s, ctx: r.Context(), product: prod, action: call.Action, p: p, requestID: requestID, host: r.Host}
 	answer, err := s.invoke(c, h)
 	if err != nil {
-		var ae *APIError
-		if !errors.As(err, &ae) {
-			s.log.Error("cloudsim: action failed", "action", call.Action, "request_id", requestID, "err", err)
-			ae = newError("InternalError", "")
-		}
-		fail(ae, false)
+		fail(s.asAPIError(err, &call, newError), false)
 		return
 	}
 	answer["RequestId"] = requestID
@@ -430,6 +425,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.calls.record(call)
 	s.log.Debug("cloudsim: API call", "product", prod.Name, "action", call.Action, "request_id", requestID)
 	writeAnswer(w, http.StatusOK, format, call.Action+"Response", answer)
+}
+
+// asAPIError is the answer for a handler's error: an APIError as it is,
+// anything else (a bug or a host problem) logged and answered InternalError
+// from the product's table.
+func (s *Server) asAPIError(err error, call *Call, errorOf func(code, msg string) *APIError) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	s.log.Error("cloudsim: action failed", "product", call.Product, "action", call.Action, "request_id", call.RequestID, "err", err)
+	return errorOf("InternalError", "")
 }
 
 // recordFailure logs an error answer and records it in the call log.
