@@ -617,15 +617,21 @@ func (d *Driver) runInstance(ctx context.Context, a *api) error {
 	in.TagSpecifications = specs
 
 	var out *ec2.RunInstancesOutput
-	// The key pair and groups were just made; until EC2 sees them
-	// everywhere, RunInstances may not find them. The ClientToken makes the
-	// repeats safe.
-	err := retryWhile(ctx, "the key pair and security groups to be visible", true,
-		[]string{"InvalidKeyPair.NotFound", "InvalidGroup.NotFound"}, func() error {
-			var err error
-			out, err = a.ec2.RunInstances(ctx, in)
-			return err
-		})
+	// A key pair or group just made may not be visible to RunInstances yet
+	// (EC2 is eventually consistent); one given by the user that is not
+	// found is an error at once. The ClientToken makes the repeats safe.
+	var notYet []string
+	if !d.ExistingKey {
+		notYet = append(notYet, "InvalidKeyPair.NotFound")
+	}
+	if len(d.CreatedSecurityGroupIds) > 0 {
+		notYet = append(notYet, "InvalidGroup.NotFound")
+	}
+	err := retryWhile(ctx, "the new key pair and security groups to be visible", len(notYet) > 0, notYet, func() error {
+		var err error
+		out, err = a.ec2.RunInstances(ctx, in)
+		return err
+	})
 	if err != nil {
 		hint := ""
 		switch errorCode(err) {
