@@ -1,18 +1,53 @@
 package amazonec2
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/docker/machine/libmachine/drivers"
+	"github.com/docker/machine/libmachine/drivers/plugin/localbinary"
 	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
 	"github.com/docker/machine/libmachine/state"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/libmachine/capability"
+	"github.com/fleetdock/machine/libmachine/plugin"
 )
+
+// pluginAddresses starts the plugin binary as the stock launcher does (the
+// token in the environment, the RPC address on its first output line),
+// loads the machine's config and asks the capability service.
+func pluginAddresses(t *testing.T, raw []byte) capability.Addresses {
+	t.Helper()
+	cmd := exec.Command("docker-machine-driver-amazonec2")
+	cmd.Env = append(os.Environ(), localbinary.PluginEnvKey+"="+localbinary.PluginEnvVal, localbinary.PluginEnvDriverName+"="+Name)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	c, err := rpc.DialHTTP("tcp", strings.TrimSpace(addr))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Call(rpcdriver.RPCServiceNameV1+".SetConfigRaw", raw, &struct{}{}))
+	var supported []string
+	require.NoError(t, c.Call(plugin.CapabilityService+".Supported", struct{}{}, &supported))
+	require.Contains(t, supported, plugin.CapAddresses)
+	var addrs capability.Addresses
+	require.NoError(t, c.Call(plugin.CapabilityService+".Addresses", struct{}{}, &addrs))
+	_ = c.Call(rpcdriver.RPCServiceNameV1+".Close", struct{}{}, &struct{}{})
+	return addrs
+}
 
 // buildPlugin builds cmd/docker-machine-driver-amazonec2 into a fresh
 // directory and puts that directory first on PATH, where the stock
@@ -70,6 +105,11 @@ func TestPluginBinaryThroughStockClient(t *testing.T) {
 	var stored map[string]any
 	require.NoError(t, json.Unmarshal(raw, &stored))
 	require.NotEmpty(t, stored["InstanceId"])
+
+	// The capability service next to the stock one reports the addresses.
+	addrs := pluginAddresses(t, raw)
+	assert.Equal(t, []string{ip}, addrs.Public)
+	assert.NotEmpty(t, addrs.Private)
 
 	again, err := factory.NewRPCClientDriver(Name, raw)
 	require.NoError(t, err)
