@@ -3,7 +3,11 @@ package amazonec2
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,4 +71,55 @@ func TestCreateWithInstanceRole(t *testing.T) {
 	assert.NotContains(t, string(raw), c.AccessKeyID)
 	require.NoError(t, d.Remove())
 	s.requireSameAs(before, "after rm")
+}
+
+// A profile of the shared config file whose credentials come from a
+// credential_process, and the container credentials endpoint
+// (AWS_CONTAINER_CREDENTIALS_FULL_URI, on loopback as the SDK requires
+// for http), each create and remove a host with nothing of theirs stored.
+func TestCreateWithCredentialProcessAndContainerRole(t *testing.T) {
+	s := startSim(t, fastFaults())
+	before := s.snapshot()
+	id, secret := s.AWSCredentials()
+	check := func(t *testing.T, d *Driver, source string) {
+		t.Helper()
+		require.NoError(t, d.PreCreateCheck())
+		require.NoError(t, d.Create())
+		assert.Contains(t, d.client.source, source)
+		raw, err := json.Marshal(d)
+		require.NoError(t, err)
+		assert.NotContains(t, string(raw), secret)
+		assert.NotContains(t, string(raw), id)
+		require.NoError(t, d.Remove())
+		s.requireSameAs(before, "after rm")
+	}
+
+	t.Run("credential_process", func(t *testing.T) {
+		script := writeFile(t, "creds.sh", fmt.Sprintf("#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\"}'\n", id, secret))
+		require.NoError(t, os.Chmod(script, 0o700))
+		t.Setenv("AWS_CONFIG_FILE", writeFile(t, "config", "[profile ops]\ncredential_process = "+script+"\n"))
+		d := NewDriver("process", t.TempDir())
+		v := noFlagKeys(d, s)
+		v["amazonec2-profile"] = "ops"
+		require.NoError(t, d.SetConfigFromFlags(rpcFlags(v)))
+		check(t, d, "ProcessProvider")
+	})
+
+	t.Run("container", func(t *testing.T) {
+		token := "container-auth-token-1"
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != token {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			_ = json.NewEncoder(w).Encode(map[string]string{"AccessKeyId": id, "SecretAccessKey": secret,
+				"Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+		}))
+		defer srv.Close()
+		t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/role")
+		t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
+		d := NewDriver("container", t.TempDir())
+		require.NoError(t, d.SetConfigFromFlags(rpcFlags(noFlagKeys(d, s))))
+		check(t, d, "CredentialsEndpoint")
+	})
 }
