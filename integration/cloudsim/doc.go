@@ -94,7 +94,8 @@
 // # Faults and the admin API
 //
 // Faults sets per-action latency, instance timings, a per-AccessKeyId request
-// rate above which calls fail with Throttling.User, and injected failures
+// rate above which calls fail with Throttling.User (RequestLimitExceeded,
+// HTTP 503, on EC2), and injected failures
 // (an action, the Nth call or a probability, an error code). The admin API
 // under /admin (see admin.go) lists every resource for leak checks, reads
 // and replaces the faults, lists the API calls with per-action counts, and
@@ -137,5 +138,10 @@
 // EIP associates with ECS instances only; route next hops are instances only.
 // ModifyInstanceAttribute records a new Password but does not change it on a
 // running host. Data disks are accepted and described but do not exist in
-// the container host.
+// the container host. On EC2: one network interface per instance (device
+// index 0), no Elastic IPs, snapshots, AMI creation or launch templates,
+// volumes exist only as made by RunInstances, and the metadata service
+// serves the session token and role credentials only. Terminated instances
+// answer DescribeInstances for an hour, as on EC2, but the admin listing
+// leaves them out (they hold nothing).
 package cloudsim

@@ -56,13 +56,7 @@ func TestRegionIdOptionalWhereTheReferenceSaysSo(t *testing.T) {
 	a = send(t, sim, http.MethodGet, signedFor(sim, ecsVersion, "ReleaseEipAddress", map[string]string{"AllocationId": eip.AllocationId}), false)
 	requireErrorShape(t, a, "InvalidAllocationId.NotFound", http.StatusNotFound)
 
-	vpcID := defaultVpc(t, sim)
-	router, table := routerOf(t, sim, vpcID), ""
-	for _, rt := range sim.Resources().RouteTables {
-		if rt.VpcID == vpcID {
-			table = rt.ID
-		}
-	}
+	router, table := defaultRouter(t, sim)
 	a = send(t, sim, http.MethodGet, signedFor(sim, ecsVersion, "DescribeRouteTables", map[string]string{"VRouterId": router}), false)
 	require.Equal(t, http.StatusOK, a.status, a.text)
 	var rts ecs.DescribeRouteTablesResponse
@@ -90,24 +84,12 @@ func TestRegionIdOptionalWhereTheReferenceSaysSo(t *testing.T) {
 	requireErrorShape(t, a, "InvalidLoadBalancerId.NotFound", http.StatusNotFound)
 }
 
-// routerOf returns the VRouter of a VPC through DescribeVpcs.
-func routerOf(t *testing.T, sim *cloudsimtest.Sim, vpcID string) string {
-	t.Helper()
-	req := ecs.CreateDescribeVpcsRequest()
-	req.RegionId = region
-	req.VpcId = vpcID
-	resp, err := sim.ECS.DescribeVpcs(req)
-	ok(t, resp, err)
-	require.Len(t, resp.Vpcs.Vpc, 1)
-	return resp.Vpcs.Vpc[0].VRouterId
-}
-
 // TestDescribeVRouters: the deprecated ECS action and the VPC one list each
 // VPC's router with its route table, filtered by VRouterId.
 func TestDescribeVRouters(t *testing.T) {
 	sim := newSim(t)
 	vpcID := defaultVpc(t, sim)
-	router := routerOf(t, sim, vpcID)
+	router, _ := defaultRouter(t, sim)
 
 	ereq := ecs.CreateDescribeVRoutersRequest()
 	ereq.RegionId = region
