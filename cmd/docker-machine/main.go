@@ -8,6 +8,7 @@ import (
 
 	"github.com/fleetdock/machine/cmd/docker-machine/commands"
 	"github.com/fleetdock/machine/drivers/aliyunecs"
+	"github.com/fleetdock/machine/drivers/amazonec2"
 	"github.com/fleetdock/machine/drivers/generic"
 	"github.com/fleetdock/machine/drivers/none"
 	"github.com/fleetdock/machine/libmachine/plugin"
@@ -17,6 +18,7 @@ func init() {
 	plugin.RegisterBuiltin("none", func() drivers.Driver { return none.NewDriver("", "") })
 	plugin.RegisterBuiltin("generic", func() drivers.Driver { return generic.NewDriver("", "") })
 	plugin.RegisterBuiltin("aliyunecs", func() drivers.Driver { return aliyunecs.NewDriver("", "") })
+	plugin.RegisterBuiltin("amazonec2", func() drivers.Driver { return amazonec2.NewDriver("", "") })
 }
 
 func main() {

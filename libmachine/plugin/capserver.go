@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/rpc"
+	"os"
 	"slices"
 
 	"github.com/docker/machine/libmachine/drivers"
@@ -59,8 +61,10 @@ type LBArgs struct {
 }
 
 // Serve runs d as a plugin binary: the stock driver service plus the
-// capability service. Like the stock RegisterDriver it never returns.
+// capability service, logging through NewLineHandler on stdout and stderr.
+// Like the stock RegisterDriver it never returns.
 func Serve(d drivers.Driver) {
+	slog.SetDefault(slog.New(NewLineHandler(os.Stdout, os.Stderr)))
 	if err := rpc.RegisterName(CapabilityService, &capServer{d: d}); err != nil {
 		panic("plugin: registering the capability service: " + err.Error())
 	}

@@ -1,9 +1,8 @@
-package main
+package plugin
 
 import (
 	"bytes"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,7 +12,7 @@ import (
 // unless --debug: Info and Warn must go to stdout, Debug and Error to stderr.
 func TestLineHandlerSplitsLevels(t *testing.T) {
 	var out, debug bytes.Buffer
-	log := slog.New(&lineHandler{out: &out, debug: &debug, mu: &sync.Mutex{}}).With("machine", "m1")
+	log := slog.New(NewLineHandler(&out, &debug)).With("machine", "m1")
 	log.Info("instance created", "instance", "i-1")
 	log.Warn("flag ignored")
 	log.Debug("retrying", "attempt", 2)
