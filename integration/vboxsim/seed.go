@@ -49,7 +49,7 @@ func ReadSeedISO(path string) (*Seed, error) {
 		return nil, nil
 	}
 	read := func(name string) ([]byte, error) {
-		data, err := fs.ReadFile("/" + name)
+		data, err := fs.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("the cidata seed %s has no %s (NoCloud needs user-data and meta-data): %w", path, name, err)
 		}
