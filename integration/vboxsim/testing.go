@@ -109,6 +109,7 @@ func (s *Sim) cleanup(t testing.TB) {
 		return
 	}
 	for _, vm := range st.VMs {
+		_ = os.Remove(qmpPath(vm))
 		if vm.Run == nil {
 			continue
 		}
@@ -116,7 +117,6 @@ func (s *Sim) cleanup(t testing.TB) {
 		if processAlive(vm.Run.QEMUPID, "qemu-system") {
 			_ = syscall.Kill(vm.Run.QEMUPID, syscall.SIGKILL)
 		}
-		_ = os.Remove(qmpPath(vm))
 	}
 	containers := false
 	for _, vm := range st.VMs {
