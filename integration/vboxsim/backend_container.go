@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -76,15 +77,7 @@ func (containerBackend) start(c *call, vm *VM) (*Runtime, error) {
 		}
 	}
 	if host == nil {
-		image := c.cfg.ContainerImage
-		if image == "" {
-			if image, err = hostworld.EnsureImage(ctx, hostworld.ImageOptions{}); err != nil {
-				return nil, err
-			}
-		}
-		host, err = hostworld.Start(ctx, hostworld.HostOptions{Name: containerName(vm), Image: image, SudoUser: "root",
-			Labels: map[string]string{labelHome: HomeLabel(c.home), labelVM: vm.UUID}})
-		if err != nil {
+		if host, err = createContainer(ctx, c, vm, shareBinds(vm, seed)); err != nil {
 			return nil, err
 		}
 		fresh = true
@@ -124,6 +117,84 @@ grep -q '[[:space:]]%[1]s$' /etc/hosts || printf '127.0.1.1\t%%s\n' %[1]s >> /et
 	run.ForwarderPID = pid
 	setGuestNet(vm, host.IP)
 	return run, nil
+}
+
+// bind is a shared folder as a bind mount into the container.
+type bind struct {
+	host, guest string
+	readOnly    bool
+}
+
+// shareBinds places the machine's shared folders where a guest with the
+// Guest Additions would have them: where the seed's cloud-config mounts
+// a vboxsf of that name, else, for an automounted folder, at MountDir +
+// MountPrefix + name (the guest properties; /media/sf_NAME by default).
+func shareBinds(vm *VM, seed *Seed) []bind {
+	var out []bind
+	for _, s := range vm.Shares {
+		guest := ""
+		if seed != nil {
+			for _, m := range seed.Mounts {
+				if m.Type == "vboxsf" && m.Spec == s.Name {
+					guest = m.Point
+				}
+			}
+		}
+		if guest == "" && s.Automount {
+			dir, prefix := "/media", "sf_"
+			if p, ok := vm.GuestProps["/VirtualBox/GuestAdd/SharedFolders/MountDir"]; ok {
+				dir = p.Value
+			}
+			if p, ok := vm.GuestProps["/VirtualBox/GuestAdd/SharedFolders/MountPrefix"]; ok {
+				prefix = p.Value
+			}
+			guest = path.Join("/", dir, prefix+s.Name)
+		}
+		if !path.IsAbs(guest) || strings.ContainsAny(guest, ",") || strings.ContainsAny(s.HostPath, ",") {
+			continue
+		}
+		out = append(out, bind{host: s.HostPath, guest: path.Clean(guest), readOnly: s.ReadOnly})
+	}
+	return out
+}
+
+// createContainer creates and boots the machine's container with its
+// shared folders mounted; on failure it leaves no container behind.
+func createContainer(ctx context.Context, c *call, vm *VM, binds []bind) (*hostworld.Host, error) {
+	image := c.cfg.ContainerImage
+	if image == "" {
+		var err error
+		if image, err = hostworld.EnsureImage(ctx, hostworld.ImageOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	name := containerName(vm)
+	args := append([]string{"create"}, hostworld.ContainerRunFlags(name, "root")...)
+	args = append(args, "--network", "bridge", "--label", labelHome+"="+HomeLabel(c.home), "--label", labelVM+"="+vm.UUID)
+	for _, b := range binds {
+		m := "type=bind,source=" + b.host + ",target=" + b.guest
+		if b.readOnly {
+			m += ",readonly"
+		}
+		args = append(args, "--mount", m)
+	}
+	args = append(args, image, "/sbin/init")
+	fail := func(err error) (*hostworld.Host, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return nil, errors.Join(err, hostworld.RemoveAllLabelled(cctx, map[string]string{labelVM: vm.UUID}))
+	}
+	if _, err := docker(ctx, args...); err != nil {
+		return fail(err)
+	}
+	host, err := hostworld.FindHost(ctx, name)
+	if err != nil {
+		return fail(err)
+	}
+	if err := host.StartAgain(ctx); err != nil {
+		return fail(err)
+	}
+	return host, nil
 }
 
 // setGuestNet publishes the guest's addresses as Guest Additions would:

@@ -29,6 +29,16 @@ func TestContainerBackendLifecycle(t *testing.T) {
 	createMachine(t, sim, "ct1", base, disk, iso, port)
 	mustSim(t, sim, "hostonlyif", "create")
 	mustSim(t, sim, "modifyvm", "ct1", "--nic2", "hostonly", "--hostonlyadapter2", "vboxnet0")
+	// One folder the seed mounts (as the driver's cloud-config does), one
+	// automounted where the stock driver's guest properties put it.
+	share1, share2 := filepath.Join(dir, "share1"), filepath.Join(dir, "share2")
+	require.NoError(t, os.MkdirAll(share1, 0o755))
+	require.NoError(t, os.MkdirAll(share2, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(share1, "hello"), []byte("from the host\n"), 0o644))
+	mustSim(t, sim, "sharedfolder", "add", "ct1", "--name", "share1", "--hostpath", share1, "--automount")
+	mustSim(t, sim, "sharedfolder", "add", "ct1", "--name", "hosthome", "--hostpath", share2, "--automount")
+	mustSim(t, sim, "guestproperty", "set", "ct1", "/VirtualBox/GuestAdd/SharedFolders/MountPrefix", "/")
+	mustSim(t, sim, "guestproperty", "set", "ct1", "/VirtualBox/GuestAdd/SharedFolders/MountDir", "/")
 
 	start := time.Now()
 	out := mustSim(t, sim, "startvm", "ct1", "--type", "headless")
@@ -38,6 +48,9 @@ func TestContainerBackendLifecycle(t *testing.T) {
 	t.Logf("container boot to SSH through the NAT forward: %s", time.Since(start).Round(time.Millisecond))
 	assert.Equal(t, []string{"vbox-ct1", "0"}, strings.Fields(got)[:2])
 	assert.Contains(t, got, "adm")
+	assert.Equal(t, "from the host\n", sshUntil(t.Context(), t, addr, "docker", signer, "cat /share1/hello", 10*time.Second))
+	sshUntil(t.Context(), t, addr, "docker", signer, "sudo touch /hosthome/from-guest", 10*time.Second)
+	assert.FileExists(t, filepath.Join(share2, "from-guest"))
 
 	// The host-only address is the container's, reachable from here.
 	ipOut := mustSim(t, sim, "guestproperty", "get", "ct1", "/VirtualBox/GuestInfo/Net/1/V4/IP")

@@ -49,16 +49,22 @@
 //     to the container; it follows rule changes and ends with the machine.
 //     The guest properties /VirtualBox/GuestInfo/Net/N/V4/IP report
 //     10.0.2.15 for NAT adapters and the container's address for the
-//     others, which is reachable from this host. acpipowerbutton asks
+//     others, which is reachable from this host. Shared folders are bind
+//     mounts where a guest with the Guest Additions would have them: at
+//     the mount point of the seed's vboxsf mounts entry of that name, else
+//     (automount) at MountDir/MountPrefix+NAME from the guest properties
+//     (/media/sf_NAME by default, /NAME with boot2docker's "/" and "/");
+//     they are fixed when the machine first starts. acpipowerbutton asks
 //     systemd to shut down, poweroff kills the container, unregistervm
-//     removes it. Shared folders are recorded, not mounted.
+//     removes it.
 //   - qemu: a real QEMU VM booting the attached disks (raw, qcow2, VMDK,
 //     VDI) and DVDs, with each NAT adapter a user-mode network whose host
 //     forwards are the NAT rules (changed at run time through the
 //     monitor). The accelerator is chosen explicitly: Config.Accel, or KVM
 //     only where /proc/cpuinfo shows vmx or svm, TCG otherwise. The power
 //     button is QMP system_powerdown, poweroff QMP quit; the serial console
-//     goes to Logs/console.log. Host-only adapters have no counterpart.
+//     goes to Logs/console.log. Host-only adapters and shared folders have
+//     no counterpart.
 //
 // Rules with an empty host IP listen on 127.0.0.1 only, where VirtualBox
 // would listen on every address: tests talk to loopback alone.

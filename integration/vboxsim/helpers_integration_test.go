@@ -39,6 +39,8 @@ users:
     groups: [adm]
     ssh_authorized_keys:
       - %s
+mounts:
+  - [share1, /share1, vboxsf, "defaults,uid=1000,gid=1000,nofail,_netdev", "0", "0"]
 `, hostname, user, pub)
 	src := filepath.Join(dir, "seed-src")
 	require.NoError(t, os.MkdirAll(src, 0o755))

@@ -349,6 +349,8 @@ users:
       - ssh-ed25519 AAAAC3Nza key1
 ssh_authorized_keys:
   - ssh-ed25519 AAAAC3Nzb key2
+mounts:
+  - [hosthome, /hosthome, vboxsf, "defaults,nofail", "0", "0"]
 `)
 	s, err := ParseSeed(user, []byte("instance-id: iid-1\nlocal-hostname: other\n"))
 	require.NoError(t, err)
@@ -360,10 +362,25 @@ ssh_authorized_keys:
 	assert.Equal(t, SeedUser{Name: "docker", Sudo: []string{"ALL=(ALL) NOPASSWD:ALL"}, Groups: []string{"adm", "docker"},
 		Shell: "/bin/bash", AuthorizedKeys: []string{"ssh-ed25519 AAAAC3Nza key1"}}, s.Users[1])
 
+	assert.Equal(t, []SeedMount{{Spec: "hosthome", Point: "/hosthome", Type: "vboxsf", Options: "defaults,nofail"}}, s.Mounts)
+
 	_, err = ParseSeed([]byte("#cloud-config\nusers:\n  - name: \"bad name\"\n"), []byte("instance-id: x\n"))
 	assert.ErrorContains(t, err, "not a valid Linux user name")
 	_, err = ParseSeed([]byte("#cloud-config\nusers: [\n"), []byte("instance-id: x\n"))
 	assert.ErrorContains(t, err, "not valid cloud-config YAML")
+}
+
+func TestShareBinds(t *testing.T) {
+	vm := newVM("m", newUUID(), "/x/m/m.vbox", "Ubuntu_64")
+	vm.Shares = []SharedFolder{{Name: "hosthome", HostPath: "/home", Automount: true},
+		{Name: "data", HostPath: "/srv/data", Automount: true, ReadOnly: true}, {Name: "manual", HostPath: "/opt"}}
+	seed := &Seed{Mounts: []SeedMount{{Spec: "hosthome", Point: "/hosthome", Type: "vboxsf"}}}
+	assert.Equal(t, []bind{{host: "/home", guest: "/hosthome"}, {host: "/srv/data", guest: "/media/sf_data", readOnly: true}},
+		shareBinds(vm, seed), "the seed's vboxsf mount wins; automount uses the Guest Additions defaults")
+	vm.GuestProps = map[string]GuestProp{"/VirtualBox/GuestAdd/SharedFolders/MountPrefix": {Value: "/"},
+		"/VirtualBox/GuestAdd/SharedFolders/MountDir": {Value: "/"}}
+	assert.Equal(t, []bind{{host: "/home", guest: "/hosthome"}, {host: "/srv/data", guest: "/data", readOnly: true}},
+		shareBinds(vm, nil), "boot2docker's guest properties put shares at /NAME")
 }
 
 func TestConfigValidation(t *testing.T) {
