@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"path"
 	"regexp"
@@ -61,6 +62,10 @@ func (containerBackend) start(c *call, vm *VM) (*Runtime, error) {
 	if seed != nil && seed.Hostname != "" && !hostnamePattern.MatchString(seed.Hostname) {
 		return nil, fmt.Errorf("the seed's hostname %q is not a valid hostname", seed.Hostname)
 	}
+	// A guest that ran before left this host a neighbour entry with its
+	// VirtualBox MAC, which the new container does not answer to until
+	// setGuestMAC runs; without this, the boot wait stalls until it ages.
+	forgetGuestNeighbours(ctx)
 	var host *hostworld.Host
 	fresh := false
 	if vm.Run != nil && vm.Run.Container != "" {
@@ -109,6 +114,9 @@ grep -q '[[:space:]]%[1]s$' /etc/hosts || printf '127.0.1.1\t%%s\n' %[1]s >> /et
 				return fail(fmt.Errorf("setting the seed's hostname: %w", err))
 			}
 		}
+	}
+	if err := setGuestMAC(ctx, host, guestNICMAC(vm)); err != nil {
+		return fail(err)
 	}
 	pid, err := startForwarder(ctx, c.home, vm, host.IP)
 	if err != nil {
@@ -195,6 +203,74 @@ func createContainer(ctx context.Context, c *call, vm *VM, binds []bind) (*hostw
 		return fail(err)
 	}
 	return host, nil
+}
+
+// setGuestMAC gives the container's one interface the MAC of the NIC it
+// plays, as drivers find the guest's address by matching that MAC in
+// "ip addr show". Docker sets it only at container creation, and this
+// machine's Docker client refuses to with its older daemon, so it is
+// changed inside the guest at every start; the guest announces it
+// (arp_notify) and this host's stale neighbour entry is dropped.
+func setGuestMAC(ctx context.Context, host *hostworld.Host, mac string) error {
+	if mac == "" {
+		return nil
+	}
+	script := fmt.Sprintf(`set -e
+echo 1 > /proc/sys/net/ipv4/conf/eth0/arp_notify
+ip link set dev eth0 address %s`, mac)
+	if _, err := host.Exec(ctx, script); err != nil {
+		return fmt.Errorf("giving the guest's interface the NIC's MAC %s: %w", mac, err)
+	}
+	flushErr := exec.CommandContext(ctx, "ip", "neigh", "flush", "to", host.IP).Run()
+	deadline := time.Now().Add(30 * time.Second)
+	for pause := 50 * time.Millisecond; ; pause = min(pause*2, time.Second) {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(host.IP, "22"), 2*time.Second)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the guest at %s is unreachable after its MAC changed to %s: %w (flushing the neighbour entry: %v)",
+				host.IP, mac, err, flushErr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+}
+
+// forgetGuestNeighbours drops this host's neighbour entries with a
+// VirtualBox MAC (08:00:27, used by no one else here). Failing to is no
+// error: the entries then age out by themselves.
+func forgetGuestNeighbours(ctx context.Context) {
+	out, err := exec.CommandContext(ctx, "ip", "neigh", "show").Output()
+	if err != nil {
+		return
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != "dev" || f[3] != "lladdr" || !strings.HasPrefix(strings.ToLower(f[4]), "08:00:27:") {
+			continue
+		}
+		_ = exec.CommandContext(ctx, "ip", "neigh", "del", f[0], "dev", f[2]).Run()
+	}
+}
+
+// guestNICMAC is the colon-form MAC of the first host-only (or bridged)
+// adapter, else of the first NAT adapter.
+func guestNICMAC(vm *VM) string {
+	for _, want := range [][]string{{"hostonly", "hostonlynetwork", "bridged"}, {"nat"}} {
+		for _, nic := range vm.NICs {
+			for _, w := range want {
+				if nic.Attachment == w {
+					return macColons(nic.MAC)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // setGuestNet publishes the guest's addresses as Guest Additions would:
@@ -287,6 +363,9 @@ func (containerBackend) reset(c *call, vm *VM) error {
 		return err
 	}
 	if err := host.StartAgain(ctx); err != nil {
+		return err
+	}
+	if err := setGuestMAC(ctx, host, guestNICMAC(vm)); err != nil {
 		return err
 	}
 	vm.Run.ContainerIP = host.IP

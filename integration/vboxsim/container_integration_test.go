@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,6 +58,12 @@ func TestContainerBackendLifecycle(t *testing.T) {
 	ip := strings.TrimSpace(strings.TrimPrefix(ipOut, "Value: "))
 	require.NotNil(t, net.ParseIP(ip), ipOut)
 	sshUntil(t.Context(), t, net.JoinHostPort(ip, "22"), "docker", signer, "true", 30*time.Second)
+	// The guest's interface carries NIC 2's MAC, as drivers look it up.
+	info := mustSim(t, sim, "showvminfo", "ct1", "--machinereadable")
+	mac := regexp.MustCompile(`macaddress2="([0-9A-F]{12})"`).FindStringSubmatch(info)
+	require.Len(t, mac, 2)
+	ipAddr := sshUntil(t.Context(), t, addr, "docker", signer, "ip addr show", 10*time.Second)
+	assert.Regexp(t, "(?s)link/ether "+macColons(mac[1])+" .*inet "+regexp.QuoteMeta(ip)+"/", ipAddr)
 	assert.Equal(t, "Value: 10.0.2.15\n", mustSim(t, sim, "guestproperty", "get", "ct1", "/VirtualBox/GuestInfo/Net/0/V4/IP"))
 
 	// A NAT rule added while running is served too.

@@ -49,7 +49,9 @@
 //     to the container; it follows rule changes and ends with the machine.
 //     The guest properties /VirtualBox/GuestInfo/Net/N/V4/IP report
 //     10.0.2.15 for NAT adapters and the container's address for the
-//     others, which is reachable from this host. Shared folders are bind
+//     others, which is reachable from this host; the container's interface
+//     carries the MAC of the host-only (else the NAT) adapter, so a driver
+//     that looks the address up by MAC in "ip addr show" finds it. Shared folders are bind
 //     mounts where a guest with the Guest Additions would have them: at
 //     the mount point of the seed's vboxsf mounts entry of that name, else
 //     (automount) at MountDir/MountPrefix+NAME from the guest properties

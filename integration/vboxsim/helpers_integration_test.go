@@ -116,6 +116,12 @@ func waitState(t *testing.T, sim *Sim, vm, want string, timeout time.Duration) {
 
 func mustSim(t *testing.T, sim *Sim, args ...string) string {
 	t.Helper()
+	start := time.Now()
+	defer func() {
+		if d := time.Since(start); d > time.Second {
+			t.Logf("VBoxManage %s took %s", strings.Join(args[:min(2, len(args))], " "), d.Round(time.Millisecond))
+		}
+	}()
 	out, errOut, code := sim.VBoxManage(t, args...)
 	require.Equal(t, 0, code, "VBoxManage %s: %s", strings.Join(args, " "), errOut)
 	return out
