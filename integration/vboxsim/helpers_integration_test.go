@@ -22,7 +22,7 @@ import (
 
 // seedFor writes a NoCloud seed ISO (with genisoimage, as the reference
 // does) for user with a fresh key, and returns the ISO and the signer.
-func seedFor(t *testing.T, dir, user, hostname string) (string, ssh.Signer) {
+func seedFor(t testing.TB, dir, user, hostname string) (string, ssh.Signer) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ mounts:
 	return iso, signer
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -63,7 +63,7 @@ func freePort(t *testing.T) int {
 
 // sshUntil runs cmd over SSH at addr as user, retrying with backoff until
 // it works or the deadline passes.
-func sshUntil(ctx context.Context, t *testing.T, addr, user string, signer ssh.Signer, cmd string, timeout time.Duration) string {
+func sshUntil(ctx context.Context, t testing.TB, addr, user string, signer ssh.Signer, cmd string, timeout time.Duration) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -98,7 +98,7 @@ func sshUntil(ctx context.Context, t *testing.T, addr, user string, signer ssh.S
 }
 
 // waitState polls showvminfo until VMState is want.
-func waitState(t *testing.T, sim *Sim, vm, want string, timeout time.Duration) {
+func waitState(t testing.TB, sim *Sim, vm, want string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for pause := 100 * time.Millisecond; ; pause = min(pause*3/2, 2*time.Second) {
@@ -114,7 +114,7 @@ func waitState(t *testing.T, sim *Sim, vm, want string, timeout time.Duration) {
 	}
 }
 
-func mustSim(t *testing.T, sim *Sim, args ...string) string {
+func mustSim(t testing.TB, sim *Sim, args ...string) string {
 	t.Helper()
 	start := time.Now()
 	defer func() {
@@ -129,7 +129,7 @@ func mustSim(t *testing.T, sim *Sim, args ...string) string {
 
 // createMachine runs a create sequence like the driver's: a VM with a
 // disk, the seed ISO and an SSH NAT forward on port.
-func createMachine(t *testing.T, sim *Sim, name, base, disk, seed string, port int) {
+func createMachine(t testing.TB, sim *Sim, name, base, disk, seed string, port int) {
 	t.Helper()
 	mustSim(t, sim, "createvm", "--basefolder", base, "--name", name, "--ostype", "Ubuntu_64", "--register")
 	mustSim(t, sim, "modifyvm", name, "--memory", "1024", "--cpus", "2", "--boot1", "disk", "--boot2", "dvd", "--acpi", "on",
