@@ -128,7 +128,7 @@ func (c *call) powerUpCheck(vm *VM) (text, vrc string) {
 			continue
 		}
 		if c.cfg.darwin() {
-			return TextHostOnlyAdaptersUnsupported(), "VERR_NOT_FOUND"
+			return TextHostOnlyAdaptersUnsupported(nic.HostOnlyIf), "VERR_NOT_FOUND"
 		}
 		if c.st.hostOnlyIf(nic.HostOnlyIf) == nil {
 			return TextInterfaceNotFound(nic.HostOnlyIf), "VERR_INTNET_FLT_IF_NOT_FOUND"

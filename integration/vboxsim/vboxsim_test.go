@@ -159,7 +159,8 @@ func TestErrorTexts(t *testing.T) {
 			TextHostOnlyRangeDenied},
 		{"host-only range allowed by networks.conf", Config{HostOnlyRanges: []string{"192.168.99.0/24"}},
 			[]string{"hostonlyif", "ipconfig", "vboxnet0", "--ip", "192.168.99.1", "--netmask", "255.255.255.0"}, 0, ""},
-		{"no vboxnetadp", Config{NoHostOnlyDriver: true}, []string{"hostonlyif", "create"}, 1, TextNoVBoxNetCtl},
+		{"no vboxnetadp", Config{NoHostOnlyDriver: true}, []string{"hostonlyif", "create"}, 1, "0%...NS_ERROR_FAILURE\n" + TextNoVBoxNetCtl},
+		{"no host-only adapters on macOS 7", Config{Platform: "darwin"}, []string{"hostonlyif", "create"}, 1, "0%...NS_ERROR_FAILURE\n" + TextNoVBoxNetCtl},
 		{"hostonlynet on Linux", Config{}, []string{"hostonlynet", "add", "--name", "n"}, 2, "VBoxManage: error: Invalid command 'hostonlynet'\n"},
 		{"list hostonlynets on Linux", Config{}, []string{"list", "hostonlynets"}, 2, "VBoxManage: error: Unknown subcommand \"hostonlynets\".\n"},
 		{"nic hostonlynet on Linux", Config{}, []string{"modifyvm", "m1", "--nic3", "hostonlynet"}, 1,
@@ -175,13 +176,13 @@ func TestErrorTexts(t *testing.T) {
 		{"amd-v missing", Config{Virtualization: "none-amdv"}, []string{"startvm", "m1"}, 1, TextAMDVNotAvailable},
 		{"hyper-v", Config{Virtualization: "hyperv"}, []string{"startvm", "m1"}, 1, TextHyperV},
 		{"missing host-only interface", Config{}, []string{"startvm", "m1"}, 1, TextInterfaceNotFound("vboxnet5")},
-		{"host-only adapter on macOS 7", Config{Platform: "darwin"}, []string{"startvm", "m1"}, 1, TextHostOnlyAdaptersUnsupported()},
+		{"host-only adapter on macOS 7", Config{Platform: "darwin"}, []string{"startvm", "m1"}, 1, TextHostOnlyAdaptersUnsupported("vboxnet5")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			home := newHome(t, tc.cfg)
 			mustVBM(t, home, "createvm", "--name", "m1", "--register")
-			if !tc.cfg.NoHostOnlyDriver {
+			if !tc.cfg.NoHostOnlyDriver && tc.cfg.Platform != "darwin" {
 				mustVBM(t, home, "hostonlyif", "create")
 			}
 			if tc.name == "missing host-only interface" || tc.name == "host-only adapter on macOS 7" {
