@@ -84,5 +84,6 @@
 //	})
 //
 // Install builds the binary once per test binary, and removes the
-// containers, VMs and forwarders its machines left when the test ends.
+// containers, VMs and forwarders its machines left when the test ends;
+// Teardown does the same for a state folder made without Install.
 package vboxsim

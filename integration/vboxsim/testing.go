@@ -3,6 +3,7 @@ package vboxsim
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,11 +104,22 @@ func (s *Sim) VBoxManage(t testing.TB, args ...string) (stdout, stderr string, c
 }
 
 func (s *Sim) cleanup(t testing.TB) {
-	st, err := ReadState(s.Home)
-	if err != nil {
-		t.Errorf("reading the stand-in's state for cleanup: %v", err)
-		return
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := Teardown(ctx, s.Home); err != nil {
+		t.Errorf("cleaning up the VBoxManage stand-in: %v", err)
 	}
+}
+
+// Teardown stops everything the machines of the state folder home run:
+// forwarders, QEMU VMs and containers (which it removes). Install's
+// cleanup calls it; call it yourself for a state folder made otherwise.
+func Teardown(ctx context.Context, home string) error {
+	st, err := ReadState(home)
+	if err != nil {
+		return fmt.Errorf("reading the stand-in's state: %w", err)
+	}
+	containers := false
 	for _, vm := range st.VMs {
 		_ = os.Remove(qmpPath(vm))
 		if vm.Run == nil {
@@ -117,20 +129,16 @@ func (s *Sim) cleanup(t testing.TB) {
 		if processAlive(vm.Run.QEMUPID, "qemu-system") {
 			_ = syscall.Kill(vm.Run.QEMUPID, syscall.SIGKILL)
 		}
+		containers = containers || vm.Run.Backend == BackendContainer
 	}
-	containers := false
-	for _, vm := range st.VMs {
-		containers = containers || (vm.Run != nil && vm.Run.Backend == BackendContainer)
-	}
-	if cfg, err := LoadConfig(s.Home); err == nil && cfg.backend() == BackendContainer {
+	if cfg, err := LoadConfig(home); err == nil && cfg.backend() == BackendContainer {
 		containers = true
 	}
 	if !containers {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := hostworld.RemoveAllLabelled(ctx, map[string]string{labelHome: HomeLabel(s.Home)}); err != nil {
-		t.Errorf("removing the stand-in's containers: %v", err)
+	if err := hostworld.RemoveAllLabelled(ctx, map[string]string{labelHome: HomeLabel(home)}); err != nil {
+		return fmt.Errorf("removing the stand-in's containers: %w", err)
 	}
+	return nil
 }
