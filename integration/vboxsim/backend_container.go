@@ -322,7 +322,12 @@ func (containerBackend) alive(c *call, vm *VM) bool {
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	out, err := docker(ctx, "container", "inspect", "--format", "{{.State.Running}}", vm.Run.Container)
-	return err == nil && strings.TrimSpace(out) == "true"
+	if err != nil {
+		// Gone is off; an engine that does not answer says nothing about
+		// the guest, which keeps its state until the engine is back.
+		return !strings.Contains(strings.ToLower(err.Error()), "no such")
+	}
+	return strings.TrimSpace(out) == "true"
 }
 
 func (containerBackend) acpiShutdown(c *call, vm *VM) error {
