@@ -26,8 +26,8 @@
 // serialised as VBoxSVC serialises them). A failed command changes nothing.
 // Each call is appended to calls.jsonl (arguments, exit code, output);
 // ReadCalls reads it. config.json (Config) holds the simulated host: the
-// VirtualBox version, the platform (linux, or darwin for VirtualBox 7's
-// host-only networks), hardware virtualisation (missing VT-x, VT-x off in
+// VirtualBox version, the platform (linux, or darwin for VirtualBox 7 on
+// macOS: host-only networks, no host-only adapters), hardware virtualisation (missing VT-x, VT-x off in
 // the BIOS, missing AMD-V, Hyper-V in the way), a host without the
 // host-only driver, the ranges /etc/vbox/networks.conf allows (default
 // 192.168.56.0/21: other host-only addresses fail with E_ACCESSDENIED), and
@@ -66,7 +66,11 @@
 //     only where /proc/cpuinfo shows vmx or svm, TCG otherwise. The power
 //     button is QMP system_powerdown, poweroff QMP quit; the serial console
 //     goes to Logs/console.log. Host-only adapters and shared folders have
-//     no counterpart.
+//     no counterpart: reach Docker through a NAT rule (NoHostOnlyDriver
+//     makes hostonlyif create fail, so a driver falls back to one).
+//
+// controlvm savestate stops the guest (gracefully for a container) and
+// marks the machine saved; the next startvm boots it again.
 //
 // Rules with an empty host IP listen on 127.0.0.1 only, where VirtualBox
 // would listen on every address: tests talk to loopback alone.
