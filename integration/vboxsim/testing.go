@@ -23,11 +23,21 @@ type Sim struct {
 }
 
 // Install builds the VBoxManage stand-in (once per test binary), gives it
-// a fresh state folder with cfg, and removes whatever its machines left
+// a fresh state folder with cfg (for the container backend, with the
+// hostworld image built beforehand), and removes whatever its machines left
 // running (containers, QEMU VMs, forwarders) when the test ends.
 func Install(t testing.TB, cfg Config) *Sim {
 	t.Helper()
 	bin := testbin.Build(t, "./integration/vboxsim/cmd/VBoxManage")
+	if cfg.Backend == BackendContainer && cfg.ContainerImage == "" {
+		// Built here, not inside a startvm that holds the state lock and
+		// has a deadline for the boot alone.
+		img, err := hostworld.EnsureImage(t.Context(), hostworld.ImageOptions{})
+		if err != nil {
+			t.Fatalf("preparing the host image for the VBoxManage stand-in: %v", err)
+		}
+		cfg.ContainerImage = img
+	}
 	s := &Sim{BinDir: bin, Home: t.TempDir()}
 	if err := SaveConfig(s.Home, &cfg); err != nil {
 		t.Fatalf("configuring the VBoxManage stand-in: %v", err)
