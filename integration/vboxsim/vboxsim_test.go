@@ -391,3 +391,50 @@ func TestConfigValidation(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.err, "VBOXSIM_HOME is not set")
 }
+
+// TestRemoveLeavesNothing replays a remove as drivers do it, after the
+// stock create: the machine, its disk, then the network and DHCP server.
+func TestRemoveLeavesNothing(t *testing.T) {
+	home := newHome(t, Config{})
+	machines := stockCreate(t, home)
+	mustVBM(t, home, "startvm", "m1", "--type", "headless")
+	mustVBM(t, home, "controlvm", "m1", "poweroff")
+	mustVBM(t, home, "unregistervm", "m1", "--delete")
+	assert.NoFileExists(t, filepath.Join(machines, "m1", "disk.vdi"))
+	assert.NoDirExists(t, filepath.Join(machines, "m1"))
+	assert.Empty(t, mustVBM(t, home, "list", "hdds"))
+	// --delete keeps DVD images registered, as VirtualBox does.
+	assert.Contains(t, mustVBM(t, home, "list", "dvds"), "seed.iso")
+	mustVBM(t, home, "closemedium", "dvd", filepath.Join(home, "store", "seed.iso"))
+	mustVBM(t, home, "dhcpserver", "remove", "--netname", "HostInterfaceNetworking-vboxnet0")
+	mustVBM(t, home, "hostonlyif", "remove", "vboxnet0")
+	r := vbm(t, home, nil, "hostonlyif", "remove", "vboxnet0")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "The host network interface named 'vboxnet0' could not be found")
+	st, err := ReadState(home)
+	require.NoError(t, err)
+	assert.Empty(t, st.VMs)
+	assert.Empty(t, st.Media)
+	assert.Empty(t, st.HostOnlyIfs)
+	assert.Empty(t, st.DHCPServers)
+}
+
+func TestControlVMOnRunningMachine(t *testing.T) {
+	home := newHome(t, Config{})
+	mustVBM(t, home, "createvm", "--name", "m1", "--register")
+	mustVBM(t, home, "startvm", "m1")
+	mustVBM(t, home, "controlvm", "m1", "natpf1", "ssh,tcp,127.0.0.1,2222,,22")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `Forwarding(0)="ssh,tcp,127.0.0.1,2222,,22"`)
+	mustVBM(t, home, "controlvm", "m1", "natpf1", "delete", "ssh")
+	mustVBM(t, home, "controlvm", "m1", "pause")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `VMState="paused"`)
+	mustVBM(t, home, "controlvm", "m1", "resume")
+	mustVBM(t, home, "controlvm", "m1", "savestate")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `VMState="saved"`)
+	r := vbm(t, home, nil, "controlvm", "m1", "poweroff")
+	assert.Equal(t, "VBoxManage: error: Machine 'm1' is not currently running.\n", r.err)
+	mustVBM(t, home, "discardstate", "m1")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `VMState="poweroff"`)
+	r = vbm(t, home, nil, "controlvm", "m1", "frobnicate")
+	assert.Equal(t, 1, r.code, "not running is checked first")
+}
