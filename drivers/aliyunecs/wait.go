@@ -31,13 +31,13 @@ var errWaitTimeout = errors.New("timed out")
 // waitFor polls check with growing, jittered intervals until it reports
 // done, fails, or timeout passes. check returns what it saw, which goes into
 // the timeout error so the user learns where it got stuck.
-func waitFor(ctx context.Context, what string, timeout time.Duration, check func(context.Context) (done bool, seen string, err error)) error {
+func (a *api) waitFor(ctx context.Context, what string, timeout time.Duration, check func(context.Context) (done bool, seen string, err error)) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	interval := pollInitial
-	logger().Debug("waiting", "for", what, "timeout", timeout)
+	a.logger().Debug("waiting", "for", what, "timeout", timeout)
 	seen := ""
 	for {
 		done, s, err := check(ctx)
@@ -51,7 +51,7 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, check func
 			return fmt.Errorf("waiting for %s: %w", what, err)
 		}
 		if done {
-			logger().Debug("wait over", "for", what, "after", time.Since(start).Round(time.Millisecond))
+			a.logger().Debug("wait over", "for", what, "after", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
 		// Jitter keeps parallel creates from polling in lockstep.

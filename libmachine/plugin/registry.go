@@ -3,6 +3,13 @@
 // (API version 1), so any plugin written for docker-machine 0.16.2 or
 // rancher-machine works, and our own binaries can serve our built-ins to
 // those CLIs.
+//
+// A built-in driver that has a method SetLogger(*slog.Logger) gets the
+// Logger of Open's Options, so that in the CLI's process its lines go where
+// the command's progress goes without touching slog's default logger. A
+// driver without one, or opened without a Logger, logs through
+// slog.Default(); so does a driver served as a plugin binary, whose output
+// the CLI reads and logs itself.
 package plugin
 
 import (
