@@ -36,6 +36,10 @@ type Client struct {
 	// the flag is accepted for compatibility.
 	NativeSSH bool
 
+	// machines reach and provision machines; the zero value is SSH and the
+	// provision package.
+	machines machineAccess
+
 	mu     sync.Mutex
 	opened []plugin.Driver
 }

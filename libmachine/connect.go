@@ -213,24 +213,60 @@ func (c *Client) staleServerCert(ctx context.Context, h *host.Host) error {
 // connection: TLS daemon, engine options. The server certificate is kept
 // while it still fits the host, so a second provision changes nothing.
 func (c *Client) Provision(ctx context.Context, h *host.Host) error {
-	return c.provision(ctx, h, provision.Provision, false)
+	return c.provision(ctx, h, c.access().provision, false)
 }
 
 // RegenerateCerts issues a new server certificate and installs it.
 func (c *Client) RegenerateCerts(ctx context.Context, h *host.Host) error {
-	return c.provision(ctx, h, provision.Provision, true)
+	return c.provision(ctx, h, c.access().provision, true)
 }
 
 // Upgrade upgrades Docker on the machine through its install path.
 func (c *Client) Upgrade(ctx context.Context, h *host.Host) error {
-	return c.provision(ctx, h, provision.Upgrade, false)
+	return c.provision(ctx, h, c.access().upgrade, false)
 }
 
 type provisionFunc func(context.Context, provision.Commander, provision.Options) (*provision.Report, error)
 
+// machineConn is the command channel provisioning runs over.
+type machineConn interface {
+	provision.Commander
+	Stats() (dials, commands int)
+	Close() error
+}
+
+// machineAccess is how the client reaches a machine and provisions it, so
+// that the lifecycle can be exercised against a simulated machine; a nil
+// field takes the real one.
+type machineAccess struct {
+	dial      func(ctx context.Context, h *host.Host) (machineConn, error)
+	provision provisionFunc
+	upgrade   provisionFunc
+}
+
+func (c *Client) access() machineAccess {
+	a := c.machines
+	if a.dial == nil {
+		a.dial = func(ctx context.Context, h *host.Host) (machineConn, error) {
+			client, err := c.SSH(ctx, h)
+			if err != nil {
+				return nil, err
+			}
+			return client, nil
+		}
+	}
+	if a.provision == nil {
+		a.provision = provision.Provision
+	}
+	if a.upgrade == nil {
+		a.upgrade = provision.Upgrade
+	}
+	return a
+}
+
 func (c *Client) provision(ctx context.Context, h *host.Host, run provisionFunc, newCert bool) error {
 	c.Infof("Waiting for SSH to be available...")
-	client, err := c.SSH(ctx, h)
+	client, err := c.access().dial(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -310,7 +346,7 @@ func dataDisk(h *host.Host) (*provision.DataDisk, error) {
 
 // logReport records, at debug level, where provisioning spent its time and
 // how much it asked of the host.
-func (c *Client) logReport(h *host.Host, r *provision.Report, client *ssh.Client) {
+func (c *Client) logReport(h *host.Host, r *provision.Report, client machineConn) {
 	if r == nil {
 		return
 	}

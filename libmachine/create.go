@@ -15,6 +15,7 @@ import (
 	"github.com/docker/machine/libmachine/mcnflag"
 
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 	"github.com/fleetdock/machine/libmachine/plugin"
 	"github.com/fleetdock/machine/libmachine/store"
 )
@@ -29,8 +30,8 @@ type CreateRequest struct {
 	// DriverOptions are the driver's flags by name, with every flag the
 	// driver declares present (see DriverOptionsFrom).
 	DriverOptions DriverOptions
-	Engine        host.EngineOptions
-	Swarm         host.SwarmOptions
+	Engine        hostopts.Engine
+	Swarm         hostopts.Swarm
 	TLSSANs       []string
 }
 
@@ -49,7 +50,7 @@ func NewCreateRequest(name, driverName string) CreateRequest {
 	return CreateRequest{
 		Name:   name,
 		Driver: driverName,
-		Engine: host.EngineOptions{
+		Engine: hostopts.Engine{
 			ArbitraryFlags:   []string{},
 			Env:              []string{},
 			InsecureRegistry: []string{},
@@ -58,7 +59,7 @@ func NewCreateRequest(name, driverName string) CreateRequest {
 			TLSVerify:        true,
 			InstallURL:       strings.TrimSpace(envOr(EnvInstallURL, drivers.DefaultEngineInstallURL)),
 		},
-		Swarm: host.SwarmOptions{
+		Swarm: hostopts.Swarm{
 			Host:               "tcp://0.0.0.0:3376",
 			Image:              envOr(EnvSwarmImage, "swarm:latest"),
 			Strategy:           "spread",
@@ -71,7 +72,7 @@ func NewCreateRequest(name, driverName string) CreateRequest {
 
 // Validate checks what can be checked before any driver is asked.
 func (r *CreateRequest) Validate() error {
-	if err := host.ValidateName(r.Name); err != nil {
+	if err := hostopts.ValidateName(r.Name); err != nil {
 		return fmt.Errorf("Error creating machine: %w", err)
 	}
 	if d := r.Swarm.Discovery; d != "" {
@@ -149,7 +150,7 @@ func (c *Client) NewHost(ctx context.Context, d plugin.Driver, req CreateRequest
 		Driver:        d,
 		DriverName:    d.DriverName(),
 		HostOptions: &host.Options{
-			AuthOptions: &host.AuthOptions{
+			AuthOptions: &hostopts.Auth{
 				CertDir:          c.Store.CertsDir(),
 				CaCertPath:       c.Certs.CACert,
 				CaPrivateKeyPath: c.Certs.CAKey,

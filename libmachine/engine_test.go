@@ -12,6 +12,7 @@ import (
 	"github.com/fleetdock/machine/certs"
 	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // addrDriver reports fixed addresses; the embedded nil Driver panics on
@@ -73,7 +74,7 @@ func TestSwarmMemberUsesTheMachinesCertificatesAndDockerURL(t *testing.T) {
 	h := &host.Host{
 		Name:   "m1",
 		Driver: &addrDriver{IP: "10.0.0.7", URL: "tcp://10.0.0.7:2376"},
-		HostOptions: &host.Options{AuthOptions: &host.AuthOptions{
+		HostOptions: &host.Options{AuthOptions: &hostopts.Auth{
 			CaCertPath: p.CACert, ClientCertPath: p.ClientCert, ClientKeyPath: p.ClientKey,
 		}},
 	}

@@ -2,6 +2,7 @@ package libmachine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,7 +10,10 @@ import (
 	"github.com/docker/machine/libmachine/state"
 
 	"github.com/fleetdock/machine/certs"
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/plugin"
+	"github.com/fleetdock/machine/libmachine/poll"
 	"github.com/fleetdock/machine/libmachine/store"
 )
 
@@ -47,7 +51,7 @@ type LeftoverError struct {
 }
 
 func (e *LeftoverError) Error() string {
-	return fmt.Sprintf("Error creating machine: %v\nCleaning up after the failure did not finish (%v); resources of %q may still exist. Run 'docker-machine rm -f %s' to remove them.",
+	return fmt.Sprintf("Error creating machine: %v\nCleaning up after the failure did not finish (%v); resources of %q may still exist. Run 'docker-machine rm %s' to remove them, with the same credentials and settings the create had.",
 		e.Err, e.CleanupErr, e.Name, e.Name)
 }
 func (e *LeftoverError) Unwrap() error { return e.Err }
@@ -77,11 +81,14 @@ func (c *Client) BootstrapCerts(ctx context.Context) error {
 
 // Create runs the whole create flow for a host prepared by NewHost whose
 // driver already has its flags: certificates, pre-create check, driver
-// create, wait for Running, then provisioning.
+// create, wait for Running, then provisioning. Every step stops when ctx
+// ends (Ctrl-C): a driver offering capability.Cancellable gets ctx, a
+// plugin is closed.
 //
-// A failed create removes what the driver made and the store entry; only
-// when that cleanup fails does the machine stay listed, with a LeftoverError
-// telling the user to rm it.
+// A failed or interrupted create removes what the driver made and the
+// store entry, on capability.CleanupContext(ctx); only when that cleanup
+// fails or is itself interrupted does the machine stay listed, with a
+// LeftoverError telling the user what finishes it.
 func (c *Client) Create(ctx context.Context, h *host.Host) error {
 	// The lock is taken before the entry exists, so no other command of
 	// ours sees the machine half made.
@@ -100,47 +107,100 @@ func (c *Client) Create(ctx context.Context, h *host.Host) error {
 	}
 
 	c.Infof("Running pre-create checks...")
-	if err := h.Driver.PreCreateCheck(); err != nil {
+	if err := ops(h.Driver).PreCreateCheckContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(h.Name, "the pre-create check", ctx)
+		}
 		return &PreCreateError{Err: err}
 	}
 	if err := c.Store.Create(h); err != nil {
 		return fmt.Errorf("Error saving host to store before attempting creation: %w", err)
 	}
+	// The configuration before the driver made anything: enough for a
+	// relaunched plugin to find what it made by its tags.
+	raw, err := json.Marshal(h.Driver)
+	if err != nil {
+		return c.abandonCreate(ctx, h, nil, fmt.Errorf("reading the driver configuration of %q: %w", h.Name, err))
+	}
 
 	c.Infof("Creating machine...")
-	if err := h.Driver.Create(); err != nil {
-		return c.abandonCreate(h, fmt.Errorf("Error in driver during machine creation: %w", err))
+	if err := ops(h.Driver).CreateContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			return c.abandonCreate(ctx, h, raw, interrupted(h.Name, "the driver's create", ctx))
+		}
+		return c.abandonCreate(ctx, h, raw, fmt.Errorf("Error in driver during machine creation: %w", err))
 	}
 	if err := c.Save(h); err != nil {
-		return c.abandonCreate(h, err)
+		return c.abandonCreate(ctx, h, raw, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return c.abandonCreate(h, fmt.Errorf("create of %q was interrupted: %w", h.Name, err))
+		return c.abandonCreate(ctx, h, raw, interrupted(h.Name, "the create", ctx))
 	}
 
 	c.Infof("Waiting for machine to be running, this may take a few minutes...")
 	if err := c.WaitForState(ctx, h, state.Running, DefaultTimeouts.State); err != nil {
-		return c.abandonCreate(h, fmt.Errorf("Error waiting for machine to be running: %w", err))
+		if ctx.Err() != nil {
+			err = interrupted(h.Name, "waiting for the machine to be running", ctx)
+		} else {
+			err = fmt.Errorf("Error waiting for machine to be running: %w", err)
+		}
+		return c.abandonCreate(ctx, h, raw, err)
 	}
 	if err := c.Save(h); err != nil {
-		return c.abandonCreate(h, err)
+		return c.abandonCreate(ctx, h, raw, err)
 	}
 	if !hasSSH(h) {
 		return nil
 	}
 	if err := c.Provision(ctx, h); err != nil {
-		return c.abandonCreate(h, err)
+		if ctx.Err() != nil {
+			err = interrupted(h.Name, "provisioning", ctx)
+		}
+		return c.abandonCreate(ctx, h, raw, err)
 	}
 	return c.Save(h)
 }
 
-// abandonCreate undoes a failed create: the driver removes what it made,
-// then the store entry goes. If the driver cannot clean up, the entry stays
-// so `rm` can finish the job.
-func (c *Client) abandonCreate(h *host.Host, cause error) error {
+// InterruptedError is a command stopped by its context (Ctrl-C, SIGTERM).
+type InterruptedError struct {
+	Name, Step string
+	Err        error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("creating %q was interrupted during %s", e.Name, e.Step)
+}
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+func interrupted(name, step string, ctx context.Context) error {
+	return &InterruptedError{Name: name, Step: step, Err: context.Cause(ctx)}
+}
+
+// abandonCreate undoes a failed create on the cleanup context: the driver
+// (relaunched from raw when its plugin is gone) removes what it made, then
+// the store entry goes. If the driver cannot clean up, or a second Ctrl-C
+// stops the cleanup, the entry stays so `rm` can finish the job.
+func (c *Client) abandonCreate(ctx context.Context, h *host.Host, raw []byte, cause error) error {
+	cctx := capability.CleanupContext(ctx)
 	c.Infof("Creating %q failed; removing what was created...", h.Name)
-	if err := h.Driver.Remove(); err != nil {
-		_ = c.Save(h)
+	if pd, ok := h.Driver.(plugin.Driver); ok && plugin.Usable(pd) {
+		if latest, err := json.Marshal(h.Driver); err == nil {
+			raw = latest
+		}
+	}
+	err := c.usableDriver(cctx, h, raw)
+	if err == nil {
+		err = ops(h.Driver).RemoveContext(cctx)
+		if err != nil && cctx.Err() != nil {
+			err = fmt.Errorf("the cleanup was interrupted: %w", err)
+		}
+	}
+	if err != nil {
+		if serr := c.Save(h); serr != nil && raw != nil {
+			// The driver is gone: keep the configuration it last had.
+			h.Driver, h.RawDriver = nil, raw
+			_ = c.Save(h)
+		}
 		return &LeftoverError{Name: h.Name, Err: cause, CleanupErr: err}
 	}
 	if err := c.Store.Remove(h.Name); err != nil {
@@ -151,97 +211,81 @@ func (c *Client) abandonCreate(h *host.Host, cause error) error {
 
 // WaitForState polls the driver with backoff until it reports want.
 func (c *Client) WaitForState(ctx context.Context, h *host.Host, want state.State, timeout time.Duration) error {
-	var last state.State
-	var lastErr error
-	err := poll(ctx, timeout, func() bool {
-		last, lastErr = h.Driver.GetState()
-		return lastErr == nil && last == want
+	o := poll.Options{What: fmt.Sprintf("machine %q to be %s", h.Name, want), Timeout: timeout, Jitter: 0.2}
+	return poll.Until(ctx, o, func(ctx context.Context) (bool, error) {
+		st, err := ops(h.Driver).GetStateContext(ctx)
+		if err != nil {
+			return false, permanent(h.Driver, err)
+		}
+		if st != want {
+			return false, poll.NotYet("%s", st)
+		}
+		return true, nil
 	})
-	if err == nil {
-		return nil
-	}
-	if lastErr != nil {
-		return fmt.Errorf("machine %q did not reach state %s within %s: last error: %w", h.Name, want, timeout, lastErr)
-	}
-	return fmt.Errorf("machine %q did not reach state %s within %s (it is %s): %w", h.Name, want, timeout, last, err)
 }
 
-// poll calls done with exponential backoff (250 ms doubling to 5 s) until it
-// returns true, the timeout passes or ctx ends.
-func poll(ctx context.Context, timeout time.Duration, done func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	delay := 250 * time.Millisecond
-	for {
-		if done() {
-			return nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		delay = min(delay*2, 5*time.Second)
-	}
+// powerAction is start, stop or kill: the driver call, the state it leads
+// to, and the words of its progress lines.
+type powerAction struct {
+	doing, done, verb string
+	call              func(capability.Cancellable, context.Context) error
+	want              state.State
 }
 
-func (c *Client) actionToState(ctx context.Context, h *host.Host, verb string, action func() error, want state.State) error {
-	if st, err := h.Driver.GetState(); err == nil && st == want {
-		return &AlreadyInStateError{Name: h.Name, State: want}
+var (
+	actStart = powerAction{"Starting", "started", "starting", capability.Cancellable.StartContext, state.Running}
+	actStop  = powerAction{"Stopping", "stopped", "stopping", capability.Cancellable.StopContext, state.Stopped}
+	actKill  = powerAction{"Killing", "killed", "killing", capability.Cancellable.KillContext, state.Stopped}
+)
+
+// act runs a power action and waits for its state; a machine already
+// there is an AlreadyInStateError.
+func (c *Client) act(ctx context.Context, h *host.Host, a powerAction) error {
+	c.Infof("%s %q...", a.doing, h.Name)
+	d := ops(h.Driver)
+	if st, err := d.GetStateContext(ctx); err == nil && st == a.want {
+		return &AlreadyInStateError{Name: h.Name, State: a.want}
 	}
-	if err := action(); err != nil {
-		return fmt.Errorf("%s %q: %w", verb, h.Name, err)
+	if err := a.call(d, ctx); err != nil {
+		return fmt.Errorf("%s %q: %w", a.verb, h.Name, err)
 	}
-	return c.WaitForState(ctx, h, want, DefaultTimeouts.State)
+	if err := c.WaitForState(ctx, h, a.want, DefaultTimeouts.State); err != nil {
+		return err
+	}
+	c.Infof("Machine %q was %s.", h.Name, a.done)
+	return nil
 }
 
 // Start starts a stopped machine, then makes sure its certificate still
 // covers its (possibly new) address and Docker answers.
 func (c *Client) Start(ctx context.Context, h *host.Host) error {
-	c.Infof("Starting %q...", h.Name)
-	if err := c.actionToState(ctx, h, "starting", h.Driver.Start, state.Running); err != nil {
+	if err := c.act(ctx, h, actStart); err != nil {
 		return err
 	}
-	c.Infof("Machine %q was started.", h.Name)
 	return c.afterBoot(ctx, h)
 }
 
 // Stop stops a running machine.
-func (c *Client) Stop(ctx context.Context, h *host.Host) error {
-	c.Infof("Stopping %q...", h.Name)
-	if err := c.actionToState(ctx, h, "stopping", h.Driver.Stop, state.Stopped); err != nil {
-		return err
-	}
-	c.Infof("Machine %q was stopped.", h.Name)
-	return nil
-}
+func (c *Client) Stop(ctx context.Context, h *host.Host) error { return c.act(ctx, h, actStop) }
 
 // Kill powers a machine off.
-func (c *Client) Kill(ctx context.Context, h *host.Host) error {
-	c.Infof("Killing %q...", h.Name)
-	if err := c.actionToState(ctx, h, "killing", h.Driver.Kill, state.Stopped); err != nil {
-		return err
-	}
-	c.Infof("Machine %q was killed.", h.Name)
-	return nil
-}
+func (c *Client) Kill(ctx context.Context, h *host.Host) error { return c.act(ctx, h, actKill) }
 
 // Restart restarts a running machine or starts a stopped one.
 func (c *Client) Restart(ctx context.Context, h *host.Host) error {
 	c.Infof("Restarting %q...", h.Name)
-	st, err := h.Driver.GetState()
+	d := ops(h.Driver)
+	st, err := d.GetStateContext(ctx)
 	if err != nil {
 		return fmt.Errorf("getting the state of %q: %w", h.Name, err)
 	}
 	switch st {
 	case state.Stopped, state.Saved:
-		if err := h.Driver.Start(); err != nil {
+		if err := d.StartContext(ctx); err != nil {
 			return fmt.Errorf("starting %q: %w", h.Name, err)
 		}
 	default:
-		if err := h.Driver.Restart(); err != nil {
+		if err := d.RestartContext(ctx); err != nil {
 			return fmt.Errorf("restarting %q: %w", h.Name, err)
 		}
 	}
@@ -267,9 +311,14 @@ func (c *Client) afterBoot(ctx context.Context, h *host.Host) error {
 }
 
 // Remove removes the machine's resources through its driver, then its
-// store entry. With force, the store entry goes even when the driver fails
-// or cannot be loaded (a corrupt config), and the driver error is returned
-// as a warning alongside nil.
+// store entry. A driver that cannot remove them fails the removal and the
+// entry stays, so that `rm` can run again once the cause (credentials, a
+// flag, the network) is fixed.
+//
+// With force, the store entry goes even when the driver fails or cannot be
+// loaded (a corrupt config), and a *RemainingError comes back as the
+// warning: it names every resource the driver reported as the machine's,
+// which may still exist.
 func (c *Client) Remove(ctx context.Context, name string, force bool) (warning error, err error) {
 	exists, err := c.Store.Exists(name)
 	if err != nil {
@@ -285,20 +334,51 @@ func (c *Client) Remove(ctx context.Context, name string, force bool) (warning e
 	defer unlock()
 
 	var remoteErr error
+	var resources []capability.Resource
 	h, err := c.Load(ctx, name)
 	if err != nil {
 		remoteErr = err
-	} else if err := h.Driver.Remove(); err != nil {
-		remoteErr = err
+	} else {
+		if r, ok := capability.Get[capability.ResourceReporter](h.Driver); ok {
+			resources = r.Resources()
+		}
+		remoteErr = ops(h.Driver).RemoveContext(ctx)
 	}
 	if remoteErr != nil && !force {
-		return nil, fmt.Errorf("Error removing host %q: %w", name, remoteErr)
+		return nil, fmt.Errorf("Error removing host %q: %w\nThe machine stays listed; fix the cause and run 'docker-machine rm %s' again (with -f the entry goes even though its resources may remain).", name, remoteErr, name)
 	}
 	if err := c.Store.Remove(name); err != nil {
 		return remoteErr, fmt.Errorf("Can't remove %q: %w", name, err)
 	}
-	return remoteErr, nil
+	if remoteErr != nil {
+		return &RemainingError{Name: name, Resources: resources, Err: remoteErr}, nil
+	}
+	return nil, nil
 }
+
+// RemainingError is a forced removal whose driver could not remove the
+// machine's resources: the store entry is gone, the resources may not be.
+type RemainingError struct {
+	Name      string
+	Resources []capability.Resource
+	Err       error
+}
+
+func (e *RemainingError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the entry of %q was removed, but its driver could not remove what it made: %v", e.Name, e.Err)
+	if len(e.Resources) == 0 {
+		b.WriteString("\nIts cloud resources may still exist; check for them in the cloud's console.")
+		return b.String()
+	}
+	b.WriteString("\nThese may still exist; delete them in the cloud's console or API:")
+	for _, r := range e.Resources {
+		b.WriteString("\n  " + r.String())
+	}
+	return b.String()
+}
+
+func (e *RemainingError) Unwrap() error { return e.Err }
 
 // RegenerateClientCerts replaces the CA and the client certificate. Every
 // machine's server certificate then fails the chain check and is re-issued

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // dockerState is what one privileged read tells about Docker on the host.
@@ -245,14 +247,19 @@ func (s *session) waitDocker(ctx context.Context) error {
 			return nil
 		}
 	}
-	err := s.poll(ctx, what, s.t.Docker, func(ctx context.Context) error {
+	err := poll.Until(ctx, s.waitOptions(what+s.r.on(), s.t.Docker), func(ctx context.Context) (bool, error) {
 		// Every failure is retried: right after a restart the port refuses
 		// connections, and a slow host may need several tries.
 		if err := check(ctx); err != nil {
-			return errNotYet{err}
+			return false, err
 		}
-		return nil
+		return true, nil
 	})
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: no diagnosis, and no advice for a machine that
+		// the caller is about to roll back.
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w%s\nCheck that TCP port %d is open in the machine's firewall or security group, then run 'docker-machine provision %s'", err, s.diagnose(ctx), s.o.DockerPort, s.o.MachineName)
 	}
@@ -260,16 +267,23 @@ func (s *session) waitDocker(ctx context.Context) error {
 }
 
 // diagnose returns the daemon's state and last log lines, for errors. It
-// uses a fresh short deadline because the caller's may have run out.
+// has a short deadline of its own and is skipped once ctx has ended: an
+// interrupted command stops at once.
 func (s *session) diagnose(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	if ctx.Err() != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, diagnoseTimeout)
 	defer cancel()
-	res, err := s.r.run(ctx, "reading Docker's log", "# fdm:diagnose\nsystemctl is-active docker.service; journalctl -u docker.service --no-pager -n 20 -o cat 2>/dev/null | tail -n 20", true, 30*time.Second)
+	res, err := s.r.run(ctx, "reading Docker's log", "# fdm:diagnose\nsystemctl is-active docker.service; journalctl -u docker.service --no-pager -n 20 -o cat 2>/dev/null | tail -n 20", true, diagnoseTimeout)
 	if err != nil || len(strings.TrimSpace(string(res.Stdout))) == 0 {
 		return ""
 	}
 	return "\nDocker's state and last log lines on the host:\n" + indent(strings.TrimSpace(string(res.Stdout)))
 }
+
+// diagnoseTimeout bounds the read of Docker's log after a failure.
+const diagnoseTimeout = 10 * time.Second
 
 func indent(s string) string {
 	lines := strings.Split(s, "\n")

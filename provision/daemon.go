@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // Daemon configuration rule.
@@ -97,7 +97,7 @@ func jsonKey(flag string) string {
 type daemonInput struct {
 	Machine    string
 	Driver     string
-	Engine     host.EngineOptions
+	Engine     hostopts.Engine
 	Port       int
 	Dockerd    string  // absolute path of dockerd on the host
 	DaemonJSON *string // current daemon.json, nil when absent

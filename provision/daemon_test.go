@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 func strp(s string) *string { return &s }
@@ -16,7 +16,7 @@ func strp(s string) *string { return &s }
 func baseInput() daemonInput {
 	return daemonInput{
 		Machine: "node-1", Driver: "amazonec2", Port: 2376, Dockerd: "/usr/sbin/dockerd",
-		Engine: host.EngineOptions{
+		Engine: hostopts.Engine{
 			Labels:           []string{"tier=web"},
 			RegistryMirror:   []string{"https://m.example.test"},
 			InsecureRegistry: []string{"10.0.0.5:5000"},
@@ -102,7 +102,7 @@ func TestDaemonJSONMerge(t *testing.T) {
 	cases := []struct {
 		name       string
 		json       string
-		engine     func(e *host.EngineOptions)
+		engine     func(e *hostopts.Engine)
 		write      bool
 		wantJSON   map[string]any // checked keys
 		absentKeys []string
@@ -128,7 +128,7 @@ func TestDaemonJSONMerge(t *testing.T) {
 		{
 			name: "scalars set in the file win and are reported",
 			json: `{"storage-driver": "devicemapper", "log-level": "warn", "graph": "/srv/docker", "debug": true}`,
-			engine: func(e *host.EngineOptions) {
+			engine: func(e *hostopts.Engine) {
 				e.LogLevel = "debug"
 				e.GraphDir = "/data"
 				e.ArbitraryFlags = []string{"D"}
@@ -141,7 +141,7 @@ func TestDaemonJSONMerge(t *testing.T) {
 		{
 			name:     "the same value in the file is silent",
 			json:     `{"storage-driver": "overlay2", "ipv6": true}`,
-			engine:   func(e *host.EngineOptions) { e.Ipv6 = true },
+			engine:   func(e *hostopts.Engine) { e.Ipv6 = true },
 			noFlags:  []string{"--storage-driver", "--ipv6"},
 			warnings: nil,
 		},
@@ -157,7 +157,7 @@ func TestDaemonJSONMerge(t *testing.T) {
 		{
 			name:     "engine-opt list flags merge like the named ones",
 			json:     `{"labels": ["a=b"]}`,
-			engine:   func(e *host.EngineOptions) { e.ArbitraryFlags = []string{"label=zone=1"} },
+			engine:   func(e *hostopts.Engine) { e.ArbitraryFlags = []string{"label=zone=1"} },
 			write:    true,
 			wantJSON: map[string]any{"labels": []any{"a=b", "tier=web", "provider=amazonec2", "zone=1"}},
 			noFlags:  []string{"--label"},

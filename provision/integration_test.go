@@ -23,7 +23,7 @@ import (
 
 	"github.com/fleetdock/machine/certs"
 	"github.com/fleetdock/machine/integration/hostworld"
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 	"github.com/fleetdock/machine/libmachine/ssh"
 )
 
@@ -106,8 +106,8 @@ func TestProvisionRealHosts(t *testing.T) {
 	t.Cleanup(stop)
 	tlsf := makeTLS(t)
 
-	engine := func() *host.EngineOptions {
-		return &host.EngineOptions{
+	engine := func() *hostopts.Engine {
+		return &hostopts.Engine{
 			Labels:           []string{"tier=web"},
 			RegistryMirror:   []string{"https://mirror.invalid"},
 			InsecureRegistry: []string{"registry.invalid:5000"},

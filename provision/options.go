@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // DefaultDockerPort is the TLS port used when Options.DockerPort is zero.
@@ -72,7 +72,7 @@ func (t Timeouts) withDefaults() Timeouts {
 type Options struct {
 	MachineName string
 	DriverName  string // added as the label provider=DRIVER
-	Engine      *host.EngineOptions
+	Engine      *hostopts.Engine
 	DockerPort  int // TLS port from the machine URL; DefaultDockerPort when 0
 
 	// PEM material for the daemon. The CA's private key is never needed
@@ -98,9 +98,6 @@ type Options struct {
 
 	Timeouts Timeouts
 	Logger   *slog.Logger // slog.Default() when nil
-
-	// sleep waits between polls; tests replace it so they never wait.
-	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // StepTiming is how long one step took.

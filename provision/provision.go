@@ -12,17 +12,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // session is one Provision or Upgrade run.
 type session struct {
 	o      Options
-	e      host.EngineOptions
+	e      hostopts.Engine
 	t      Timeouts
 	r      *runner
 	rep    *Report
-	sleep  func(context.Context, time.Duration) error
 	facts  *hostFacts
 	p      Provisioner
 	rel    *OSRelease
@@ -36,13 +35,10 @@ func newSession(c Commander, opts Options) (*session, error) {
 	if c == nil {
 		return nil, errors.New("provisioning needs a connected SSH commander")
 	}
-	if err := host.ValidateName(opts.MachineName); err != nil {
+	if err := hostopts.ValidateName(opts.MachineName); err != nil {
 		return nil, err
 	}
-	s := &session{o: opts, t: opts.Timeouts.withDefaults(), rep: &Report{}, sleep: opts.sleep}
-	if s.sleep == nil {
-		s.sleep = sleepCtx
-	}
+	s := &session{o: opts, t: opts.Timeouts.withDefaults(), rep: &Report{}}
 	if opts.Engine != nil {
 		s.e = *opts.Engine
 	}
@@ -460,37 +456,35 @@ func lockScript(p Provisioner) string {
 func (s *session) pkgRun(ctx context.Context, what, tag, script string, timeout time.Duration) (string, error) {
 	full := tag + lockScript(s.p) +
 		fmt.Sprintf("if fdm_busy; then exit %d; fi\n(\n%s\n)\nrc=$?\nif [ $rc -ne 0 ] && { [ $rc -eq 200 ] || fdm_busy; }; then exit %d; fi\nexit $rc", busyExit, script, busyExit)
-	// The lock deadline counts only time spent finding the lock held, not
-	// the package manager's own run time.
-	var busySince time.Time
-	wait := s.t.PollInitial
-	for {
+	try := func() (out string, busy bool, err error) {
 		res, err := s.r.run(ctx, what, full, true, timeout)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		switch res.ExitStatus {
 		case 0:
-			return string(res.Stdout), nil
+			return string(res.Stdout), false, nil
 		case busyExit:
-		default:
-			return "", fmt.Errorf("%s on machine %q failed (exit status %d): %s", what, s.o.MachineName, res.ExitStatus, tail(res.Stderr, res.Stdout))
+			return "", true, nil
 		}
-		if busySince.IsZero() {
-			busySince = time.Now()
-			if s.o.Progress != nil && !s.lockWaitAnnounced {
-				s.o.Progress("Waiting for another package manager run to finish...")
-			}
-			s.lockWaitAnnounced = true
-		}
-		if time.Since(busySince) > s.t.PackageLock {
-			return "", fmt.Errorf("timed out after %s waiting for the package manager's lock on machine %q: another process holds the %s lock; wait for it (unattended upgrades on first boot can take a while) and provision again", s.t.PackageLock, s.o.MachineName, s.p.PackageManager())
-		}
-		if err := s.sleep(ctx, wait); err != nil {
-			return "", fmt.Errorf("waiting for the package manager's lock on machine %q: %w", s.o.MachineName, err)
-		}
-		wait = min(wait*2, s.t.PollMax)
+		return "", false, fmt.Errorf("%s on machine %q failed (exit status %d): %s", what, s.o.MachineName, res.ExitStatus, tail(res.Stderr, res.Stdout))
 	}
+	out, busy, err := try()
+	if !busy {
+		return out, err
+	}
+	if s.o.Progress != nil && !s.lockWaitAnnounced {
+		s.o.Progress("Waiting for another package manager run to finish...")
+	}
+	s.lockWaitAnnounced = true
+	err = s.waitPackageLock(ctx, func() (bool, error) {
+		out, busy, err = try()
+		return busy, err
+	})
+	if err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 // installDocker installs Docker from the source chosen for this OS and URL.

@@ -23,7 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts under testdata/golden")
@@ -34,8 +34,6 @@ func readCert(t testing.TB, name string) []byte {
 	return b
 }
 
-func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
-
 // testOptions are the options of a typical create; CheckDocker succeeds
 // only when the fake daemon runs with the machine's drop-in, as the real
 // TLS check would.
@@ -43,7 +41,7 @@ func testOptions(t testing.TB, h *fakeHost) Options {
 	return Options{
 		MachineName: "node-1",
 		DriverName:  "aliyunecs",
-		Engine: &host.EngineOptions{
+		Engine: &hostopts.Engine{
 			Labels:           []string{"tier=web"},
 			RegistryMirror:   []string{"https://mirror.example.test"},
 			InsecureRegistry: []string{"10.0.0.5:5000"},
@@ -63,7 +61,6 @@ func testOptions(t testing.TB, h *fakeHost) Options {
 			return nil
 		},
 		Timeouts: Timeouts{PollInitial: time.Millisecond, PollMax: time.Millisecond},
-		sleep:    noSleep,
 	}
 }
 
@@ -366,8 +363,26 @@ func TestPackageLockWait(t *testing.T) {
 	opts.Timeouts.PackageLock = time.Millisecond
 	_, err = Provision(context.Background(), h, opts)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "waiting for the package manager's lock on machine \"node-1\"")
-	assert.Contains(t, err.Error(), "another process holds the apt-get lock")
+	assert.Contains(t, err.Error(), "waiting for the package manager's lock on machine \"node-1\": timed out after 1ms")
+	assert.Contains(t, err.Error(), "(last: another process holds the apt-get lock); wait for it")
+}
+
+func TestPackageLockWaitStopsWhenCancelled(t *testing.T) {
+	h := families[0].host(t)
+	h.lockBusy = 1 << 30
+	opts := testOptions(t, h)
+	opts.Timeouts.PollInitial, opts.Timeouts.PollMax = time.Hour, time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	opts.Progress = func(s string) {
+		if strings.HasPrefix(s, "Waiting for another package manager") {
+			cancel()
+		}
+	}
+	_, err := Provision(ctx, h, opts)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "waiting for the package manager's lock on machine \"node-1\": stopped after")
+	assert.NotContains(t, err.Error(), "timed out")
 }
 
 func TestLockScriptUsesNoEnglishOutput(t *testing.T) {
@@ -388,8 +403,8 @@ func TestDockerNeverAnswers(t *testing.T) {
 	_, err := Provision(context.Background(), h, opts)
 	require.Error(t, err)
 	msg := err.Error()
-	assert.Contains(t, msg, "waiting for the Docker API over TLS on port 2376 on machine \"node-1\"")
-	assert.Contains(t, msg, "tls: bad certificate", "the last failure is quoted")
+	assert.Contains(t, msg, "waiting for the Docker API over TLS on port 2376 on machine \"node-1\": timed out after 5ms")
+	assert.Contains(t, msg, "(last error: remote error: tls: bad certificate)", "the last failure is quoted")
 	assert.Contains(t, msg, "dockerd: failed to load listeners", "the daemon's log tail is included")
 	assert.Contains(t, msg, "TCP port 2376 is open")
 }

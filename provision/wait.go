@@ -2,52 +2,39 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+// waitOptions shape every wait of a run: checks start after
+// Timeouts.PollInitial and back off, doubling, to Timeouts.PollMax.
+func (s *session) waitOptions(what string, timeout time.Duration) poll.Options {
+	return poll.Options{What: what, Timeout: timeout, Initial: s.t.PollInitial, Max: s.t.PollMax, Factor: 2, Jitter: 0.2}
 }
 
-// errNotYet tells poll to try again.
-type errNotYet struct{ err error }
-
-func (e errNotYet) Error() string { return e.err.Error() }
-
-// poll calls attempt until it returns nil, a non-retryable error, or the
-// deadline passes. Retryable failures are returned as errNotYet; the waits
-// between attempts double from t.PollInitial up to t.PollMax. The error on
-// timeout names what was awaited and quotes the last failure.
-func (s *session) poll(ctx context.Context, what string, limit time.Duration, attempt func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	wait := s.t.PollInitial
-	for {
-		err := attempt(ctx)
-		if err == nil {
-			return nil
+// waitPackageLock calls try, which runs a package-manager script, until it
+// no longer finds the lock held by another process; an error from try ends
+// the wait at once. The deadline (Timeouts.PackageLock) counts only time
+// spent finding the lock held, so it starts after the first busy answer,
+// and try runs on the caller's context: the wait's deadline must not cut a
+// package manager run short.
+func (s *session) waitPackageLock(ctx context.Context, try func() (busy bool, err error)) error {
+	what := fmt.Sprintf("the package manager's lock on machine %q", s.o.MachineName)
+	err := poll.Until(ctx, s.waitOptions(what, s.t.PackageLock), func(context.Context) (bool, error) {
+		busy, err := try()
+		switch {
+		case err != nil:
+			return false, poll.Permanent(err)
+		case busy:
+			return false, poll.NotYet("another process holds the %s lock", s.p.PackageManager())
 		}
-		ny, retry := err.(errNotYet)
-		if !retry {
-			return err
-		}
-		if ctx.Err() != nil || s.sleep(ctx, wait) != nil {
-			if ctx.Err() == context.DeadlineExceeded || ctx.Err() == nil {
-				return fmt.Errorf("timed out after %s waiting for %s%s: %w", limit, what, s.r.on(), ny.err)
-			}
-			return fmt.Errorf("waiting for %s%s: %w", what, s.r.on(), ctx.Err())
-		}
-		wait *= 2
-		if wait > s.t.PollMax {
-			wait = s.t.PollMax
-		}
+		return true, nil
+	})
+	if errors.Is(err, poll.ErrTimedOut) {
+		return fmt.Errorf("%w; wait for it (unattended upgrades on first boot can take a while) and provision again", err)
 	}
+	return err
 }

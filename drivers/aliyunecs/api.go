@@ -350,7 +350,11 @@ func (e *apiError) Error() string {
 	switch {
 	case e.Code != "":
 		fmt.Fprintf(&b, " failed: %s", e.Code)
-		if e.Message != "" {
+		if hint, ok := credentialHints[e.Code]; ok {
+			// The service's message quotes the string it signed: noise
+			// for a user whose key is simply wrong.
+			fmt.Fprintf(&b, ": %s", hint)
+		} else if e.Message != "" {
 			fmt.Fprintf(&b, ": %s", strings.TrimSpace(e.Message))
 		}
 		if e.Err != nil {
@@ -371,6 +375,14 @@ func (e *apiError) Error() string {
 }
 
 func (e *apiError) Unwrap() error { return e.Err }
+
+// credentialHints say what to check for the errors a wrong key causes.
+var credentialHints = map[string]string{
+	"SignatureDoesNotMatch":       "the access key secret does not belong to the access key ID; check the secret given with --aliyunecs-access-key-secret, ECS_ACCESS_KEY_SECRET or your Alibaba Cloud profile",
+	"IncompleteSignature":         "the request signature was refused; check the access key secret given with --aliyunecs-access-key-secret, ECS_ACCESS_KEY_SECRET or your Alibaba Cloud profile",
+	"InvalidAccessKeyId.NotFound": "the access key ID is unknown to Alibaba Cloud; check --aliyunecs-access-key-id, ECS_ACCESS_KEY_ID or your Alibaba Cloud profile",
+	"InvalidAccessKeyId.Inactive": "the access key is disabled; enable it in the RAM console or use another one",
+}
 
 // retryable: the request was throttled, the service failed on its side, or
 // the exchange itself failed. Callers pass ClientTokens where the API has

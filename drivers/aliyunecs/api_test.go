@@ -12,6 +12,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 func TestBackoffIsBoundedAndJittered(t *testing.T) {
@@ -98,8 +100,8 @@ func TestWaitForReportsWhereItGotStuck(t *testing.T) {
 	err := (&api{}).waitFor(t.Context(), "instance i-1 to be Running", 60*time.Millisecond, func(context.Context) (bool, string, error) {
 		return false, "status Starting", nil
 	})
-	require.ErrorIs(t, err, errWaitTimeout)
-	assert.Equal(t, "timed out after 60ms waiting for instance i-1 to be Running (last seen: status Starting)", err.Error())
+	require.ErrorIs(t, err, poll.ErrTimedOut)
+	assert.Equal(t, "waiting for instance i-1 to be Running: timed out after 60ms (last: status Starting)", err.Error())
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

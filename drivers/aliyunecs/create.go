@@ -14,6 +14,9 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/fleetdock/machine/libmachine/capability"
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // phaseTiming is how long one step of Create took.
@@ -25,12 +28,15 @@ type phaseTiming struct {
 // PreCreateCheck checks everything that needs the cloud before anything is
 // made: credentials, region (DescribeRegions), VPC/VSwitch/zone, image, SLB
 // and key pair name. The answers are kept, so Create does not ask again.
-func (d *Driver) PreCreateCheck() error {
+func (d *Driver) PreCreateCheck() error { return d.PreCreateCheckContext(context.Background()) }
+
+// PreCreateCheckContext is PreCreateCheck, stopped when ctx ends.
+func (d *Driver) PreCreateCheckContext(ctx context.Context) error {
 	a, err := d.api()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*actionTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*actionTimeout)
 	defer cancel()
 	return d.prepare(ctx, a)
 }
@@ -188,12 +194,16 @@ func (d *Driver) checkKeyPair(ctx context.Context, a *api) error {
 // Create makes the instance and everything it needs. If any step fails,
 // what was made so far is removed again, in reverse order; if that also
 // fails, the error lists what is left and the IDs stay stored for rm.
-func (d *Driver) Create() error {
+func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
+
+// CreateContext is Create, stopped when ctx ends; what was made is then
+// removed on capability.CleanupContext(ctx).
+func (d *Driver) CreateContext(parent context.Context) error {
 	a, err := d.api()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
+	ctx, cancel := context.WithTimeout(parent, createTimeout)
 	defer cancel()
 	start := time.Now()
 	d.phases = nil
@@ -203,8 +213,8 @@ func (d *Driver) Create() error {
 		return nil
 	}
 	d.log().Info("create failed; removing what it made", "err", err)
-	// The create's context may be what expired; cleanup gets its own.
-	cctx, ccancel := context.WithTimeout(context.Background(), removeTimeout)
+	// The create's context may be what ended; cleanup gets its own.
+	cctx, ccancel := context.WithTimeout(capability.CleanupContext(parent), removeTimeout)
 	defer ccancel()
 	if cerr := d.teardown(cctx, a); cerr != nil {
 		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", d.MachineName, err, cerr)
@@ -488,6 +498,7 @@ func (d *Driver) runInstance(ctx context.Context, a *api) error {
 
 func (d *Driver) waitRunning(ctx context.Context, a *api) error {
 	needAddress := !d.UseEIP || d.PrivateIPOnly
+	booted := false
 	err := a.waitFor(ctx, fmt.Sprintf("instance %s to be running", d.InstanceId), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		inst, err := a.findInstance(ctx, d.InstanceId)
 		if err != nil {
@@ -497,6 +508,14 @@ func (d *Driver) waitRunning(ctx context.Context, a *api) error {
 			return false, "", fmt.Errorf("instance %s: %w", d.InstanceId, errInstanceGone)
 		}
 		d.recordAddresses(inst)
+		if inst.Status == "Stopped" && booted {
+			// Started, then stopped by itself: it failed to boot, and
+			// waiting longer will not make it run.
+			return false, "", poll.Permanent(fmt.Errorf("instance %s stopped while it was booting; check its console log in the ECS console, then run the create again", d.InstanceId))
+		}
+		if inst.Status == "Starting" || inst.Status == "Running" {
+			booted = true
+		}
 		if inst.Status != "Running" {
 			return false, "status " + inst.Status, nil
 		}

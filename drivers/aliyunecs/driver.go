@@ -320,11 +320,14 @@ func (d *Driver) GetURL() (string, error) {
 
 // GetState maps the instance status. The answer also refreshes the stored
 // addresses, so a changed IP costs no extra call.
-func (d *Driver) GetState() (state.State, error) {
+func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
+
+// GetStateContext is GetState, stopped when ctx ends.
+func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
 	if d.InstanceId == "" {
 		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", d.MachineName)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
 	inst, err := d.describeInstance(ctx)
 	if err != nil {
@@ -364,7 +367,7 @@ func (d *Driver) describeInstance(ctx context.Context) (*ecs.Instance, error) {
 		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
 	}
 	if inst == nil {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm -f %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
+		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
 	}
 	return inst, nil
 }
@@ -390,39 +393,39 @@ func (d *Driver) recordAddresses(inst *ecs.Instance) {
 	d.IPAddress = d.connectIP()
 }
 
-// Start starts a stopped instance.
-func (d *Driver) Start() error {
-	return d.instanceAction("start", func(ctx context.Context, a *api) error {
+// StartContext starts a stopped instance.
+func (d *Driver) StartContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "start", func(ctx context.Context, a *api) error {
 		req := ecs.CreateStartInstanceRequest()
 		req.InstanceId = d.InstanceId
 		return a.call(ctx, &a.ecs.Client, req, ecs.CreateStartInstanceResponse())
 	})
 }
 
-// Stop stops the instance gracefully. KeepCharging keeps its public IP.
-func (d *Driver) Stop() error {
-	return d.instanceAction("stop", func(ctx context.Context, a *api) error {
+// StopContext stops the instance gracefully. KeepCharging keeps its public IP.
+func (d *Driver) StopContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "stop", func(ctx context.Context, a *api) error {
 		return a.stopInstance(ctx, d.InstanceId, false)
 	})
 }
 
-// Kill stops the instance at once, like pulling the power.
-func (d *Driver) Kill() error {
-	return d.instanceAction("kill", func(ctx context.Context, a *api) error {
+// KillContext stops the instance at once, like pulling the power.
+func (d *Driver) KillContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "kill", func(ctx context.Context, a *api) error {
 		return a.stopInstance(ctx, d.InstanceId, true)
 	})
 }
 
-// Restart reboots the instance.
-func (d *Driver) Restart() error {
-	return d.instanceAction("restart", func(ctx context.Context, a *api) error {
+// RestartContext reboots the instance.
+func (d *Driver) RestartContext(ctx context.Context) error {
+	return d.instanceAction(ctx, "restart", func(ctx context.Context, a *api) error {
 		req := ecs.CreateRebootInstanceRequest()
 		req.InstanceId = d.InstanceId
 		return a.call(ctx, &a.ecs.Client, req, ecs.CreateRebootInstanceResponse())
 	})
 }
 
-func (d *Driver) instanceAction(verb string, do func(context.Context, *api) error) error {
+func (d *Driver) instanceAction(ctx context.Context, verb string, do func(context.Context, *api) error) error {
 	if d.InstanceId == "" {
 		return fmt.Errorf("cannot %s machine %q: it has no instance", verb, d.MachineName)
 	}
@@ -430,13 +433,13 @@ func (d *Driver) instanceAction(verb string, do func(context.Context, *api) erro
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
 	if err := do(ctx, a); err != nil {
 		hint := ""
 		switch {
 		case isNotFound(err):
-			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm -f %s'", d.MachineName)
+			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm %s'", d.MachineName)
 		case strings.HasPrefix(errorCode(err), "IncorrectInstanceStatus"):
 			hint = fmt.Sprintf("; check 'docker-machine status %s' and try again once the instance is no longer changing state", d.MachineName)
 		}
@@ -445,6 +448,12 @@ func (d *Driver) instanceAction(verb string, do func(context.Context, *api) erro
 	d.log().Info("instance "+verb+" requested", "instance", d.InstanceId)
 	return nil
 }
+
+// The plain drivers.Driver calls run their context forms.
+func (d *Driver) Start() error   { return d.StartContext(context.Background()) }
+func (d *Driver) Stop() error    { return d.StopContext(context.Background()) }
+func (d *Driver) Kill() error    { return d.KillContext(context.Background()) }
+func (d *Driver) Restart() error { return d.RestartContext(context.Background()) }
 
 // LogValue keeps secrets out of structured logs that print the driver.
 func (d *Driver) LogValue() slog.Value {

@@ -298,6 +298,11 @@ func checkPassword(p string) error {
 			classes++
 		}
 	}
+	if strings.IndexFunc(p, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("()`~!@#$%^&*-_+=|{}[]:;'<>,.?/", r))
+	}) >= 0 {
+		return errors.New("--aliyunecs-ssh-password has a character ECS does not accept (spaces included): use only letters, digits and ()`~!@#$%^&*-_+=|{}[]:;'<>,.?/")
+	}
 	if len(p) < 8 || len(p) > 30 || classes < 3 {
 		return errors.New("--aliyunecs-ssh-password does not meet the ECS rule: 8 to 30 characters from at least three of lower case, upper case, digits and ()`~!@#$%^&*-_+=|{}[]:;'<>,.?/")
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // Remove deletes everything made for the machine: SLB backend, route
@@ -17,17 +19,41 @@ import (
 // already gone counts as removed, so Remove can run again after a partial
 // failure; IDs missing from the stored config are found by the machine's
 // tag.
-func (d *Driver) Remove() error {
+func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
+
+// RemoveContext is Remove, stopped when ctx ends.
+func (d *Driver) RemoveContext(ctx context.Context) error {
 	a, err := d.api()
 	if err != nil {
 		return fmt.Errorf("cannot remove machine %q from Alibaba Cloud: %w", d.MachineName, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
 	defer cancel()
 	if err := d.teardown(ctx, a); err != nil {
 		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)
 	}
 	return nil
+}
+
+// Resources lists what the stored configuration says this machine owns,
+// in the order Remove deletes it: what `rm -f` names when it cannot.
+func (d *Driver) Resources() []capability.Resource {
+	var out []capability.Resource
+	add := func(ok bool, kind, id string) {
+		if ok && id != "" {
+			out = append(out, capability.Resource{Kind: kind, ID: id, Region: d.Region})
+		}
+	}
+	add(d.SLBBackendAdded, "load balancer backend (of "+d.SLBID+")", d.InstanceId)
+	add(d.RouteEntryCreated, "route entry (in "+d.RouteTableId+")", d.RouteCIDR)
+	add(true, "EIP", d.EIPAllocationId)
+	add(true, "instance", d.InstanceId)
+	add(d.KeyPairCreated, "key pair", d.KeyPairName)
+	add(d.SecurityGroupCreated, "security group", d.SecurityGroupId)
+	if d.InstanceId == "" && d.MachineID != "" {
+		out = append(out, capability.Resource{Kind: "resources tagged " + tagMachineID, ID: d.MachineID, Region: d.Region})
+	}
+	return out
 }
 
 // cleanupError lists what teardown could not remove.
@@ -46,7 +72,7 @@ func (e *cleanupError) Error() string {
 		}
 		b.WriteString(err.Error())
 	}
-	fmt.Fprintf(&b, "); run 'docker-machine rm -f %s' to finish removing them", e.Machine)
+	fmt.Fprintf(&b, "); run 'docker-machine rm %s' to finish removing them", e.Machine)
 	return b.String()
 }
 

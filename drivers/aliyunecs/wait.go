@@ -2,10 +2,10 @@ package aliyunecs
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // Polling tuning; variables so tests can shrink the waits.
@@ -25,47 +25,32 @@ var (
 	actionTimeout   = 2 * time.Minute
 )
 
-// errWaitTimeout marks a wait that ran out of time.
-var errWaitTimeout = errors.New("timed out")
-
 // waitFor polls check with growing, jittered intervals until it reports
 // done, fails, or timeout passes. check returns what it saw, which goes into
-// the timeout error so the user learns where it got stuck.
+// the timeout error so the user learns where it got stuck. A check error
+// ends the wait at once: the API calls have retried throttling and server
+// errors already, so what is left will not clear by waiting.
 func (a *api) waitFor(ctx context.Context, what string, timeout time.Duration, check func(context.Context) (done bool, seen string, err error)) error {
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	start := time.Now()
-	interval := pollInitial
 	a.logger().Debug("waiting", "for", what, "timeout", timeout)
-	seen := ""
-	for {
-		done, s, err := check(ctx)
-		if s != "" {
-			seen = s
+	// Jitter keeps parallel creates from polling in lockstep.
+	o := poll.Options{What: what, Timeout: timeout, Initial: pollInitial, Max: pollMax, Factor: 1.5, Jitter: 0.5}
+	err := poll.Until(ctx, o, func(ctx context.Context) (bool, error) {
+		done, seen, err := check(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return false, poll.Permanent(fmt.Errorf("waiting for %s: %w", what, err))
+		case err != nil:
+			return false, err // cut short by the end of the wait
+		case done:
+			return true, nil
+		case seen != "":
+			return false, poll.NotYet("%s", seen)
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return fmt.Errorf("waiting for %s: %w", what, err)
-		}
-		if done {
-			a.logger().Debug("wait over", "for", what, "after", time.Since(start).Round(time.Millisecond))
-			return nil
-		}
-		// Jitter keeps parallel creates from polling in lockstep.
-		d := interval/2 + time.Duration(rand.Int64N(int64(interval/2)+1))
-		if err := sleepCtx(ctx, d); err != nil {
-			break
-		}
-		interval = min(interval*3/2, pollMax)
+		return false, nil
+	})
+	if err == nil {
+		a.logger().Debug("wait over", "for", what, "after", time.Since(start).Round(time.Millisecond))
 	}
-	if err := parent.Err(); err != nil {
-		return fmt.Errorf("waiting for %s: %w", what, err)
-	}
-	if seen != "" {
-		seen = " (last seen: " + seen + ")"
-	}
-	return fmt.Errorf("%w after %s waiting for %s%s", errWaitTimeout, timeout, what, seen)
+	return err
 }

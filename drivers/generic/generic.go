@@ -6,6 +6,7 @@
 package generic
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/mcnflag"
 	"github.com/docker/machine/libmachine/state"
+
+	"github.com/fleetdock/machine/libmachine/capability"
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // Name is the driver's name as used with --driver.
@@ -116,6 +120,11 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 	if d.IPAddress == "" {
 		return errors.New("generic driver requires the --generic-ip-address option")
 	}
+	for flag, port := range map[string]int{"--generic-ssh-port": d.SSHPort, "--generic-engine-port": d.EnginePort} {
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("%s %d is not a TCP port: give a number from 1 to 65535", flag, port)
+		}
+	}
 	return nil
 }
 
@@ -161,7 +170,10 @@ func (d *Driver) PreCreateCheck() error {
 
 // Create imports the SSH key into the machine directory and waits until the
 // host's SSH port accepts connections.
-func (d *Driver) Create() error {
+func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
+
+// CreateContext is Create, stopped when ctx ends.
+func (d *Driver) CreateContext(ctx context.Context) error {
 	if d.SSHKey == "" {
 		d.log().Info("No SSH key specified; assuming the host accepts an existing key from the default location", "machine", d.MachineName)
 	} else {
@@ -179,34 +191,36 @@ func (d *Driver) Create() error {
 			d.log().Info("Could not copy the SSH public key", "machine", d.MachineName, "err", err)
 		}
 	}
-	return d.waitForSSHPort(sshWaitTimeout)
+	return d.waitForSSHPort(ctx, sshWaitTimeout)
 }
 
 // waitForSSHPort polls the SSH port with growing pauses until it accepts a
-// TCP connection or the timeout passes.
-func (d *Driver) waitForSSHPort(timeout time.Duration) error {
+// TCP connection, the timeout passes or ctx ends.
+func (d *Driver) waitForSSHPort(ctx context.Context, timeout time.Duration) error {
 	addr, err := d.sshAddress()
 	if err != nil {
 		return err
 	}
 	d.log().Info("Waiting for the SSH port to accept connections", "machine", d.MachineName, "address", addr, "timeout", timeout)
-	deadline := time.Now().Add(timeout)
-	pause := 200 * time.Millisecond
-	for {
-		remaining := time.Until(deadline)
-		dialTimeout := min(stateDialTimeout, max(remaining, time.Millisecond))
-		conn, err := net.DialTimeout("tcp", addr, dialTimeout)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		if time.Until(deadline) <= 0 {
-			return fmt.Errorf("machine %q: SSH port %s did not accept connections within %s (last error: %w); check that the host is up, that sshd listens on port %d and that no firewall blocks it",
-				d.MachineName, addr, timeout, err, d.sshPort())
-		}
-		time.Sleep(min(pause, time.Until(deadline)))
-		pause = min(pause*2, 5*time.Second)
+	o := poll.Options{
+		What:    fmt.Sprintf("the SSH port %s of machine %q to accept connections", addr, d.MachineName),
+		Timeout: timeout, Initial: 200 * time.Millisecond, Max: 5 * time.Second, Factor: 2, Jitter: 0.2,
 	}
+	err = poll.Until(ctx, o, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, stateDialTimeout)
+		defer cancel()
+		var dialer net.Dialer
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, err
+		}
+		conn.Close()
+		return true, nil
+	})
+	if errors.Is(err, poll.ErrTimedOut) {
+		return fmt.Errorf("%w; check that the host is up, that sshd listens on port %d and that no firewall blocks it", err, d.sshPort())
+	}
+	return err
 }
 
 // GetURL returns tcp://IP:ENGINEPORT once the host answers, as stock does.
@@ -223,12 +237,21 @@ func (d *Driver) GetURL() (string, error) {
 
 // GetState is Running when the SSH port accepts a TCP connection, Stopped
 // otherwise: an existing host has no API to ask.
-func (d *Driver) GetState() (state.State, error) {
+func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
+
+// GetStateContext is GetState, stopped when ctx ends.
+func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
 	addr, err := d.sshAddress()
 	if err != nil {
 		return state.Error, err
 	}
-	conn, err := net.DialTimeout("tcp", addr, stateDialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, stateDialTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if ctx.Err() != nil && ctx.Err() != context.DeadlineExceeded {
+		return state.Error, ctx.Err()
+	}
 	if err != nil {
 		return state.Stopped, nil
 	}
@@ -250,6 +273,18 @@ func (d *Driver) Restart() error {
 
 // Remove leaves the host alone: it was never ours.
 func (d *Driver) Remove() error { return nil }
+
+// The context-taking forms of the calls that need no waiting (they check
+// a file, or return at once) are the plain calls; Restart's SSH command is
+// short.
+func (d *Driver) PreCreateCheckContext(context.Context) error { return d.PreCreateCheck() }
+func (d *Driver) RemoveContext(context.Context) error         { return d.Remove() }
+func (d *Driver) StartContext(context.Context) error          { return d.Start() }
+func (d *Driver) StopContext(context.Context) error           { return d.Stop() }
+func (d *Driver) KillContext(context.Context) error           { return d.Kill() }
+func (d *Driver) RestartContext(context.Context) error        { return d.Restart() }
+
+var _ capability.Cancellable = (*Driver)(nil)
 
 func (d *Driver) sshPort() int {
 	if d.SSHPort == 0 {

@@ -3,6 +3,7 @@ package generic
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -234,7 +235,9 @@ func TestCreateGivesUpWhenSSHNeverAnswers(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `machine "m1"`)
 	assert.Contains(t, err.Error(), "127.0.0.1:"+strconv.Itoa(d.SSHPort))
-	assert.Contains(t, err.Error(), "did not accept connections")
+	assert.Contains(t, err.Error(), "to accept connections: timed out after 500ms (last error: ")
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Contains(t, err.Error(), "check that the host is up")
 }
 
 func TestUnsupportedOperations(t *testing.T) {
@@ -243,4 +246,15 @@ func TestUnsupportedOperations(t *testing.T) {
 	assert.EqualError(t, d.Stop(), "generic driver does not support stop")
 	assert.EqualError(t, d.Kill(), "generic driver does not support kill")
 	assert.NoError(t, d.Remove())
+}
+
+func TestSetConfigFromFlagsChecksPorts(t *testing.T) {
+	for _, tc := range []struct {
+		flag string
+		port int
+	}{{"generic-ssh-port", 99999}, {"generic-ssh-port", 0}, {"generic-engine-port", -1}} {
+		d := NewDriver("m1", "")
+		err := d.SetConfigFromFlags(flagValues(d, map[string]any{"generic-ip-address": "127.0.0.1", tc.flag: tc.port}))
+		assert.ErrorContains(t, err, fmt.Sprintf("--%s %d is not a TCP port", tc.flag, tc.port))
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 const (
@@ -100,8 +102,10 @@ func Start(ctx context.Context, opts HostOptions) (*Host, error) {
 			return nil, fmt.Errorf("an authorized key for host %s spans several lines: pass one key per entry", opts.Name)
 		}
 	}
-	if strings.ContainsAny(opts.RootPassword, ":\r\n") {
-		return nil, fmt.Errorf("the root password for host %s contains ':' or a line break, which chpasswd cannot take", opts.Name)
+	// chpasswd splits its line at the first ':', so a password may hold
+	// colons (ECS allows them); only a line break would end the line.
+	if strings.ContainsAny(opts.RootPassword, "\r\n") {
+		return nil, fmt.Errorf("the root password for host %s contains a line break, which chpasswd cannot take", opts.Name)
 	}
 	if opts.Image == "" {
 		img, err := EnsureImage(ctx, ImageOptions{})
@@ -197,14 +201,14 @@ func (h *Host) waitBooted(ctx context.Context) error {
 		st, err := h.inspect(ctx)
 		if err != nil {
 			if isNoSuch(err) {
-				return false, fmt.Errorf("%w: %w", err, errPermanent)
+				return false, poll.Permanent(fmt.Errorf("host %s: %w", h.Name, err))
 			}
 			return false, err
 		}
 		if !st.State.Running {
 			logs, _ := docker(ctx, nil, "logs", "--tail", "30", h.ContainerID)
-			return false, fmt.Errorf("the container exited (code %d) while booting; its last output:\n%s(%w)",
-				st.State.ExitCode, logs, errPermanent)
+			return false, poll.Permanent(fmt.Errorf("the container of host %s exited (code %d) while booting; its last output:\n%s",
+				h.Name, st.State.ExitCode, logs))
 		}
 		out, _ := docker(ctx, nil, "exec", h.ContainerID, "systemctl", "is-system-running")
 		switch s := strings.TrimSpace(out); s {

@@ -40,7 +40,7 @@ func newCredentials(t testing.TB) credentials {
 	return credentials{
 		signer:   signer,
 		pubLine:  strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " hostworld-test",
-		password: "pw-" + randomHex(t),
+		password: "pw:" + randomHex(t), // a colon, as ECS passwords may hold
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // ImageOptions selects the host image.
@@ -179,7 +181,7 @@ func lockFile(ctx context.Context, path, tag string) (unlock func(), err error) 
 			return true, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return false, fmt.Errorf("locking %s: %w: %w", path, err, errPermanent)
+			return false, poll.Permanent(fmt.Errorf("locking %s: %w", path, err))
 		}
 		if !logged {
 			slog.InfoContext(ctx, "hostworld: waiting for another build of the host image", "image", tag, "lock", path)

@@ -159,6 +159,29 @@ type LoadBalancing interface {
 	DeleteListener(ctx context.Context, lbID string, port int) error
 }
 
+// Resource is one cloud resource a machine owns, as a user would look it
+// up in the cloud's console.
+type Resource struct {
+	Kind   string // "instance", "security group", "key pair", ...
+	ID     string
+	Region string
+}
+
+func (r Resource) String() string {
+	s := r.Kind + " " + r.ID
+	if r.Region != "" {
+		s += " in " + r.Region
+	}
+	return s
+}
+
+// ResourceReporter is a driver that lists, from its stored configuration
+// alone (no API call), the resources its machine owns, for `rm -f` to name
+// what it could not remove.
+type ResourceReporter interface {
+	Resources() []Resource
+}
+
 // Cancellable is a driver whose calls that wait or talk to a network take
 // the command's context: when it ends, the call returns promptly with the
 // context's error. The plain drivers.Driver methods of such a driver run the
@@ -172,4 +195,22 @@ type Cancellable interface {
 	StopContext(ctx context.Context) error
 	RestartContext(ctx context.Context) error
 	KillContext(ctx context.Context) error
+}
+
+type cleanupKey struct{}
+
+// WithCleanup returns ctx carrying cleanup, the context that rollbacks run
+// on once ctx has ended: the CLI's ends at the second Ctrl-C, so a first
+// Ctrl-C stops the work and a second one stops the cleanup too.
+func WithCleanup(ctx, cleanup context.Context) context.Context {
+	return context.WithValue(ctx, cleanupKey{}, cleanup)
+}
+
+// CleanupContext is the context a rollback runs on after ctx ended: the one
+// WithCleanup attached, else ctx without its cancellation.
+func CleanupContext(ctx context.Context) context.Context {
+	if c, ok := ctx.Value(cleanupKey{}).(context.Context); ok && c != nil {
+		return c
+	}
+	return context.WithoutCancel(ctx)
 }

@@ -11,7 +11,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // Role is a node's swarm role.
@@ -500,7 +500,7 @@ func (p *parser) check(f *File, groupsNode *yaml.Node) {
 			managers += g.Count
 		}
 		if f.Name != "" && g.Name != "" {
-			if err := host.ValidateName(MachineName(f.Name, g.Name, max(g.Count, 1))); err != nil {
+			if err := hostopts.ValidateName(MachineName(f.Name, g.Name, max(g.Count, 1))); err != nil {
 				p.fail(&yaml.Node{Line: g.Line}, "group %q gives invalid machine names: %v", g.Name, err)
 			}
 		}

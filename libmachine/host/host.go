@@ -7,23 +7,14 @@ package host
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/docker/machine/libmachine/drivers"
+
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // ConfigVersion is the config.json version this package writes.
 const ConfigVersion = 3
-
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$`)
-
-// ValidateName reports whether name is a legal machine name (same rule as stock).
-func ValidateName(name string) error {
-	if !validName.MatchString(name) {
-		return fmt.Errorf("invalid machine name %q: a name must start with a letter or digit and contain only letters, digits, '-' and '.'", name)
-	}
-	return nil
-}
 
 // Host is one machine: its driver state and the options it was created with.
 type Host struct {
@@ -38,65 +29,16 @@ type Host struct {
 	RawDriver json.RawMessage `json:"-"`
 }
 
-// Options are the host-wide settings given on create.
+// Options are the host-wide settings given on create. The option types live
+// in the leaf package hostopts so that the provisioner can use them without
+// importing the host model.
 type Options struct {
 	Driver        string
 	Memory        int
 	Disk          int
-	EngineOptions *EngineOptions
-	SwarmOptions  *SwarmOptions
-	AuthOptions   *AuthOptions
-}
-
-// EngineOptions configure the Docker daemon on the host.
-type EngineOptions struct {
-	ArbitraryFlags   []string
-	DNS              []string `json:"Dns"`
-	GraphDir         string
-	Env              []string
-	Ipv6             bool
-	InsecureRegistry []string
-	Labels           []string
-	LogLevel         string
-	StorageDriver    string
-	SelinuxEnabled   bool
-	TLSVerify        bool `json:"TlsVerify"`
-	RegistryMirror   []string
-	InstallURL       string
-}
-
-// SwarmOptions are the legacy standalone-swarm settings, kept for compatibility.
-type SwarmOptions struct {
-	IsSwarm            bool
-	Address            string
-	Discovery          string
-	Agent              bool
-	Master             bool
-	Host               string
-	Image              string
-	Strategy           string
-	Heartbeat          int
-	Overcommit         float64
-	ArbitraryFlags     []string
-	ArbitraryJoinFlags []string
-	Env                []string
-	IsExperimental     bool
-}
-
-// AuthOptions locate the TLS material of a host.
-type AuthOptions struct {
-	CertDir              string
-	CaCertPath           string
-	CaPrivateKeyPath     string
-	CaCertRemotePath     string
-	ServerCertPath       string
-	ServerKeyPath        string
-	ClientKeyPath        string
-	ServerCertRemotePath string
-	ServerKeyRemotePath  string
-	ClientCertPath       string
-	ServerCertSANs       []string
-	StorePath            string
+	EngineOptions *hostopts.Engine
+	SwarmOptions  *hostopts.Swarm
+	AuthOptions   *hostopts.Auth
 }
 
 // Metadata is the part of config.json read before the driver is known.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/machine/libmachine/state"
+
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -58,8 +60,64 @@ func (c *Client) Capability(target any) bool {
 			*t = rpcLoadBalancing{c}
 			return true
 		}
+	case *capability.ResourceReporter:
+		if has(CapResources) {
+			*t = rpcResources{c}
+			return true
+		}
+	case *capability.Cancellable:
+		// Every plugin can be stopped: by closing it.
+		*t = rpcCancellable{c}
+		return true
 	}
 	return false
+}
+
+// Usable reports whether calls can still reach the driver: false once a
+// plugin was closed (say, to stop it on Ctrl-C) or its process is gone. A
+// built-in driver is always usable.
+func Usable(d Driver) bool {
+	c, ok := d.(*Client)
+	if !ok {
+		return true
+	}
+	return !c.closed.Load() && !c.proc.exited()
+}
+
+// rpcCancellable runs a plugin's driver calls so that the context stops
+// them: when it ends first, the plugin is closed (its process exits, and
+// whatever it was doing with it) and the call returns the context's error.
+// The core relaunches the plugin from the stored configuration for the
+// rollback.
+type rpcCancellable struct{ c *Client }
+
+func (r rpcCancellable) do(ctx context.Context, method string, reply any) error {
+	if reply == nil {
+		reply = &struct{}{}
+	}
+	err := r.c.callService(ctx, r.c.service+"."+method, struct{}{}, reply)
+	if ctx.Err() != nil && !r.c.closed.Load() {
+		r.c.logger.Debug("Stopping the driver plugin of an interrupted call", "machine", r.c.machineName(), "method", method)
+		_ = r.c.Close()
+		return fmt.Errorf("%s on machine %q was interrupted and driver plugin %s was stopped: %w", method, r.c.machineName(), r.c.binary, ctx.Err())
+	}
+	return err
+}
+
+func (r rpcCancellable) PreCreateCheckContext(ctx context.Context) error {
+	return r.do(ctx, "PreCreateCheck", nil)
+}
+func (r rpcCancellable) CreateContext(ctx context.Context) error  { return r.do(ctx, "Create", nil) }
+func (r rpcCancellable) RemoveContext(ctx context.Context) error  { return r.do(ctx, "Remove", nil) }
+func (r rpcCancellable) StartContext(ctx context.Context) error   { return r.do(ctx, "Start", nil) }
+func (r rpcCancellable) StopContext(ctx context.Context) error    { return r.do(ctx, "Stop", nil) }
+func (r rpcCancellable) RestartContext(ctx context.Context) error { return r.do(ctx, "Restart", nil) }
+func (r rpcCancellable) KillContext(ctx context.Context) error    { return r.do(ctx, "Kill", nil) }
+
+func (r rpcCancellable) GetStateContext(ctx context.Context) (state.State, error) {
+	var st state.State
+	err := r.do(ctx, "GetState", &st)
+	return st, err
 }
 
 // supported asks the plugin once which capabilities it serves.
@@ -83,7 +141,7 @@ func (c *Client) supported() []string {
 // ctx ends (the plugin keeps running the call; Close stops it).
 func (c *Client) callService(ctx context.Context, method string, args, reply any) error {
 	if c.closed.Load() {
-		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), errClosed)
+		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), ErrClosed)
 	}
 	c.logger.Debug(fmt.Sprintf("(%s) Calling .%s", c.machineName(), method))
 	call := c.rpc.Go(method, args, reply, make(chan *rpc.Call, 1))
@@ -149,6 +207,16 @@ func (r rpcNoSSH) HasNoSSH() bool {
 		r.c.logger.Warn("Driver plugin call failed", "machine", r.c.machineName(), "method", "HasNoSSH", "err", err)
 	}
 	return no
+}
+
+type rpcResources struct{ c *Client }
+
+func (r rpcResources) Resources() []capability.Resource {
+	var rs []capability.Resource
+	if err := r.c.callCap(context.Background(), "Resources", struct{}{}, &rs); err != nil {
+		r.c.logger.Warn("Driver plugin call failed", "machine", r.c.machineName(), "method", "Resources", "err", err)
+	}
+	return rs
 }
 
 type rpcLoadBalancing struct{ c *Client }

@@ -22,6 +22,7 @@ import (
 //	Addresses(struct{}, *capability.Addresses)     CapAddresses
 //	DataDisk(struct{}, *DataDiskReply)             CapDataDisk
 //	HasNoSSH(struct{}, *bool)                      CapNoSSH
+//	Resources(struct{}, *[]capability.Resource)    CapResources
 //	BackendOptions(LBArgs, *map[string]string)     CapLoadBalancing, and the
 //	DescribeLoadBalancer(LBArgs, *capability.LoadBalancer)   listener calls
 //	Listeners(LBArgs, *[]capability.Listener)
@@ -40,6 +41,7 @@ const (
 	CapDataDisk      = "data-disk"
 	CapNoSSH         = "no-ssh"
 	CapLoadBalancing = "load-balancing"
+	CapResources     = "resources"
 )
 
 // DataDiskReply carries an optional data disk (gob cannot send a nil pointer).
@@ -85,6 +87,9 @@ func supported(d drivers.Driver) []string {
 	if capability.Has[capability.LoadBalancing](d) {
 		out = append(out, CapLoadBalancing)
 	}
+	if capability.Has[capability.ResourceReporter](d) {
+		out = append(out, CapResources)
+	}
 	slices.Sort(out)
 	return out
 }
@@ -119,6 +124,15 @@ func (s *capServer) DataDisk(_ struct{}, reply *DataDiskReply) error {
 func (s *capServer) HasNoSSH(_ struct{}, reply *bool) error {
 	n, ok := capability.Get[capability.SSHLess](s.d)
 	*reply = ok && n.HasNoSSH()
+	return nil
+}
+
+func (s *capServer) Resources(_ struct{}, reply *[]capability.Resource) error {
+	r, ok := capability.Get[capability.ResourceReporter](s.d)
+	if !ok {
+		return errNotOffered
+	}
+	*reply = r.Resources()
 	return nil
 }
 

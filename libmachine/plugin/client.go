@@ -63,7 +63,7 @@ func (c *Client) logLine(stream, line string) {
 
 func (c *Client) call(method string, args, reply any) error {
 	if c.closed.Load() {
-		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), errClosed)
+		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), ErrClosed)
 	}
 	c.logger.Debug(fmt.Sprintf("(%s) Calling .%s", c.machineName(), method))
 	return c.wrap(method, c.rpc.Call(c.service+"."+method, args, reply))
@@ -80,7 +80,7 @@ func (c *Client) wrap(method string, err error) error {
 		return err
 	}
 	if c.closed.Load() {
-		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), errClosed)
+		return fmt.Errorf("%s on machine %q: %w", method, c.machineName(), ErrClosed)
 	}
 	if c.proc != nil && c.proc.waitExit(c.timing.exitGrace) {
 		return fmt.Errorf("%s on machine %q failed: %w", method, c.machineName(), c.proc.exitedError())

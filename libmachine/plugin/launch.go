@@ -228,6 +228,16 @@ func (p *process) exitedError() error {
 	}
 }
 
+// exited reports whether the process has exited.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // waitExit waits up to timeout for the process to exit by itself.
 func (p *process) waitExit(timeout time.Duration) bool {
 	timer := time.NewTimer(timeout)
@@ -395,4 +405,6 @@ func (t *lineTail) lines() []string {
 	return append([]string(nil), t.store...)
 }
 
-var errClosed = errors.New("driver plugin is closed")
+// ErrClosed is returned by calls to a plugin after Close (or after it was
+// stopped because a call's context ended).
+var ErrClosed = errors.New("driver plugin is closed")

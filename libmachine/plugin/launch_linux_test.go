@@ -493,7 +493,7 @@ func TestCloseKillsPluginThatWillNotExit(t *testing.T) {
 	requireNoChildren(t)
 
 	_, err = c.GetIP()
-	assert.ErrorIs(t, err, errClosed)
+	assert.ErrorIs(t, err, ErrClosed)
 }
 
 func TestPluginOutputIsLogged(t *testing.T) {

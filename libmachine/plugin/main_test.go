@@ -190,7 +190,7 @@ var (
 	buildDir    string
 )
 
-// genericPlugin builds internal/testplugin as
+// genericPlugin builds integration/cmd/testplugin as
 // docker-machine-driver-fleetgeneric once per test run and returns its path.
 func genericPlugin(t *testing.T) string {
 	t.Helper()
@@ -204,7 +204,7 @@ func genericPlugin(t *testing.T) string {
 			return
 		}
 		builtPlugin = filepath.Join(buildDir, "docker-machine-driver-fleetgeneric")
-		out, err := exec.Command(goTool, "build", "-o", builtPlugin, "github.com/fleetdock/machine/libmachine/plugin/internal/testplugin").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-o", builtPlugin, "github.com/fleetdock/machine/integration/cmd/testplugin").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building the test plugin: %w\n%s", err, out)
 		}

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // waitPolicy shapes WaitForSSH's retries. authAttempts allows for
@@ -19,74 +20,49 @@ var waitPolicy = struct {
 // WaitForSSH dials until a connection logs in and `exit 0` succeeds, or
 // timeout or ctx ends. Between attempts it backs off exponentially (capped,
 // jittered). A changed host key or a configuration error ends the wait at
-// once; refused logins end it after a few attempts. The returned Client has
-// run one command (the probe).
+// once; refused logins end it after a few attempts. Otherwise the error
+// quotes the last real dial or login failure. The returned Client has run
+// one command (the probe).
 func WaitForSSH(ctx context.Context, cfg Config, timeout time.Duration) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, &configError{err}
 	}
 	addr := cfg.Addr()
 	start := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	delay := waitPolicy.initial
-	var lastErr error
+	var c *Client
 	attempts, authFailures := 0, 0
-	for {
+	o := poll.Options{What: "SSH on " + addr, Timeout: timeout, Initial: waitPolicy.initial, Max: waitPolicy.max, Factor: 2, Jitter: 0.4}
+	err := poll.Until(ctx, o, func(ctx context.Context) (bool, error) {
 		attempts++
-		c, err := probe(wctx, cfg)
-		if err == nil {
-			if attempts > 1 {
-				slog.Debug("SSH is available", "addr", addr, "attempts", attempts, "waited", time.Since(start).Round(time.Millisecond))
-			}
-			return c, nil
-		}
-		// An attempt cut short by the end of the wait says nothing about
-		// the server; keep the error before it.
-		if wctx.Err() == nil || lastErr == nil {
-			lastErr = err
-		}
-
+		var err error
+		c, err = probe(ctx, cfg)
 		var mismatch *HostKeyMismatchError
 		var cfgErr *configError
 		var authErr *AuthError
 		switch {
+		case err == nil:
+			return true, nil
 		case errors.As(err, &mismatch), errors.As(err, &cfgErr):
-			return nil, err
+			return false, poll.Permanent(err)
 		case errors.As(err, &authErr):
 			authFailures++
 			if authFailures >= waitPolicy.authAttempts {
-				return nil, fmt.Errorf("SSH server on %s refused the login %d times in a row over %s: %w",
-					addr, authFailures, roundWait(time.Since(start)), err)
+				return false, poll.Permanent(fmt.Errorf("SSH server on %s refused the login %d times in a row over %s: %w",
+					addr, authFailures, roundWait(time.Since(start)), err))
 			}
 		default:
 			authFailures = 0
 		}
-		if wctx.Err() != nil {
-			break
-		}
-		slog.Debug("waiting for SSH", "addr", addr, "attempt", attempts, "retry_in", delay, "err", err)
-
-		t := time.NewTimer(jitter(delay))
-		select {
-		case <-wctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		if wctx.Err() != nil {
-			break
-		}
-		delay = min(delay*2, waitPolicy.max)
+		slog.Debug("waiting for SSH", "addr", addr, "attempt", attempts, "err", err)
+		return false, err
+	})
+	if err != nil {
+		return nil, err
 	}
-
-	waited := roundWait(time.Since(start))
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("waiting for SSH on %s stopped after %s (%s): %w; last error: %w",
-			addr, waited, plural(attempts, "attempt"), context.Cause(ctx), lastErr)
+	if attempts > 1 {
+		slog.Debug("SSH is available", "addr", addr, "attempts", attempts, "waited", time.Since(start).Round(time.Millisecond))
 	}
-	return nil, fmt.Errorf("SSH on %s was not available after waiting %s (%s); last error: %w",
-		addr, waited, plural(attempts, "attempt"), lastErr)
+	return c, nil
 }
 
 // probe is one WaitForSSH attempt: a connection that can run a command.
@@ -106,21 +82,9 @@ func probe(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// jitter spreads retries of many machines by ±20%.
-func jitter(d time.Duration) time.Duration {
-	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
-}
-
 func roundWait(d time.Duration) time.Duration {
 	if d > 10*time.Second {
 		return d.Round(time.Second)
 	}
 	return d.Round(10 * time.Millisecond)
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

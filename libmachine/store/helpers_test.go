@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // fixtureRoot is the stock-written store; fixtureOrigin is the root its
@@ -42,9 +43,9 @@ func testHost(s *Store, name string) *host.Host {
 		Name:          name,
 		RawDriver:     raw,
 		HostOptions: &host.Options{
-			EngineOptions: &host.EngineOptions{TLSVerify: true, InstallURL: "https://get.docker.com", ArbitraryFlags: []string{}},
-			SwarmOptions:  &host.SwarmOptions{Host: "tcp://0.0.0.0:3376", Image: "swarm:latest", Strategy: "spread"},
-			AuthOptions: &host.AuthOptions{
+			EngineOptions: &hostopts.Engine{TLSVerify: true, InstallURL: "https://get.docker.com", ArbitraryFlags: []string{}},
+			SwarmOptions:  &hostopts.Swarm{Host: "tcp://0.0.0.0:3376", Image: "swarm:latest", Strategy: "spread"},
+			AuthOptions: &hostopts.Auth{
 				CertDir:          s.CertsDir(),
 				CaCertPath:       filepath.Join(s.CertsDir(), "ca.pem"),
 				CaPrivateKeyPath: filepath.Join(s.CertsDir(), "ca-key.pem"),

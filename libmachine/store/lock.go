@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // locksDir holds the lock files. It sits at the store root, outside
@@ -39,6 +40,7 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
+	s.sweep()
 	return lockFile(ctx, s.lockPath(name), fmt.Sprintf("machine %q", name))
 }
 
@@ -46,6 +48,7 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 // that concurrent first creates make one CA, not one each. Its name starts
 // with a dot, which no machine name can.
 func (s *Store) LockCerts(ctx context.Context) (unlock func(), err error) {
+	s.sweep()
 	return lockFile(ctx, s.lockPath(".certs"), "the certificates")
 }
 
@@ -53,30 +56,32 @@ func lockFile(ctx context.Context, path, what string) (unlock func(), err error)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("locking %s: creating %s: %w", what, filepath.Dir(path), err)
 	}
-	wait := lockPollMin
-	for {
-		f, held, err := tryLock(path)
-		if err != nil {
-			return nil, fmt.Errorf("locking %s with %s: %w", what, path, err)
-		}
-		if f != nil {
-			var once sync.Once
-			return func() { once.Do(func() { releaseLock(f, path) }) }, nil
-		}
-		if !held {
+	var f *os.File
+	// Jitter keeps waiters in many processes from polling in step.
+	o := poll.Options{What: "the lock on " + what, Initial: lockPollMin, Max: lockPollMax, Factor: 2, Jitter: 0.5}
+	err = poll.Until(ctx, o, func(context.Context) (bool, error) {
+		for {
+			got, held, err := tryLock(path)
+			switch {
+			case err != nil:
+				return false, poll.Permanent(fmt.Errorf("locking %s with %s: %w", what, path, err))
+			case got != nil:
+				f = got
+				return true, nil
+			case held:
+				return false, poll.NotYet("another docker-machine command is still working on it")
+			}
 			// Lost a race with an unlock that deleted the file: retry at once.
-			continue
 		}
-		// Jitter keeps waiters in many processes from polling in step.
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("waiting for the lock on %s: another docker-machine command is still working on it; wait for it to finish and retry: %w", what, ctx.Err())
-		case <-t.C:
+	})
+	if err != nil {
+		if errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w; wait for it to finish and retry", err)
 		}
-		wait = min(2*wait, lockPollMax)
+		return nil, err
 	}
+	var once sync.Once
+	return func() { once.Do(func() { releaseLock(f, path) }) }, nil
 }
 
 // tryLock makes one attempt. It returns the locked file on success; held

@@ -214,7 +214,8 @@ func TestLockIsExclusiveAndWaitsWithContext(t *testing.T) {
 	defer cancel()
 	_, err = s.Lock(ctx, "m")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), `waiting for the lock on machine "m"`)
+	assert.Contains(t, err.Error(), `waiting for the lock on machine "m": stopped after`)
+	assert.Contains(t, err.Error(), "(last: another docker-machine command is still working on it); wait for it to finish and retry")
 
 	other, err := s.Lock(t.Context(), "n")
 	require.NoError(t, err, "locks of different machines are independent")

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // The layouts config.json had before version 3, as far as migration needs
@@ -45,8 +46,8 @@ type optionsV1 struct {
 	Driver        string
 	Memory        int
 	Disk          int
-	EngineOptions *host.EngineOptions
-	SwarmOptions  *host.SwarmOptions
+	EngineOptions *hostopts.Engine
+	SwarmOptions  *hostopts.Swarm
 	AuthOptions   *authOptionsV1
 }
 
@@ -105,8 +106,8 @@ func (c *configV0) toV1() *configV1 {
 		DriverName: c.DriverName,
 		StorePath:  c.StorePath,
 		HostOptions: &optionsV1{
-			EngineOptions: &host.EngineOptions{TLSVerify: true, InstallURL: "https://get.docker.com"},
-			SwarmOptions: &host.SwarmOptions{
+			EngineOptions: &hostopts.Engine{TLSVerify: true, InstallURL: "https://get.docker.com"},
+			SwarmOptions: &hostopts.Swarm{
 				Discovery: c.SwarmDiscovery,
 				Host:      c.SwarmHost,
 				Master:    c.SwarmMaster,
@@ -153,7 +154,7 @@ func (c *configV1) toV2(s *Store, name string) (*configV2, error) {
 			Disk:          o.Disk,
 			EngineOptions: o.EngineOptions,
 			SwarmOptions:  o.SwarmOptions,
-			AuthOptions: &host.AuthOptions{
+			AuthOptions: &hostopts.Auth{
 				CertDir:              filepath.Join(root, "certs"),
 				CaCertPath:           a.CaCertPath,
 				CaPrivateKeyPath:     a.PrivateKeyPath,

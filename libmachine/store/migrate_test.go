@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 // Hand-written configs in the layouts of the old versions. ROOT is replaced
@@ -134,8 +135,8 @@ func TestMigrateV0(t *testing.T) {
 	o := h.HostOptions
 	assert.True(t, o.EngineOptions.TLSVerify)
 	assert.Equal(t, "https://get.docker.com", o.EngineOptions.InstallURL)
-	assert.Equal(t, host.SwarmOptions{Master: true, Host: "tcp://0.0.0.0:3376", Discovery: "token://t0"}, *o.SwarmOptions)
-	assert.Equal(t, host.AuthOptions{
+	assert.Equal(t, hostopts.Swarm{Master: true, Host: "tcp://0.0.0.0:3376", Discovery: "token://t0"}, *o.SwarmOptions)
+	assert.Equal(t, hostopts.Auth{
 		CertDir:          s.CertsDir(),
 		CaCertPath:       filepath.Join(s.CertsDir(), "ca.pem"),
 		CaPrivateKeyPath: filepath.Join(s.CertsDir(), "ca-key.pem"),

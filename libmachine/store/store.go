@@ -18,8 +18,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 const (
@@ -47,6 +49,8 @@ func DefaultPath() string {
 // Store is a machine store rooted at Path.
 type Store struct {
 	Path string
+
+	sweepOnce sync.Once
 }
 
 // New returns the store rooted at path, made absolute so the paths written
@@ -72,7 +76,7 @@ func (s *Store) configPath(name string) string {
 }
 
 // checkName rejects names that would escape machines/ or that List would
-// never show. It is looser than host.ValidateName so that a machine with an
+// never show. It is looser than hostopts.ValidateName so that a machine with an
 // odd name made by another tool can still be loaded and removed.
 func checkName(name string) error {
 	if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) || name != filepath.Base(name) {
@@ -118,7 +122,7 @@ func (s *Store) Exists(name string) (bool, error) {
 // atomically, so of two concurrent creates of one name exactly one wins; the
 // other gets *ExistsError. If the config cannot be saved the directory goes.
 func (s *Store) Create(h *host.Host) error {
-	if err := host.ValidateName(h.Name); err != nil {
+	if err := hostopts.ValidateName(h.Name); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(s.MachinesDir(), 0o700); err != nil {
@@ -255,7 +259,7 @@ func (s *Store) Remove(name string) error {
 	}
 	dir := s.MachineDir(name)
 	// A random hidden name: nothing lists it, and two removers never collide.
-	trash := filepath.Join(s.MachinesDir(), fmt.Sprintf(".removing-%s-%016x", name, rand.Uint64()))
+	trash := filepath.Join(s.MachinesDir(), fmt.Sprintf("%s%s-%016x", trashPrefix, name, rand.Uint64()))
 	if err := os.Rename(dir, trash); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &NotExistError{Name: name}

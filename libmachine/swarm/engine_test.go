@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fleetdock/machine/libmachine/swarm/swarmtest"
+	"github.com/fleetdock/machine/integration/swarmtest"
 )
 
-// IDs in the recordings (see swarmtest/recorded/README.md).
+// IDs in the recordings (see integration/swarmtest/recorded/README.md).
 const (
 	recCluster  = "6ki9j6mmabmz3pg912gvd4ceq"
 	recRec1Node = "wgii4hdb685e64kejlu9t7o24"

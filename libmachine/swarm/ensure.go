@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 // Member is a machine taking part in a swarm.
@@ -109,13 +111,16 @@ func describeSwarm(i Info) string {
 // earlier is still under way.
 func settledInfo(ctx context.Context, m Member) (Info, error) {
 	var info Info
-	err := waitUntil(ctx, fmt.Sprintf("the pending swarm join of %q to finish", m.Name), WaitTimeout, func(ctx context.Context) (bool, string, error) {
+	err := waitUntil(ctx, fmt.Sprintf("the pending swarm join of %q to finish", m.Name), WaitTimeout, func(ctx context.Context) (bool, error) {
 		var err error
 		info, err = m.Engine.Info(ctx)
 		if err != nil {
-			return false, "", err
+			return false, poll.Permanent(err)
 		}
-		return info.LocalNodeState != StatePending, string(info.LocalNodeState), nil
+		if info.LocalNodeState == StatePending {
+			return false, poll.NotYet("%s", info.LocalNodeState)
+		}
+		return true, nil
 	})
 	if err != nil {
 		return Info{}, err
@@ -170,13 +175,16 @@ func EnsureManager(ctx context.Context, m Member) (Result, error) {
 		return failed(m.Name, err)
 	}
 	res := Result{Machine: m.Name, NodeID: nodeID, Role: RoleManager, Action: ActionInitialized}
-	err = waitUntil(ctx, fmt.Sprintf("the new swarm on %q to elect it leader", m.Name), WaitTimeout, func(ctx context.Context) (bool, string, error) {
+	err = waitUntil(ctx, fmt.Sprintf("the new swarm on %q to elect it leader", m.Name), WaitTimeout, func(ctx context.Context) (bool, error) {
 		info, err := m.Engine.Info(ctx)
 		if err != nil {
-			return false, err.Error(), nil
+			return false, err
 		}
 		res.ClusterID = info.ClusterID
-		return info.ControlAvailable && info.ClusterID != "" && info.Error == "", describeInfo(info), nil
+		if !info.ControlAvailable || info.ClusterID == "" || info.Error != "" {
+			return false, poll.NotYet("%s", describeInfo(info))
+		}
+		return true, nil
 	})
 	if err != nil {
 		return failed(m.Name, err)
@@ -321,19 +329,19 @@ func join(ctx context.Context, manager Member, mi Info, node Member, role Role) 
 		return failed(node.Name, fmt.Errorf("%w; check that %s can reach %s on TCP 2377 (and 7946 TCP/UDP, 4789 UDP between all nodes)", err, node.Name, strings.Join(remotes, ", ")))
 	}
 	var ni Info
-	err = waitUntil(ctx, fmt.Sprintf("%q to become an active swarm node", node.Name), WaitTimeout, func(ctx context.Context) (bool, string, error) {
+	err = waitUntil(ctx, fmt.Sprintf("%q to become an active swarm node", node.Name), WaitTimeout, func(ctx context.Context) (bool, error) {
 		var err error
 		ni, err = node.Engine.Info(ctx)
 		if err != nil {
-			return false, err.Error(), nil
+			return false, err
 		}
 		switch ni.LocalNodeState {
 		case StateActive:
-			return true, "", nil
+			return true, nil
 		case StatePending:
-			return false, "join pending", nil
+			return false, poll.NotYet("join pending")
 		default:
-			return false, "", fmt.Errorf("the swarm join of %q ended in state %s: %s", node.Name, ni.LocalNodeState, ni.Error)
+			return false, poll.Permanent(fmt.Errorf("the swarm join of %q ended in state %s: %s", node.Name, ni.LocalNodeState, ni.Error))
 		}
 	})
 	if err != nil {
@@ -349,22 +357,25 @@ func join(ctx context.Context, manager Member, mi Info, node Member, role Role) 
 // must also have become a reachable raft member.
 func waitRole(ctx context.Context, manager Member, name, id string, role Role) error {
 	what := fmt.Sprintf("%q to be a ready %s in the view of %q", name, role, manager.Name)
-	return waitUntil(ctx, what, WaitTimeout, func(ctx context.Context) (bool, string, error) {
+	return waitUntil(ctx, what, WaitTimeout, func(ctx context.Context) (bool, error) {
 		n, err := manager.Engine.Node(ctx, id)
 		if err != nil {
-			return false, err.Error(), nil
+			return false, err
 		}
 		seen := fmt.Sprintf("role %s, status %s", n.Spec.Role, n.State)
 		if n.Manager != nil {
 			seen += ", manager " + n.Manager.Reachability
 		}
-		if n.State != "ready" || n.Spec.Role != role {
-			return false, seen, nil
-		}
+		settled := n.State == "ready" && n.Spec.Role == role
 		if role == RoleManager {
-			return n.Manager != nil && n.Manager.Reachability == "reachable", seen, nil
+			settled = settled && n.Manager != nil && n.Manager.Reachability == "reachable"
+		} else {
+			settled = settled && n.Manager == nil
 		}
-		return n.Manager == nil, seen, nil
+		if !settled {
+			return false, poll.NotYet("%s", seen)
+		}
+		return true, nil
 	})
 }
 

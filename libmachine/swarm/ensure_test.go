@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fleetdock/machine/libmachine/swarm/swarmtest"
+	"github.com/fleetdock/machine/integration/swarmtest"
 )
 
 // world is a swarmtest.World with a Member for each daemon.

@@ -19,6 +19,7 @@ import (
 	"github.com/fleetdock/machine/cmd/docker-machine/internal/listformat"
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/host"
+	"github.com/fleetdock/machine/libmachine/hostopts"
 )
 
 const (
@@ -51,9 +52,9 @@ type HostListItem struct {
 	DriverName    string
 	State         state.State
 	URL           string
-	SwarmOptions  *host.SwarmOptions
+	SwarmOptions  *hostopts.Swarm
 	Swarm         string
-	EngineOptions *host.EngineOptions
+	EngineOptions *hostopts.Engine
 	Error         string
 	DockerVersion string
 	ResponseTime  time.Duration

@@ -95,7 +95,7 @@ func TestFailedCreateWithLeftoversStaysForRm(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "the cloud said no")
 	assert.Contains(t, r.stderr, "instance i-123 could not be deleted")
-	assert.Contains(t, r.stderr, "Run 'docker-machine rm -f b2' to remove them.")
+	assert.Contains(t, r.stderr, "Run 'docker-machine rm b2' to remove them")
 	require.FileExists(t, filepath.Join(store, "machines", "b2", "config.json"))
 
 	r = cli(t, store, "", "ls", "-q")

@@ -175,7 +175,7 @@ func runDown(ctx context.Context, f *cmdutil.Factory, path string, parallel int)
 	r.disp.finish()
 	fmt.Fprintf(out, "cluster %s: %d removed, %d failed\n", r.file.Name, len(res.Removed), len(res.Failed))
 	if err := res.Err(); err != nil {
-		return fmt.Errorf("cluster down of %s left something behind:\n%w\nRun it again, or remove what is left with `%s rm -f NAME`", r.file.Name, err, argv0)
+		return fmt.Errorf("cluster down of %s left something behind:\n%w\nRun it again, or remove what is left with `%s rm NAME`", r.file.Name, err, argv0)
 	}
 	return nil
 }

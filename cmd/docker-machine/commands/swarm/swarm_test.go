@@ -12,8 +12,8 @@ import (
 
 	"github.com/fleetdock/machine/cmd/docker-machine/internal/clitest"
 	"github.com/fleetdock/machine/drivers/none"
+	"github.com/fleetdock/machine/integration/swarmtest"
 	"github.com/fleetdock/machine/libmachine/plugin"
-	"github.com/fleetdock/machine/libmachine/swarm/swarmtest"
 )
 
 func init() { plugin.RegisterBuiltin("none", func() drivers.Driver { return none.NewDriver("", "") }) }

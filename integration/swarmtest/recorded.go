@@ -1,5 +1,8 @@
-// Package swarmtest serves the swarm-mode part of the Docker Engine API
-// without Docker, for unit tests of code that drives swarms:
+// Package swarmtest is the test world's Docker Engine: it serves the
+// swarm-mode part of the Engine API without Docker, for the unit tests of
+// code that drives swarms (libmachine/swarm, the swarm commands). It lives
+// under integration/ with the rest of the test world; product code never
+// imports it, only tests do. It offers:
 //
 //   - Recording returns answers recorded from real Docker 20.10 daemons
 //     (see recorded/README.md for how they were made);
