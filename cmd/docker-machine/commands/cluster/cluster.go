@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -236,7 +237,7 @@ func WriteStatus(w io.Writer, st *libcluster.Status) {
 		fmt.Fprintf(w, "load balancer %s (%s) at %s, %s\n", lb.ID, lb.Name, lb.Address, lb.Status)
 		for _, b := range lb.Backends {
 			var health []string
-			for _, p := range sortedPorts(b.Health) {
+			for _, p := range slices.Sorted(maps.Keys(b.Health)) {
 				health = append(health, fmt.Sprintf("%d:%s", p, b.Health[p]))
 			}
 			fmt.Fprintf(w, "  backend %s weight %d %s\n", b.ServerID, b.Weight, strings.Join(health, " "))
@@ -245,15 +246,6 @@ func WriteStatus(w io.Writer, st *libcluster.Status) {
 			fmt.Fprintf(w, "  listener %s %s %s\n", l, l.Status, l.Description)
 		}
 	}
-}
-
-func sortedPorts(m map[int]string) []int {
-	out := make([]int, 0, len(m))
-	for p := range m {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func writeStatusJSON(w io.Writer, st *libcluster.Status) error {
