@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -115,6 +116,15 @@ type api struct {
 	source  credentialSource
 
 	calls atomic.Int64 // API requests sent, retries included
+	log   *slog.Logger // the driver's; nil: slog.Default()
+}
+
+// logger is the driver's logger, else slog's default one.
+func (a *api) logger() *slog.Logger {
+	if a.log != nil {
+		return a.log
+	}
+	return slog.Default()
 }
 
 // clientConfig is what newAPI needs; the driver fills it from its fields
@@ -247,7 +257,7 @@ func (a *api) call(ctx context.Context, client *sdk.Client, req requests.AcsRequ
 			return aerr
 		}
 		delay := backoff(attempt)
-		logger().Debug("retrying Alibaba Cloud API call", "action", action, "attempt", attempt, "code", aerr.Code, "status", aerr.Status, "delay", delay)
+		a.logger().Debug("retrying Alibaba Cloud API call", "action", action, "attempt", attempt, "code", aerr.Code, "status", aerr.Status, "delay", delay)
 		if err := sleepCtx(ctx, delay); err != nil {
 			aerr.Err = fmt.Errorf("%w (while retrying after %v)", err, aerr.Err)
 			return aerr

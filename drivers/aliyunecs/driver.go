@@ -137,6 +137,7 @@ type Driver struct {
 	phases   []phaseTiming
 	client   *api
 	prepared bool
+	logger   *slog.Logger `json:"-"` // nil: slog.Default() at each call
 }
 
 // NewDriver returns a driver for machine hostName in the store at storePath.
@@ -163,11 +164,21 @@ func NewDriver(hostName, storePath string) *Driver {
 // DriverName returns "aliyunecs".
 func (d *Driver) DriverName() string { return Name }
 
-// logger is the package's logger; slog.Default at the time of the call, so
-// the CLI's or the plugin's configuration applies.
-func logger() *slog.Logger { return slog.Default() }
+// SetLogger makes the driver log through l: the CLI hands it the logger of
+// the command it runs in. Without one (as a plugin binary) it logs through
+// slog.Default() at the time of each call, so the plugin's own
+// configuration applies.
+func (d *Driver) SetLogger(l *slog.Logger) { d.logger = l }
 
-func (d *Driver) log() *slog.Logger { return logger().With("machine", d.MachineName) }
+// baseLogger is the injected logger, else slog's default one.
+func (d *Driver) baseLogger() *slog.Logger {
+	if d.logger != nil {
+		return d.logger
+	}
+	return slog.Default()
+}
+
+func (d *Driver) log() *slog.Logger { return d.baseLogger().With("machine", d.MachineName) }
 
 // api returns the clients, creating them on first use. Credentials are
 // resolved here, so keys from the environment work after a load.
@@ -208,6 +219,7 @@ func (d *Driver) api() (*api, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.log = d.baseLogger()
 	d.log().Debug("Alibaba Cloud clients ready", "region", d.Region, "endpoint", ep.host, "credentials", source.String())
 	d.client = c
 	return c, nil

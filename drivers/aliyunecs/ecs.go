@@ -73,7 +73,7 @@ func (a *api) stopInstance(ctx context.Context, id string, force bool) error {
 // it disappears.
 func (a *api) waitInstance(ctx context.Context, id, status string) (*ecs.Instance, error) {
 	var last *ecs.Instance
-	err := waitFor(ctx, fmt.Sprintf("instance %s to be %s", id, status), instanceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("instance %s to be %s", id, status), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		inst, err := a.findInstance(ctx, id)
 		if err != nil {
 			return false, "", err
@@ -89,7 +89,7 @@ func (a *api) waitInstance(ctx context.Context, id, status string) (*ecs.Instanc
 
 // waitInstanceGone polls until DescribeInstances no longer lists id.
 func (a *api) waitInstanceGone(ctx context.Context, id string) error {
-	return waitFor(ctx, fmt.Sprintf("instance %s to be deleted", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
+	return a.waitFor(ctx, fmt.Sprintf("instance %s to be deleted", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		inst, err := a.findInstance(ctx, id)
 		if err != nil {
 			return false, "", err
@@ -105,7 +105,7 @@ func (a *api) waitInstanceGone(ctx context.Context, id string) error {
 // one) and waits until it is gone. An instance still being created cannot
 // be deleted yet, so that answer is waited out.
 func (a *api) deleteInstance(ctx context.Context, id string) error {
-	err := waitFor(ctx, fmt.Sprintf("instance %s to accept deletion", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("instance %s to accept deletion", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		req := ecs.CreateDeleteInstanceRequest()
 		req.InstanceId = id
 		req.Force = requests.NewBoolean(true)

@@ -275,7 +275,7 @@ func (d *Driver) removeSecurityGroup(ctx context.Context, a *api) error {
 			return nil
 		}
 	}
-	err := waitFor(ctx, fmt.Sprintf("security group %s to be free", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("security group %s to be free", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		err := a.deleteSecurityGroup(ctx, id)
 		if err == nil {
 			return true, "", nil

@@ -135,7 +135,7 @@ func (a *api) createRouteEntry(ctx context.Context, tableID, cidr, instanceID, t
 			return fmt.Errorf("%w; the VPC already routes %s elsewhere: pick another --aliyunecs-route-cidr", err, cidr)
 		}
 	}
-	return waitFor(ctx, fmt.Sprintf("route entry %s to be available", cidr), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	return a.waitFor(ctx, fmt.Sprintf("route entry %s to be available", cidr), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		e, err := a.routeEntry(ctx, tableID, cidr)
 		if err != nil {
 			return false, "", err
@@ -150,7 +150,7 @@ func (a *api) createRouteEntry(ctx context.Context, tableID, cidr, instanceID, t
 // deleteRouteEntry removes the entry for cidr if it points at the instance,
 // and waits until it is gone (the instance cannot be deleted before).
 func (a *api) deleteRouteEntry(ctx context.Context, tableID, cidr, instanceID string) error {
-	return waitFor(ctx, fmt.Sprintf("route entry %s to be deleted", cidr), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	return a.waitFor(ctx, fmt.Sprintf("route entry %s to be deleted", cidr), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		e, err := a.routeEntry(ctx, tableID, cidr)
 		if err != nil {
 			return false, "", err
@@ -265,7 +265,7 @@ func (a *api) associateEIP(ctx context.Context, id, instanceID, token string) (*
 		}
 	}
 	var last *vpc.EipAddress
-	err := waitFor(ctx, fmt.Sprintf("EIP %s to be associated", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("EIP %s to be associated", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		e, err := a.eip(ctx, id)
 		if err != nil {
 			return false, "", err
@@ -282,7 +282,7 @@ func (a *api) associateEIP(ctx context.Context, id, instanceID, token string) (*
 // releaseEIP unbinds the EIP if needed, waits for it to be Available and
 // releases it.
 func (a *api) releaseEIP(ctx context.Context, id string) error {
-	return waitFor(ctx, fmt.Sprintf("EIP %s to be released", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	return a.waitFor(ctx, fmt.Sprintf("EIP %s to be released", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		e, err := a.eip(ctx, id)
 		if err != nil {
 			return false, "", err

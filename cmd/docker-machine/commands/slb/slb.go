@@ -1,4 +1,7 @@
-package commands
+// Package slb is the `docker-machine slb` command group: listeners of a
+// load balancer that follow a swarm's published services, through the
+// load-balancing capability of a driver.
+package slb
 
 import (
 	"context"
@@ -12,9 +15,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
+	clustercmd "github.com/fleetdock/machine/cmd/docker-machine/commands/cluster"
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/capability"
-	"github.com/fleetdock/machine/libmachine/cluster"
+	libcluster "github.com/fleetdock/machine/libmachine/cluster"
 )
 
 const slbSyncLong = `Make the TCP listeners of a Server Load Balancer match the published ports
@@ -35,29 +40,20 @@ driver: by default the manager's own driver with the manager's settings
 driver's environment variables) to manage it with other settings; driver
 flags alone name their driver by their prefix.`
 
-func (e *env) slbCommand() *cobra.Command {
+// NewCmd is the slb command and its subcommands.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "slb",
 		Short: "Manage load balancer listeners for swarm services",
 	}
-	sync := &cobra.Command{
-		Use:                "sync --slb-id LB --manager NAME [--driver DRIVER] [driver flags]",
-		Short:              "Create and remove load balancer listeners for the swarm's published services",
-		Long:               slbSyncLong,
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.runSLB(cmd, args, true)
-		},
-	}
-	ls := &cobra.Command{
-		Use:                "ls --slb-id LB --manager NAME [--driver DRIVER] [driver flags]",
-		Short:              "Show the load balancer's address, backends and listeners",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.runSLB(cmd, args, false)
-		},
-	}
-	cmd.AddCommand(sync, ls)
+	// The driver flags depend on the driver the other flags name.
+	const usage = " --slb-id LB --manager NAME [--driver DRIVER] [driver flags]"
+	cmd.AddCommand(
+		cmdutil.OwnFlagsCmd("sync"+usage, "Create and remove load balancer listeners for the swarm's published services", slbSyncLong,
+			func(cmd *cobra.Command, args []string) error { return run(cmd, f, args, true) }),
+		cmdutil.OwnFlagsCmd("ls"+usage, "Show the load balancer's address, backends and listeners", "",
+			func(cmd *cobra.Command, args []string) error { return run(cmd, f, args, false) }),
+	)
 	return cmd
 }
 
@@ -79,28 +75,28 @@ func (o *slbOptions) register(fs *pflag.FlagSet, sync bool) {
 	}
 }
 
-func (e *env) runSLB(cmd *cobra.Command, args []string, sync bool) error {
+func run(cmd *cobra.Command, f *cmdutil.Factory, args []string, sync bool) error {
 	ctx := cmd.Context()
-	client := e.client(e.stderr)
+	client := f.Client(f.IOStreams.ErrOut)
 	defer client.Close()
-	o, lbs, err := e.parseSLBArgs(ctx, client, args, sync)
+	o, lbs, err := parseArgs(ctx, client, f.IOStreams.ErrOut, args, sync)
 	if err != nil || o.help {
 		if o.help {
-			cmd.SetOut(e.stdout)
+			cmd.SetOut(f.IOStreams.Out)
 			return cmd.Help()
 		}
 		return err
 	}
 	if sync {
-		return e.runSLBSync(ctx, client, o, lbs)
+		return runSync(ctx, client, f.IOStreams.Out, o, lbs)
 	}
-	return e.runSLBList(ctx, o, lbs)
+	return runList(ctx, f.IOStreams.Out, o, lbs)
 }
 
-// parseSLBArgs reads the slb flags, then the flags of the driver that
+// parseArgs reads the slb flags, then the flags of the driver that
 // manages the load balancer, and returns that driver's load balancing: the
 // manager's own driver when no driver flag is given.
-func (e *env) parseSLBArgs(ctx context.Context, client *libmachine.Client, args []string, sync bool) (slbOptions, cluster.LoadBalancers, error) {
+func parseArgs(ctx context.Context, client *libmachine.Client, stderr io.Writer, args []string, sync bool) (slbOptions, libcluster.LoadBalancers, error) {
 	var o slbOptions
 	first := pflag.NewFlagSet("slb", pflag.ContinueOnError)
 	first.ParseErrorsWhitelist.UnknownFlags = true
@@ -135,9 +131,9 @@ func (e *env) parseSLBArgs(ctx context.Context, client *libmachine.Client, args 
 			return o, nil, err
 		}
 		fs := pflag.NewFlagSet("slb", pflag.ContinueOnError)
-		fs.SetOutput(e.stderr)
+		fs.SetOutput(stderr)
 		o.register(fs, sync)
-		if _, err := addDriverFlags(fs, fd.GetCreateFlags()); err != nil {
+		if _, err := cmdutil.AddDriverFlags(fs, fd.GetCreateFlags()); err != nil {
 			return o, nil, err
 		}
 		if err := fs.Parse(args); err != nil {
@@ -202,40 +198,40 @@ func parsePortFlags(in []string) (map[string]int, error) {
 	return out, nil
 }
 
-func (e *env) runSLBSync(ctx context.Context, client *libmachine.Client, o slbOptions, lbs cluster.LoadBalancers) error {
+func runSync(ctx context.Context, client *libmachine.Client, out io.Writer, o slbOptions, lbs libcluster.LoadBalancers) error {
 	ports, err := parsePortFlags(o.ports)
 	if err != nil {
 		return err
 	}
-	services, err := cluster.NewEngineSwarm(client).Services(ctx, o.manager)
+	services, err := libcluster.NewEngineSwarm(client).Services(ctx, o.manager)
 	if err != nil {
 		return fmt.Errorf("reading the swarm services through %q: %w", o.manager, err)
 	}
-	want, notes, wantErr := cluster.ServiceListeners(services, ports)
+	want, notes, wantErr := libcluster.ServiceListeners(services, ports)
 	for _, n := range notes {
-		fmt.Fprintln(e.stdout, n)
+		fmt.Fprintln(out, n)
 	}
 	if o.dryRun {
 		current, err := lbs.Listeners(ctx, o.lbID)
 		if err != nil {
 			return err
 		}
-		plan := cluster.PlanListeners(current, want, cluster.IsServiceListener)
-		for _, line := range (cluster.SyncReport{LoadBalancer: o.lbID, Plan: plan}).Lines() {
-			fmt.Fprintln(e.stdout, "would: "+line)
+		plan := libcluster.PlanListeners(current, want, libcluster.IsServiceListener)
+		for _, line := range (libcluster.SyncReport{LoadBalancer: o.lbID, Plan: plan}).Lines() {
+			fmt.Fprintln(out, "would: "+line)
 		}
 		for _, c := range plan.Conflicts {
-			fmt.Fprintf(e.stdout, "conflict: port %d is held by %s (%q), not made by docker-machine\n", c.Want.Port, c.Have, c.Have.Description)
+			fmt.Fprintf(out, "conflict: port %d is held by %s (%q), not made by docker-machine\n", c.Want.Port, c.Have, c.Have.Description)
 		}
 		return wantErr
 	}
-	rep, err := cluster.SyncListeners(ctx, lbs, o.lbID, want, cluster.IsServiceListener)
+	rep, err := libcluster.SyncListeners(ctx, lbs, o.lbID, want, libcluster.IsServiceListener)
 	for _, line := range rep.Lines() {
-		fmt.Fprintln(e.stdout, line)
+		fmt.Fprintln(out, line)
 	}
 	if st, derr := lbs.DescribeLoadBalancer(ctx, o.lbID); derr == nil && len(want) > 0 {
 		for _, l := range want {
-			fmt.Fprintf(e.stdout, "%s -> tcp://%s:%d\n", strings.TrimPrefix(l.Description, "docker-machine/service/"), st.Address, l.Port)
+			fmt.Fprintf(out, "%s -> tcp://%s:%d\n", strings.TrimPrefix(l.Description, "docker-machine/service/"), st.Address, l.Port)
 		}
 	}
 	if err != nil || wantErr != nil {
@@ -254,7 +250,7 @@ func joinErrs(errs ...error) error {
 	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
 }
 
-func (e *env) runSLBList(ctx context.Context, o slbOptions, lbs cluster.LoadBalancers) error {
+func runList(ctx context.Context, out io.Writer, o slbOptions, lbs libcluster.LoadBalancers) error {
 	st, err := lbs.DescribeLoadBalancer(ctx, o.lbID)
 	if err != nil {
 		return err
@@ -263,6 +259,6 @@ func (e *env) runSLBList(ctx context.Context, o slbOptions, lbs cluster.LoadBala
 	if err != nil {
 		return err
 	}
-	writeStatus(e.stdout, &cluster.Status{Manager: o.manager, LoadBalancers: []cluster.LoadBalancerStatus{{LoadBalancerState: st, Listeners: listeners}}})
+	clustercmd.WriteStatus(out, &libcluster.Status{Manager: o.manager, LoadBalancers: []libcluster.LoadBalancerStatus{{LoadBalancerState: st, Listeners: listeners}}})
 	return nil
 }

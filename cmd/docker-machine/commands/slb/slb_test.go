@@ -1,10 +1,10 @@
-package commands
+package slb
 
 import (
 	"crypto/tls"
 	"encoding/json"
+	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,12 +15,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fleetdock/machine/certs"
+	"github.com/fleetdock/machine/cmd/docker-machine/internal/clitest"
 	"github.com/fleetdock/machine/drivers/aliyunecs"
+	"github.com/fleetdock/machine/drivers/none"
 	"github.com/fleetdock/machine/integration/cloudsim"
 	"github.com/fleetdock/machine/integration/cloudsim/cloudsimtest"
 	"github.com/fleetdock/machine/libmachine/plugin"
 )
+
+func init() { plugin.RegisterBuiltin("none", func() drivers.Driver { return none.NewDriver("", "") }) }
+
+var cli = clitest.Runner(NewCmd)
 
 // servicesEngine is a TLS Docker daemon (server certificate from the
 // store's CA, client certificate required) answering /_ping and
@@ -39,16 +44,7 @@ func (s *servicesEngine) set(services string) {
 func startServicesEngine(t *testing.T, store string) (*servicesEngine, string) {
 	t.Helper()
 	eng := &servicesEngine{services: "[]"}
-	certDir := filepath.Join(store, "certs")
-	dir := t.TempDir()
-	serverCert, serverKey := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	require.NoError(t, certs.GenerateServerCert(filepath.Join(certDir, "ca.pem"), filepath.Join(certDir, "ca-key.pem"), serverCert, serverKey,
-		certs.ServerCertOptions{Org: "test.engine", Hosts: []string{"127.0.0.1"}}))
-	pair, err := tls.LoadX509KeyPair(serverCert, serverKey)
-	require.NoError(t, err)
-	caCert, err := certs.ReadCertificate(filepath.Join(certDir, "ca.pem"))
-	require.NoError(t, err)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: newPool(caCert), ClientAuth: tls.RequireAndVerifyClientCert})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", clitest.ServerTLS(t, store, "127.0.0.1"))
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -85,8 +81,8 @@ func TestSLBSyncFollowsTheServices(t *testing.T) {
 	// The CLI binary has aliyunecs built in; the settings flags are parsed
 	// by its create flags.
 	plugin.RegisterBuiltin(aliyunecs.Name, func() drivers.Driver { return aliyunecs.NewDriver("", "") })
-	store := newStore(t)
-	sim := cloudsimtest.Start(t, cloudsim.Config{Logger: quietSimLogger()})
+	store := clitest.NewStore(t)
+	sim := cloudsimtest.Start(t, cloudsim.Config{Logger: slog.New(slog.DiscardHandler)})
 	id, secret := sim.Credentials()
 	t.Setenv("ECS_ACCESS_KEY_ID", id)
 	t.Setenv("ECS_ACCESS_KEY_SECRET", secret)
@@ -108,13 +104,13 @@ func TestSLBSyncFollowsTheServices(t *testing.T) {
 
 	// The manager: any machine whose engine answers; its SLB settings come
 	// from the flags since it is not an aliyunecs machine.
-	createNone(t, store, "bootstrap", "tcp://127.0.0.1:1")
+	clitest.Bootstrap(t, store)
 	eng, url := startServicesEngine(t, store)
-	createNone(t, store, "mgr", url)
+	clitest.CreateNone(t, store, "mgr", url)
 	eng.set("[" + service("web", nil, 30000) + "," + service("api", map[string]string{"fleetdock.slb.port": "9000"}, 30001) + "," + service("internal", nil) + "]")
 
-	sync := func(extra ...string) result {
-		return cli(t, store, "", append([]string{"slb", "sync", "--slb-id", lb, "--manager", "mgr",
+	sync := func(extra ...string) clitest.Result {
+		return cli(t, store, append([]string{"sync", "--slb-id", lb, "--manager", "mgr",
 			"--aliyunecs-region", cloudsimtest.Region, "--aliyunecs-api-endpoint", sim.Endpoint()}, extra...)...)
 	}
 	listeners := func() map[int]string {
@@ -130,9 +126,9 @@ func TestSLBSyncFollowsTheServices(t *testing.T) {
 	}
 
 	r := sync("--port", "web=8080")
-	assert.Equal(t, 1, r.code, "the conflict on 9000 fails the command: %s", r.stdout)
-	assert.Contains(t, r.stderr, "port 9000 of load balancer "+lb+" is held by a listener docker-machine did not create")
-	assert.Contains(t, r.stdout, "created listener TCP 8080 -> 30000 (docker-machine/service/web)")
+	assert.Equal(t, 1, r.Code, "the conflict on 9000 fails the command: %s", r.Stdout)
+	assert.Contains(t, r.Stderr, "port 9000 of load balancer "+lb+" is held by a listener docker-machine did not create")
+	assert.Contains(t, r.Stdout, "created listener TCP 8080 -> 30000 (docker-machine/service/web)")
 	assert.Equal(t, map[int]string{
 		8080: "docker-machine/service/web running -> 30000",
 		9000: "ops stopped -> 9000",
@@ -141,9 +137,9 @@ func TestSLBSyncFollowsTheServices(t *testing.T) {
 	// The api service moves to a free port; web is unchanged.
 	eng.set("[" + service("web", nil, 30000) + "," + service("api", map[string]string{"fleetdock.slb.port": "9001"}, 30001) + "]")
 	r = sync("--port", "web=8080")
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "listener TCP 8080 -> 30000 is up to date")
-	assert.Contains(t, r.stdout, "api -> tcp://")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stdout, "listener TCP 8080 -> 30000 is up to date")
+	assert.Contains(t, r.Stdout, "api -> tcp://")
 	assert.Equal(t, map[int]string{
 		8080: "docker-machine/service/web running -> 30000",
 		9000: "ops stopped -> 9000",
@@ -152,38 +148,38 @@ func TestSLBSyncFollowsTheServices(t *testing.T) {
 
 	// A dry run of an unchanged swarm plans nothing.
 	r = sync("--port", "web=8080", "--dry-run")
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.NotContains(t, r.stdout, "would: "+lb+": created")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.NotContains(t, r.Stdout, "would: "+lb+": created")
 
 	// web is removed: its listener goes, the others stay.
 	eng.set("[" + service("api", map[string]string{"fleetdock.slb.port": "9001"}, 30001) + "]")
 	r = sync()
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "deleted listener TCP 8080 -> 30000 (docker-machine/service/web)")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stdout, "deleted listener TCP 8080 -> 30000 (docker-machine/service/web)")
 	assert.Equal(t, map[int]string{
 		9000: "ops stopped -> 9000",
 		9001: "docker-machine/service/api running -> 30001",
 	}, listeners())
 
-	r = cli(t, store, "", "slb", "ls", "--slb-id", lb, "--manager", "mgr", "--aliyunecs-region", cloudsimtest.Region, "--aliyunecs-api-endpoint", sim.Endpoint())
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "listener TCP 9001 -> 30001 running docker-machine/service/api")
+	r = cli(t, store, "ls", "--slb-id", lb, "--manager", "mgr", "--aliyunecs-region", cloudsimtest.Region, "--aliyunecs-api-endpoint", sim.Endpoint())
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stdout, "listener TCP 9001 -> 30001 running docker-machine/service/api")
 }
 
 func TestSLBSyncNeedsSettingsForOtherDrivers(t *testing.T) {
-	store := newStore(t)
-	createNone(t, store, "mgr", "tcp://127.0.0.1:1")
-	r := cli(t, store, "", "slb", "sync", "--slb-id", "lb-1", "--manager", "mgr")
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, `the none driver of manager "mgr" cannot manage load balancers: give --driver DRIVER`)
+	store := clitest.NewStore(t)
+	clitest.CreateNone(t, store, "mgr", "tcp://127.0.0.1:1")
+	r := cli(t, store, "sync", "--slb-id", "lb-1", "--manager", "mgr")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, `the none driver of manager "mgr" cannot manage load balancers: give --driver DRIVER`)
 
-	r = cli(t, store, "", "slb", "sync", "--slb-id", "lb-1", "--manager", "mgr", "--port", "web")
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, `--port "web": use SERVICE=FRONT`)
+	r = cli(t, store, "sync", "--slb-id", "lb-1", "--manager", "mgr", "--port", "web")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, `--port "web": use SERVICE=FRONT`)
 
-	r = cli(t, store, "", "slb", "sync", "--manager", "mgr")
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, `"slb-id" not set`)
+	r = cli(t, store, "sync", "--manager", "mgr")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, `"slb-id" not set`)
 }
 
 func TestParsePortFlags(t *testing.T) {
