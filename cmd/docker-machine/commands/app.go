@@ -19,11 +19,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
-	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/cmd/docker-machine/commands/cluster"
 	"github.com/fleetdock/machine/cmd/docker-machine/commands/slb"
 	"github.com/fleetdock/machine/cmd/docker-machine/commands/swarm"
 	"github.com/fleetdock/machine/cmd/docker-machine/iostreams"
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/store"
 )
 
