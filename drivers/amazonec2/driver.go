@@ -136,9 +136,10 @@ type Driver struct {
 
 // The capabilities the core asks drivers for.
 var (
-	_ drivers.Driver             = (*Driver)(nil)
-	_ capability.AddressReporter = (*Driver)(nil)
-	_ capability.Cancellable     = (*Driver)(nil)
+	_ drivers.Driver              = (*Driver)(nil)
+	_ capability.AddressReporter  = (*Driver)(nil)
+	_ capability.Cancellable      = (*Driver)(nil)
+	_ capability.ResourceReporter = (*Driver)(nil)
 )
 
 // NewDriver returns a driver for machine hostName in the store at storePath.
@@ -376,7 +377,7 @@ func (d *Driver) describeInstance(ctx context.Context) (*types.Instance, error) 
 		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
 	}
 	if inst == nil || instanceStateName(inst) == types.InstanceStateNameTerminated {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm -f %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
+		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
 	}
 	return inst, nil
 }
@@ -458,7 +459,7 @@ func (d *Driver) instanceAction(ctx context.Context, verb string, do func(contex
 		hint := ""
 		switch code := errorCode(err); {
 		case isNotFound(err):
-			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm -f %s'", d.MachineName)
+			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm %s'", d.MachineName)
 		case code == "IncorrectInstanceState" || code == "IncorrectState":
 			hint = fmt.Sprintf("; check 'docker-machine status %s' and try again once the instance is no longer changing state", d.MachineName)
 		case code == "UnsupportedOperation" && d.RequestSpotInstance:

@@ -119,7 +119,7 @@ func TestFailedCleanupIsFinishedByRemove(t *testing.T) {
 	err := d.Create()
 	require.Error(t, err)
 	msg := err.Error()
-	for _, want := range []string{"DescribeInstances", "instance " + d.InstanceId, "security group " + d.SecurityGroupIds[0], "docker-machine rm -f stuck"} {
+	for _, want := range []string{"DescribeInstances", "instance " + d.InstanceId, "security group " + d.SecurityGroupIds[0], "docker-machine rm stuck"} {
 		assert.Contains(t, msg, want)
 	}
 	assert.NotEmpty(t, d.InstanceId, "the ID stays stored for rm")

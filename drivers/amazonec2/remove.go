@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // Remove deletes everything made for the machine: instance (in any state),
@@ -48,7 +50,7 @@ func (e *cleanupError) Error() string {
 		}
 		b.WriteString(err.Error())
 	}
-	fmt.Fprintf(&b, "); run 'docker-machine rm -f %s' to finish removing them", e.Machine)
+	fmt.Fprintf(&b, "); run 'docker-machine rm %s' to finish removing them", e.Machine)
 	return b.String()
 }
 
@@ -291,4 +293,27 @@ func (d *Driver) removeSecurityGroup(ctx context.Context, a *api, id string) err
 	forget()
 	d.SecurityGroupIds = slices.DeleteFunc(d.SecurityGroupIds, func(s string) bool { return s == id })
 	return nil
+}
+
+// Resources lists what the stored configuration says this machine owns,
+// in the order Remove deletes it: what `rm -f` names when it cannot.
+func (d *Driver) Resources() []capability.Resource {
+	var out []capability.Resource
+	add := func(kind, id string) {
+		if id != "" {
+			out = append(out, capability.Resource{Kind: kind, ID: id, Region: d.Region})
+		}
+	}
+	add("spot instance request", d.SpotInstanceRequestId)
+	add("instance", d.InstanceId)
+	if !d.ExistingKey {
+		add("key pair", d.KeyName)
+	}
+	for _, id := range d.CreatedSecurityGroupIds {
+		add("security group", id)
+	}
+	if d.InstanceId == "" && d.Id != "" {
+		add("resources tagged "+tagMachineID, d.Id)
+	}
+	return out
 }
