@@ -80,7 +80,7 @@ var diagnoses = []diagnosis{
 		hint: "VirtualBox cannot attach the VM to its host-only adapter, which is missing or broken on the host: on Windows disable and re-enable the \"VirtualBox Host-Only Ethernet Adapter\" in Network Connections (or reinstall VirtualBox); on Linux load the modules with 'sudo modprobe vboxnetadp vboxnetflt'; " +
 			"then run 'docker-machine start' again. 'VBoxManage list hostonlyifs' shows the adapters VirtualBox knows"},
 	{match: has("/dev/vboxnetctl", "Failed to create the host-only adapter", "VBoxNetAdpCtl"),
-		is:   errNoHostOnly,
+		is: errNoHostOnly,
 		hint: "VirtualBox cannot create a host-only adapter: its vboxnetadp kernel module is not loaded (run 'sudo modprobe vboxnetadp' or 'sudo /sbin/vboxconfig', or on macOS allow Oracle's system extension in Privacy & Security and restart); " +
 			"or pass --virtualbox-network nat to reach Docker through a forwarded port on 127.0.0.1 instead"},
 	{match: hasAll("E_ACCESSDENIED", "StaticIPConfig"),
