@@ -257,6 +257,13 @@ func TestFailedCreateAtEveryCommandLeavesNothing(t *testing.T) {
 		d := newTestDriver(t, f, "m1", nil)
 		err := d.Create()
 		cmd := f.commands()[i-1]
+		if strings.HasPrefix(cmd, "guestproperty get") {
+			// Only a hint: without Guest Additions the guest is asked over SSH.
+			require.NoError(t, err, cmd)
+			require.NoError(t, d.Remove())
+			assert.Empty(t, f.leftovers())
+			continue
+		}
 		if assert.Error(t, err, "failing %q", cmd) {
 			assert.Contains(t, err.Error(), "injected failure", cmd)
 			assert.Contains(t, err.Error(), "everything it had made was removed again", cmd)

@@ -31,6 +31,7 @@ type fakeVBox struct {
 	ifs     []*hostOnlyIf
 	dhcp    map[string]*dhcpServer
 	media   map[string]bool
+	dvds    map[string]bool // stay registered after unregistervm --delete
 	extra   map[string]string
 	calls   [][]string
 	failAt  int    // 1-based call number to fail; 0 never
@@ -47,7 +48,7 @@ type fakeVM struct {
 }
 
 func newFakeVBox(t *testing.T) *fakeVBox {
-	f := &fakeVBox{t: t, vms: map[string]*fakeVM{}, dhcp: map[string]*dhcpServer{}, media: map[string]bool{}, extra: map[string]string{}}
+	f := &fakeVBox{t: t, vms: map[string]*fakeVM{}, dhcp: map[string]*dhcpServer{}, media: map[string]bool{}, dvds: map[string]bool{}, extra: map[string]string{}}
 	// VirtualBox ships a DHCP server for vboxnet0 even without the adapter.
 	f.dhcp[dhcpNetName("vboxnet0")] = &dhcpServer{NetworkName: dhcpNetName("vboxnet0"), IP: "192.168.56.100", Lower: "192.168.56.101", Upper: "192.168.56.254", Mask: "255.255.255.0", Enabled: true}
 	t.Cleanup(func() {
@@ -288,6 +289,13 @@ func (f *fakeVBox) answer(stdin io.Reader, args []string) (string, error) {
 		return "0%...100%\n", nil
 	case "closemedium":
 		p := args[2]
+		if args[1] == "dvd" {
+			if !f.dvds[p] {
+				return "", vboxErr(args, 1, "VBoxManage: error: Could not find file for the medium '"+p+"' (VERR_FILE_NOT_FOUND)\n")
+			}
+			delete(f.dvds, p)
+			return "", nil
+		}
 		if !f.media[p] {
 			return "", vboxErr(args, 1, "VBoxManage: error: Could not find file for the medium '"+p+"' (VERR_FILE_NOT_FOUND)\n")
 		}
@@ -367,13 +375,20 @@ func (f *fakeVBox) vmCommand(vm *fakeVM, ref string, args []string) (string, err
 		vm.info["SATA-"+flagValue(args, "--port")+"-0"] = medium
 		if flagValue(args, "--type") == "hdd" {
 			f.media[medium] = true
+		} else {
+			f.dvds[medium] = true
 		}
 		return "", nil
 	case "sharedfolder":
 		vm.info["SharedFolderNameMachineMapping1"] = flagValue(args, "--name")
 		vm.info["SharedFolderPathMachineMapping1"] = flagValue(args, "--hostpath")
 		return "", nil
-	case "guestproperty", "setextradata":
+	case "guestproperty":
+		if args[1] == "get" {
+			return "No value set!\n", nil
+		}
+		return "", nil
+	case "setextradata":
 		return "", nil
 	case "startvm":
 		if running {
@@ -406,7 +421,7 @@ func (f *fakeVBox) vmCommand(vm *fakeVM, ref string, args []string) (string, err
 		}
 		if slices.Contains(args, "--delete") {
 			for k, v := range vm.info {
-				if strings.HasPrefix(k, "SATA-") && f.media[v] {
+				if strings.HasPrefix(k, "SATA-") && f.media[v] && !f.dvds[v] {
 					delete(f.media, v)
 					os.Remove(v)
 				}
@@ -511,6 +526,9 @@ func (f *fakeVBox) leftovers() []string {
 	}
 	for m := range f.media {
 		out = append(out, "medium "+m)
+	}
+	for m := range f.dvds {
+		out = append(out, "dvd "+m)
 	}
 	for k := range f.extra {
 		out = append(out, "extradata "+k)

@@ -221,7 +221,7 @@ func (d *Driver) teardown(ctx context.Context, rollback bool) error {
 			fail("disk "+d.diskPath(), err)
 		}
 		for _, p := range []string{d.seedPath(), d.b2dISOPath()} {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := d.removeDVD(ctx, p); err != nil {
 				fail(p, err)
 			}
 		}
@@ -289,5 +289,21 @@ func (d *Driver) removeDisk(ctx context.Context) error {
 		return err
 	}
 	d.DiskCreated = false
+	return nil
+}
+
+// removeDVD closes an ISO the VM had attached (unregistervm --delete
+// deletes hard disks only, and leaves DVDs in the media registry) and
+// deletes the file.
+func (d *Driver) removeDVD(ctx context.Context, p string) error {
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := d.vbm(ctx, "closemedium", "dvd", p); err != nil && !errors.Is(err, errMediumNotFound) && !notFound(err) {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
 }

@@ -149,5 +149,46 @@ func buildISO(path string, size int64, files map[string][]byte) error {
 	}
 	// Rock Ridge and Joliet keep the lower-case names with dashes that
 	// cloud-init looks for.
-	return fs.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: true, VolumeIdentifier: seedLabel})
+	if err := fs.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: true, VolumeIdentifier: seedLabel}); err != nil {
+		return err
+	}
+	return padVolumeIDs(path)
+}
+
+// padVolumeIDs pads the volume identifiers with spaces, as ISO 9660
+// prescribes; the writer pads with NULs, which readers that trim only
+// spaces do not take for "cidata".
+func padVolumeIDs(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const sector, idOffset, idLen = 2048, 40, 32
+	for n := int64(16); n < 32; n++ {
+		vd := make([]byte, sector)
+		if _, err := f.ReadAt(vd, n*sector); err != nil {
+			return err
+		}
+		if string(vd[1:6]) != "CD001" || vd[0] == 255 {
+			break
+		}
+		id := vd[idOffset : idOffset+idLen]
+		switch vd[0] {
+		case 1: // primary: d-characters
+			for i := len(seedLabel); i < idLen; i++ {
+				id[i] = ' '
+			}
+		case 2: // Joliet: UCS-2 big endian
+			for i := 2 * len(seedLabel); i+1 < idLen; i += 2 {
+				id[i], id[i+1] = 0, ' '
+			}
+		default:
+			continue
+		}
+		if _, err := f.WriteAt(id, n*sector+idOffset); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }

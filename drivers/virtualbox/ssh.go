@@ -169,6 +169,13 @@ func (d *Driver) discoverIP(ctx context.Context) (string, error) {
 		}
 	}
 	want := colonMAC(mac)
+	// Guest Additions (boot2docker has them) publish the address; cloud
+	// images have none, so the guest is asked over SSH.
+	if out, err := d.vbm(ctx, "guestproperty", "get", d.MachineName, "/VirtualBox/GuestInfo/Net/1/V4/IP"); err == nil {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(out), "Value:"); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v), nil
+		}
+	}
 	var ip string
 	err := waitFor(ctx, fmt.Sprintf("an address on the host-only NIC (%s) of machine %q", want, d.MachineName), addressTimeout, func(ctx context.Context) (bool, string, error) {
 		out, err := d.sshRun(ctx, "ip addr show")

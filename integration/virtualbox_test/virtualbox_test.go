@@ -1,0 +1,327 @@
+//go:build integration
+
+// Package virtualbox_test drives the virtualbox driver against the
+// VBoxManage stand-in (integration/vboxsim), whose VMs here are VM-like
+// host containers: the seed's user, key and hostname applied, the NAT
+// forwards served on 127.0.0.1.
+package virtualbox_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
+	"github.com/docker/machine/libmachine/state"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/drivers/virtualbox"
+	"github.com/fleetdock/machine/integration/hostworld"
+	"github.com/fleetdock/machine/integration/vboxsim"
+)
+
+// world is a stand-in VirtualBox, a machine store and an image server on
+// loopback that counts its requests.
+type world struct {
+	t     *testing.T
+	sim   *vboxsim.Sim
+	store string
+	img   *imageServer
+}
+
+func newWorld(t *testing.T, cfg vboxsim.Config) *world {
+	t.Helper()
+	if cfg.Backend == vboxsim.BackendContainer {
+		hostworld.RequireDocker(t)
+	}
+	sim := vboxsim.Install(t, cfg)
+	sim.Setenv(t)
+	t.Setenv("VBOX_INSTALL_PATH", "")
+	t.Setenv("VBOX_MSI_INSTALL_PATH", "")
+	return &world{t: t, sim: sim, store: filepath.Join(t.TempDir(), "store"), img: smallImage(t)}
+}
+
+// imageServer publishes one image and its SHA256SUMS, as cloud images are.
+type imageServer struct {
+	*httptest.Server
+	name, path, sum string
+	mu              sync.Mutex
+	requests        int
+}
+
+func (s *imageServer) URL() string { return s.Server.URL + "/" + s.name }
+
+func (s *imageServer) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+func serveImage(t *testing.T, path string) *imageServer {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	require.NoError(t, err)
+	s := &imageServer{name: filepath.Base(path), path: path, sum: hex.EncodeToString(h.Sum(nil))}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests++
+		s.mu.Unlock()
+		switch r.URL.Path {
+		case "/" + s.name:
+			http.ServeFile(w, r, path)
+		case "/SHA256SUMS":
+			fmt.Fprintf(w, "%s *%s\n", s.sum, s.name)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+var (
+	smallOnce sync.Once
+	smallPath string
+	smallErr  error
+)
+
+// smallImage is a 256 MB qcow2 made by qemu-img: the container backend
+// does not boot the disk, so its content does not matter, its format does.
+func smallImage(t *testing.T) *imageServer {
+	t.Helper()
+	smallOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vbox-image-")
+		if err != nil {
+			smallErr = err
+			return
+		}
+		smallPath = filepath.Join(dir, "small-cloudimg.qcow2")
+		out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", smallPath, "256M").CombinedOutput()
+		if err != nil {
+			smallErr = fmt.Errorf("qemu-img create: %w: %s (apt-get install qemu-utils)", err, out)
+		}
+	})
+	require.NoError(t, smallErr)
+	return serveImage(t, smallPath)
+}
+
+// flags are the create options as the CLI sends them: every flag's
+// default, then the test's.
+func flags(d *virtualbox.Driver, extra map[string]any) *rpcdriver.RPCFlags {
+	v := map[string]any{"swarm-master": false, "swarm-host": "", "swarm-discovery": ""}
+	for _, f := range d.GetCreateFlags() {
+		v[f.String()] = f.Default()
+		if v[f.String()] == nil {
+			v[f.String()] = false
+		}
+	}
+	// This machine's CPU shows no VT-x (its KVM is PVM); the stand-in has it.
+	v["virtualbox-no-vtx-check"] = true
+	for k, x := range extra {
+		v[k] = x
+	}
+	return &rpcdriver.RPCFlags{Values: v}
+}
+
+func (w *world) driver(name string, extra map[string]any) *virtualbox.Driver {
+	w.t.Helper()
+	d := virtualbox.NewDriver(name, w.store)
+	opts := map[string]any{"virtualbox-image-url": w.img.URL()}
+	for k, v := range extra {
+		opts[k] = v
+	}
+	require.NoError(w.t, d.SetConfigFromFlags(flags(d, opts)))
+	require.NoError(w.t, os.MkdirAll(d.ResolveStorePath("."), 0o700))
+	return d
+}
+
+// vbox is what VirtualBox keeps: VMs, media, host-only adapters and
+// networks, DHCP servers and global extra data.
+func (w *world) vbox() string {
+	w.t.Helper()
+	st := w.sim.State(w.t)
+	var vms []string
+	for _, vm := range st.VMs {
+		vms = append(vms, vm.Name)
+	}
+	b, err := json.MarshalIndent(map[string]any{"vms": vms, "media": st.Media, "hostOnlyIfs": st.HostOnlyIfs,
+		"hostOnlyNets": st.HostOnlyNets, "dhcpServers": st.DHCPServers, "extraData": st.ExtraData}, "", " ")
+	require.NoError(w.t, err)
+	return string(b)
+}
+
+// calls counts the VBoxManage calls logged since mark.
+func (w *world) calls(mark int) int { return len(w.sim.Calls(w.t)) - mark }
+
+// sshHostname runs `hostname` in the machine with the real ssh client and
+// the driver's key.
+func sshHostname(t *testing.T, d *virtualbox.Driver) string {
+	t.Helper()
+	host, err := d.GetSSHHostname()
+	require.NoError(t, err)
+	port, err := d.GetSSHPort()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ssh", "-i", d.GetSSHKeyPath(), "-p", strconv.Itoa(port),
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+		d.GetSSHUsername()+"@"+host, "hostname && sudo -n true && echo sudo-ok").CombinedOutput()
+	require.NoError(t, err, "ssh: %s", out)
+	return strings.TrimSpace(string(out))
+}
+
+// The acceptance flow on container-backed VMs: create from the image URL
+// on loopback, every lifecycle call, SSH with the driver's key, and rm
+// leaving VirtualBox exactly as it was.
+func TestContainerLifecycle(t *testing.T) {
+	w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer})
+	before := w.vbox()
+	d := w.driver("vbox-life", nil)
+	t.Cleanup(func() { _ = d.Remove() })
+
+	mark := len(w.sim.Calls(t))
+	start := time.Now()
+	require.NoError(t, d.PreCreateCheck())
+	require.NoError(t, d.Create())
+	t.Logf("create took %s (image cache miss), %d VBoxManage calls; phases: %v", time.Since(start).Round(time.Millisecond), w.calls(mark), d.Phases())
+	assert.Equal(t, 1, w.img.count()-1, "one image download besides SHA256SUMS")
+
+	st, err := d.GetState()
+	require.NoError(t, err)
+	assert.Equal(t, state.Running, st)
+	ip, err := d.GetIP()
+	require.NoError(t, err)
+	assert.NotEmpty(t, ip)
+	url, err := d.GetURL()
+	require.NoError(t, err)
+	assert.Equal(t, "tcp://"+ip+":2376", url)
+	addrs, err := d.Addresses(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []string{ip}, addrs.All(), "the certificate covers the address of the URL")
+	assert.Equal(t, "vbox-life\nsudo-ok", sshHostname(t, d), "the seed's hostname, user, key and sudo")
+
+	require.NoError(t, d.Stop())
+	st, _ = d.GetState()
+	assert.Equal(t, state.Stopped, st)
+	require.NoError(t, d.Start())
+	assert.Equal(t, "vbox-life\nsudo-ok", sshHostname(t, d))
+	require.NoError(t, d.Restart())
+	st, _ = d.GetState()
+	assert.Equal(t, state.Running, st)
+	require.NoError(t, d.Kill())
+	st, _ = d.GetState()
+	assert.Equal(t, state.Stopped, st)
+	require.NoError(t, d.Start())
+	ip2, err := d.GetIP()
+	require.NoError(t, err)
+	assert.NotEmpty(t, ip2)
+
+	// A second machine hits the image cache.
+	d2 := w.driver("vbox-life-2", nil)
+	t.Cleanup(func() { _ = d2.Remove() })
+	n := w.img.count()
+	start = time.Now()
+	require.NoError(t, d2.PreCreateCheck())
+	require.NoError(t, d2.Create())
+	t.Logf("create took %s (image cache hit); phases: %v", time.Since(start).Round(time.Millisecond), d2.Phases())
+	assert.Equal(t, n, w.img.count(), "a cache hit makes no request")
+
+	mark = len(w.sim.Calls(t))
+	require.NoError(t, d.Remove())
+	t.Logf("rm (network still used by the other VM): %d VBoxManage calls", w.calls(mark))
+	mark = len(w.sim.Calls(t))
+	require.NoError(t, d2.Remove())
+	t.Logf("rm (last VM on the network): %d VBoxManage calls", w.calls(mark))
+	assert.Equal(t, before, w.vbox(), "rm leaves no VM, disk, network or DHCP server")
+	require.NoError(t, d.Remove(), "rm again finds nothing and succeeds")
+}
+
+// VBoxManage failing at each command of create in turn: create fails and
+// VirtualBox is left as it was, with no files in the machine directory.
+func TestFaultAtEachCreateCommandLeavesNothing(t *testing.T) {
+	probe := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer})
+	d := probe.driver("vbox-fault", nil)
+	require.NoError(t, d.PreCreateCheck())
+	mark := len(probe.sim.Calls(t))
+	require.NoError(t, d.Create())
+	var cmds []string
+	for _, c := range probe.sim.Calls(t)[mark:] {
+		cmds = append(cmds, strings.Join(c.Args, " "))
+	}
+	require.NoError(t, d.Remove())
+	t.Logf("create runs %d VBoxManage commands", len(cmds))
+
+	for i, cmd := range cmds {
+		if strings.HasPrefix(cmd, "guestproperty get") {
+			continue // a hint only: the driver then asks the guest over SSH
+		}
+		t.Run(strconv.Itoa(i+1)+"-"+strings.Fields(cmd)[0], func(t *testing.T) {
+			w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer})
+			w.img = probe.img
+			before := w.vbox()
+			d := w.driver("vbox-fault", nil)
+			require.NoError(t, d.PreCreateCheck())
+			first := len(w.sim.Calls(t))
+			w.sim.Configure(t, func(c *vboxsim.Config) {
+				c.Faults = []vboxsim.Fault{{Call: first + i + 1, Stderr: "VBoxManage: error: injected failure\nVBoxManage: error: Details: code NS_ERROR_FAILURE (0x80004005)\n"}}
+			})
+			err := d.Create()
+			require.Error(t, err, "failing %q", cmd)
+			assert.Contains(t, err.Error(), "injected failure")
+			assert.Contains(t, err.Error(), "everything it had made was removed again")
+			assert.Equal(t, before, w.vbox(), "after failing %q", cmd)
+			entries, _ := os.ReadDir(d.ResolveStorePath("."))
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			assert.Subset(t, []string{"id_rsa", "id_rsa.pub"}, names, "only the key is left in the machine directory (the store removes it)")
+		})
+	}
+}
+
+// Offline: with the image in the cache, or given as file://, create makes
+// no network request (the image server is closed).
+func TestOfflineCreate(t *testing.T) {
+	w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer})
+	before := w.vbox()
+	url := w.img.URL()
+	cache := filepath.Join(w.store, "cache")
+	require.NoError(t, os.MkdirAll(cache, 0o755))
+	data, err := os.ReadFile(w.img.path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(cache, w.img.name), data, 0o644))
+	w.img.Close()
+
+	d := w.driver("vbox-offline", map[string]any{"virtualbox-image-url": url, "virtualbox-image-checksum": "sha256:" + w.img.sum})
+	require.NoError(t, d.PreCreateCheck())
+	require.NoError(t, d.Create())
+	assert.Equal(t, 0, w.img.requests)
+	require.NoError(t, d.Remove())
+
+	f := w.driver("vbox-file", map[string]any{"virtualbox-image-url": "file://" + w.img.path})
+	require.NoError(t, f.PreCreateCheck())
+	require.NoError(t, f.Create())
+	assert.Equal(t, "vbox-file\nsudo-ok", sshHostname(t, f))
+	require.NoError(t, f.Remove())
+	assert.Equal(t, 0, w.img.requests)
+	assert.Equal(t, before, w.vbox())
+}
