@@ -116,9 +116,12 @@ type Driver struct {
 	HostOnlyNetwork   string `json:",omitempty"` // hostonlynet name
 	HostOnlyCreated   bool   `json:",omitempty"` // this machine made the adapter or network
 	DHCPServerCreated bool   `json:",omitempty"` // this machine made its DHCP server
-	DockerPort        int    `json:",omitempty"` // NAT forward of 2376 on 127.0.0.1 (network nat)
-	VMCreated         bool   `json:",omitempty"`
-	DiskCreated       bool   `json:",omitempty"`
+	// DHCPServerOriginal holds the settings of a DHCP server that existed
+	// for an adapter this machine made, for rm to put back.
+	DHCPServerOriginal string `json:",omitempty"`
+	DockerPort         int    `json:",omitempty"` // NAT forward of 2376 on 127.0.0.1 (network nat)
+	VMCreated          bool   `json:",omitempty"`
+	DiskCreated        bool   `json:",omitempty"`
 
 	mu            sync.Mutex
 	vbox          runner

@@ -213,6 +213,8 @@ func TestCreateLifecycleAndRemove(t *testing.T) {
 	// the upper half of the range.
 	require.Len(t, f.ifs, 1)
 	assert.Equal(t, "192.168.59.1", f.ifs[0].IP)
+	assert.Equal(t, "192.168.56.100 255.255.255.0 192.168.56.101 192.168.56.254 on", d.DHCPServerOriginal,
+		"the default vboxnet0 server was reconfigured, and rm puts it back")
 	srv := f.dhcp[dhcpNetName(f.ifs[0].Name)]
 	require.NotNil(t, srv)
 	assert.Equal(t, []string{"192.168.59.128", "192.168.59.129", "192.168.59.254"}, []string{srv.IP, srv.Lower, srv.Upper})

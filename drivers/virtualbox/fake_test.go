@@ -520,7 +520,7 @@ func (f *fakeVBox) leftovers() []string {
 	}
 	for n, s := range f.dhcp {
 		// VirtualBox's own default server for vboxnet0 is no leftover.
-		if n != dhcpNetName("vboxnet0") || s.IP != "192.168.56.100" {
+		if n != dhcpNetName("vboxnet0") || s.IP != "192.168.56.100" || s.Lower != "192.168.56.101" || !s.Enabled {
 			out = append(out, "dhcpserver "+n)
 		}
 	}

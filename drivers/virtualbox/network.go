@@ -140,9 +140,10 @@ func (d *Driver) setupHostOnlyIf(ctx context.Context) ([]string, error) {
 }
 
 // setupDHCP gives the adapter a DHCP server. One that serves an adapter
-// this machine did not make is left as it is; VirtualBox keeps a default
-// server for vboxnet0 even without the adapter, so one found for an
-// adapter just made is reconfigured and then owned like a new one.
+// this machine did not make is left as it is. VirtualBox keeps a default
+// server for vboxnet0 even without the adapter: one found for an adapter
+// just made is reconfigured for its range, and its settings are kept so
+// that rm puts them back.
 func (d *Driver) setupDHCP(ctx context.Context, r hostOnlyRange, iface string) error {
 	out, err := d.vbm(ctx, "list", "dhcpservers")
 	if err != nil {
@@ -164,7 +165,7 @@ func (d *Driver) setupDHCP(ctx context.Context, r hostOnlyRange, iface string) e
 		if _, err := d.vbm(ctx, append([]string{"dhcpserver", "modify"}, args...)...); err != nil {
 			return err
 		}
-		d.DHCPServerCreated = true
+		d.DHCPServerOriginal = strings.Join([]string{s.IP, s.Mask, s.Lower, s.Upper, onOff(s.Enabled)}, " ")
 		return nil
 	}
 	if _, err := d.vbm(ctx, append([]string{"dhcpserver", "add"}, args...)...); err != nil {
@@ -306,6 +307,7 @@ const markerPrefix = "docker-machine/hostonly/"
 const (
 	markAdapter     = "adapter"
 	markAdapterDHCP = "adapter+dhcp"
+	markRestoreDHCP = "adapter+restore " // then the DHCP server's settings before
 )
 
 func (d *Driver) networkName() string { return d.HostOnlyInterface + d.HostOnlyNetwork }
@@ -316,8 +318,11 @@ func (d *Driver) markNetwork(ctx context.Context) error {
 		return nil
 	}
 	v := markAdapter
-	if d.DHCPServerCreated {
+	switch {
+	case d.DHCPServerCreated:
 		v = markAdapterDHCP
+	case d.DHCPServerOriginal != "":
+		v = markRestoreDHCP + d.DHCPServerOriginal
 	}
 	_, err := d.vbm(ctx, "setextradata", "global", markerPrefix+d.networkName(), v)
 	return err
@@ -351,6 +356,10 @@ func (d *Driver) removeNetwork(ctx context.Context) error {
 			return nil
 		}
 		d.HostOnlyCreated, d.DHCPServerCreated = true, mark == markAdapterDHCP
+		d.DHCPServerOriginal, _ = strings.CutPrefix(mark, markRestoreDHCP)
+		if d.DHCPServerOriginal == mark {
+			d.DHCPServerOriginal = ""
+		}
 	}
 	inUse, err := d.networkInUse(ctx)
 	if err != nil {
@@ -358,8 +367,19 @@ func (d *Driver) removeNetwork(ctx context.Context) error {
 	}
 	if inUse != "" {
 		d.log().Info("keeping the host-only network: another VM uses it", "vm", inUse, "network", d.networkName())
-		d.HostOnlyCreated, d.DHCPServerCreated = false, false
+		d.HostOnlyCreated, d.DHCPServerCreated, d.DHCPServerOriginal = false, false, ""
 		return nil
+	}
+	if f := strings.Fields(d.DHCPServerOriginal); len(f) == 5 && d.HostOnlyInterface != "" {
+		enable := "--enable"
+		if f[4] != "on" {
+			enable = "--disable"
+		}
+		if _, err := d.vbm(ctx, "dhcpserver", "modify", "--netname", dhcpNetName(d.HostOnlyInterface), "--ip", f[0], "--netmask", f[1],
+			"--lowerip", f[2], "--upperip", f[3], enable); err != nil && !notFound(err) {
+			return fmt.Errorf("restoring the DHCP server of %s: %w", d.HostOnlyInterface, err)
+		}
+		d.DHCPServerOriginal = ""
 	}
 	if d.DHCPServerCreated && d.HostOnlyInterface != "" {
 		if _, err := d.vbm(ctx, "dhcpserver", "remove", "--netname", dhcpNetName(d.HostOnlyInterface)); err != nil && !notFound(err) {

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/machine/libmachine/drivers"
 	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
 	"github.com/docker/machine/libmachine/state"
 	"github.com/stretchr/testify/assert"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/fleetdock/machine/drivers/virtualbox"
 	"github.com/fleetdock/machine/integration/hostworld"
+	"github.com/fleetdock/machine/integration/testbin"
 	"github.com/fleetdock/machine/integration/vboxsim"
 )
 
@@ -52,6 +54,9 @@ func newWorld(t *testing.T, cfg vboxsim.Config) *world {
 	sim.Setenv(t)
 	t.Setenv("VBOX_INSTALL_PATH", "")
 	t.Setenv("VBOX_MSI_INSTALL_PATH", "")
+	// A first call sets up what a fresh install has (vboxnet0's DHCP server).
+	_, _, code := sim.VBoxManage(t, "list", "vms")
+	require.Equal(t, 0, code)
 	return &world{t: t, sim: sim, store: filepath.Join(t.TempDir(), "store"), img: smallImage(t)}
 }
 
@@ -162,8 +167,15 @@ func (w *world) vbox() string {
 	for _, vm := range st.VMs {
 		vms = append(vms, vm.Name)
 	}
-	b, err := json.MarshalIndent(map[string]any{"vms": vms, "media": st.Media, "hostOnlyIfs": st.HostOnlyIfs,
-		"hostOnlyNets": st.HostOnlyNets, "dhcpServers": st.DHCPServers, "extraData": st.ExtraData}, "", " ")
+	parts := map[string]any{"vms": vms, "media": st.Media, "hostOnlyIfs": st.HostOnlyIfs,
+		"hostOnlyNets": st.HostOnlyNets, "dhcpServers": st.DHCPServers, "extraData": st.ExtraData}
+	for k, v := range parts {
+		// An empty list and none are the same state.
+		if b, _ := json.Marshal(v); string(b) == "[]" || string(b) == "{}" {
+			parts[k] = nil
+		}
+	}
+	b, err := json.MarshalIndent(parts, "", " ")
 	require.NoError(w.t, err)
 	return string(b)
 }
@@ -324,4 +336,54 @@ func TestOfflineCreate(t *testing.T) {
 	require.NoError(t, f.Remove())
 	assert.Equal(t, 0, w.img.requests)
 	assert.Equal(t, before, w.vbox())
+}
+
+// The plugin binary, driven by docker/machine 0.16.2's own client code
+// (localbinary + rpcdriver), creates and removes a host. For the core name
+// virtualbox that client starts "docker-machine" from PATH with
+// MACHINE_PLUGIN_DRIVER_NAME set, as the stock CLI does; the plugin
+// binary answers under that name too.
+func TestPluginBinaryThroughStockClient(t *testing.T) {
+	w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer})
+	before := w.vbox()
+	bin := testbin.Build(t, "./cmd/docker-machine-driver-virtualbox")
+	dir := t.TempDir()
+	plugin, err := os.ReadFile(filepath.Join(bin, "docker-machine-driver-virtualbox"))
+	require.NoError(t, err)
+	for _, name := range []string{"docker-machine", "docker-machine-driver-virtualbox"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), plugin, 0o755))
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	factory := rpcdriver.NewRPCClientDriverFactory()
+	t.Cleanup(func() { _ = factory.Close() })
+	boot, err := json.Marshal(&drivers.BaseDriver{MachineName: "vbox-plugin", StorePath: w.store})
+	require.NoError(t, err)
+	d, err := factory.NewRPCClientDriver(virtualbox.Name, boot)
+	require.NoError(t, err)
+	assert.Equal(t, virtualbox.Name, d.DriverName())
+	require.NotEmpty(t, d.GetCreateFlags(), "the flags travel over gob")
+
+	local := virtualbox.NewDriver("", "")
+	require.NoError(t, d.SetConfigFromFlags(flags(local, map[string]any{"virtualbox-image-url": w.img.URL(), "virtualbox-no-share": true})))
+	require.NoError(t, os.MkdirAll(filepath.Join(w.store, "machines", "vbox-plugin"), 0o700))
+	require.NoError(t, d.PreCreateCheck())
+	require.NoError(t, d.Create())
+	st, err := d.GetState()
+	require.NoError(t, err)
+	assert.Equal(t, state.Running, st)
+	url, err := d.GetURL()
+	require.NoError(t, err)
+	assert.Regexp(t, `^tcp://[0-9.]+:2376$`, url)
+	_, err = os.Stat(d.GetSSHKeyPath())
+	assert.NoError(t, err, "the plugin wrote the machine's key into the store")
+
+	// What the CLI stores, loaded into a new plugin process for rm.
+	raw, err := d.GetConfigRaw()
+	require.NoError(t, err)
+	again, err := factory.NewRPCClientDriver(virtualbox.Name, raw)
+	require.NoError(t, err)
+	assert.Equal(t, "vbox-plugin", again.GetMachineName())
+	require.NoError(t, again.Remove())
+	assert.Equal(t, before, w.vbox(), "rm through the plugin leaves VirtualBox as it was")
 }
