@@ -387,3 +387,75 @@ func TestPluginBinaryThroughStockClient(t *testing.T) {
 	require.NoError(t, again.Remove())
 	assert.Equal(t, before, w.vbox(), "rm through the plugin leaves VirtualBox as it was")
 }
+
+// The host problems the stand-in plays reach the user as VirtualBox's
+// reason plus what to do, and the failed create leaves nothing behind.
+func TestHostProblemsAreExplained(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   vboxsim.Config
+		flags map[string]any
+		want  []string
+	}{
+		{"no VT-x", vboxsim.Config{Virtualization: "none-vtx"}, nil, []string{"VERR_VMX_NO_VMX", "enable it in the BIOS/UEFI settings"}},
+		{"VT-x off", vboxsim.Config{Virtualization: "disabled-vtx"}, nil, []string{"Intel Virtualization Technology"}},
+		{"no AMD-V", vboxsim.Config{Virtualization: "none-amdv"}, nil, []string{"no hardware virtualization"}},
+		{"Hyper-V", vboxsim.Config{Virtualization: "hyperv"}, nil, []string{"hypervisorlaunchtype off"}},
+		{"stock range refused", vboxsim.Config{}, map[string]any{"virtualbox-hostonly-cidr": "192.168.99.1/24"}, []string{"E_ACCESSDENIED", "/etc/vbox/networks.conf"}},
+		{"no vboxnetadp", vboxsim.Config{NoHostOnlyDriver: true}, map[string]any{"virtualbox-network": "hostonly"}, []string{"modprobe vboxnetadp", "--virtualbox-network nat"}},
+		{"no hostonlynet on Linux", vboxsim.Config{}, map[string]any{"virtualbox-network": "hostonlynet"}, []string{"only in VirtualBox 7 and later on macOS"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.cfg)
+			before := w.vbox()
+			d := w.driver("vbox-err", tc.flags)
+			require.NoError(t, d.PreCreateCheck())
+			err := d.Create()
+			require.Error(t, err)
+			for _, s := range tc.want {
+				assert.Contains(t, err.Error(), s)
+			}
+			assert.Contains(t, err.Error(), "everything it had made was removed again")
+			assert.Equal(t, before, w.vbox())
+		})
+	}
+}
+
+// Where VirtualBox can make no host-only adapter, auto reaches Docker
+// through a NAT forward on 127.0.0.1; on VirtualBox 7 for macOS a
+// host-only network is used instead. Both are removed again by rm.
+func TestNetworkModes(t *testing.T) {
+	t.Run("nat fallback", func(t *testing.T) {
+		w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer, NoHostOnlyDriver: true})
+		before := w.vbox()
+		d := w.driver("vbox-nat", nil)
+		t.Cleanup(func() { _ = d.Remove() })
+		require.NoError(t, d.PreCreateCheck())
+		require.NoError(t, d.Create())
+		url, err := d.GetURL()
+		require.NoError(t, err)
+		assert.Regexp(t, `^tcp://127\.0\.0\.1:[0-9]+$`, url)
+		assert.NotEqual(t, "tcp://127.0.0.1:2376", url, "a free port is forwarded to 2376")
+		addrs, err := d.Addresses(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, []string{"127.0.0.1"}, addrs.All())
+		assert.Equal(t, "vbox-nat\nsudo-ok", sshHostname(t, d))
+		require.NoError(t, d.Remove())
+		assert.Equal(t, before, w.vbox())
+	})
+	t.Run("hostonlynet on macOS", func(t *testing.T) {
+		w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer, Platform: "darwin"})
+		before := w.vbox()
+		d := w.driver("vbox-hon", map[string]any{"virtualbox-network": "hostonlynet"})
+		t.Cleanup(func() { _ = d.Remove() })
+		require.NoError(t, d.PreCreateCheck())
+		require.NoError(t, d.Create())
+		st := w.sim.State(t)
+		require.Len(t, st.HostOnlyNets, 1)
+		url, err := d.GetURL()
+		require.NoError(t, err)
+		assert.Regexp(t, `^tcp://[0-9.]+:2376$`, url)
+		require.NoError(t, d.Remove())
+		assert.Equal(t, before, w.vbox())
+	})
+}
