@@ -1,6 +1,7 @@
 package virtualbox
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -383,3 +384,55 @@ func TestStockMachineConfigLoads(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A cancelled create returns promptly with the context's error and still
+// removes what it made (capability.Cancellable).
+func TestCreateContextCancelled(t *testing.T) {
+	f := newFakeVBox(t)
+	f.hook = func(args []string) (string, error, bool) {
+		if args[0] == "startvm" {
+			// The VM "runs" but never answers SSH.
+			f.vms[args[1]].state = "running"
+			return "", nil, true
+		}
+		return "", nil, false
+	}
+	d := newTestDriver(t, f, "m1", nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	err := d.CreateContext(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 10*time.Second, "returns long before the boot deadline")
+	assert.Empty(t, f.leftovers(), "the cancelled create was rolled back")
+}
+
+// --virtualbox-boot2docker-url keeps the stock path: the ISO on port 0,
+// the "format-me" disk with the key on port 1, boot2docker's automount
+// properties, the VMDK made from stdin.
+func TestBoot2DockerISO(t *testing.T) {
+	iso := filepath.Join(t.TempDir(), "boot2docker.iso")
+	require.NoError(t, os.WriteFile(iso, []byte("an iso"), 0o644))
+	f := newFakeVBox(t)
+	d := newTestDriver(t, f, "b2d", map[string]any{"virtualbox-boot2docker-url": "file://" + iso, "virtualbox-disk-size": 2000,
+		"virtualbox-no-share": false, "virtualbox-share-folder": t.TempDir() + ":work"})
+	require.NoError(t, d.Create())
+	cmds := strings.Join(f.commands(), "\n")
+	for _, want := range []string{
+		"convertfromraw stdin " + d.ResolveStorePath("disk.vmdk") + " 2097152000 --format VMDK",
+		"--port 0 --device 0 --type dvddrive --medium " + d.ResolveStorePath("boot2docker.iso"),
+		"--port 1 --device 0 --type hdd --medium " + d.ResolveStorePath("disk.vmdk"),
+		"guestproperty set b2d /VirtualBox/GuestAdd/SharedFolders/MountPrefix /",
+		"sharedfolder add b2d --name work",
+		"--boot1 dvd",
+	} {
+		assert.Contains(t, cmds, want)
+	}
+	assert.NotContains(t, cmds, "seed.iso")
+	tarball, err := b2dDiskTar("ssh-rsa KEY")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(tarball), b2dMagic), "the magic is the first file, as boot2docker expects")
+	require.NoError(t, d.Remove())
+	assert.Empty(t, f.leftovers())
+}

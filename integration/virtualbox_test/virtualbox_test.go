@@ -34,6 +34,7 @@ import (
 	"github.com/fleetdock/machine/integration/hostworld"
 	"github.com/fleetdock/machine/integration/testbin"
 	"github.com/fleetdock/machine/integration/vboxsim"
+	"github.com/fleetdock/machine/integration/vmimage"
 )
 
 // world is a stand-in VirtualBox, a machine store and an image server on
@@ -458,4 +459,44 @@ func TestNetworkModes(t *testing.T) {
 		require.NoError(t, d.Remove())
 		assert.Equal(t, before, w.vbox())
 	})
+}
+
+// End to end on a real VM: the stand-in boots the converted disk and the
+// seed in QEMU (TCG here), cloud-init applies the seed written in Go (the
+// user with the key and sudo, the hostname, both NICs by MAC), and SSH
+// and Docker's port reach it over the NAT forwards. It takes minutes here.
+func TestQEMUBackedCreate(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86 is not installed")
+	}
+	ctx := t.Context()
+	img, err := vmimage.Ensure(ctx)
+	require.NoError(t, err, "building the test VM image")
+	srv, err := vmimage.Serve(img)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+
+	w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendQEMU})
+	before := w.vbox()
+	d := w.driver("vbox-qemu", map[string]any{"virtualbox-image-url": srv.ImageURL(), "virtualbox-network": "nat",
+		"virtualbox-cpu-count": 2, "virtualbox-no-share": true})
+	t.Cleanup(func() { _ = d.Remove() })
+	start := time.Now()
+	require.NoError(t, d.PreCreateCheck())
+	require.NoError(t, d.Create())
+	t.Logf("QEMU-backed create took %s; phases: %v", time.Since(start).Round(time.Millisecond), d.Phases())
+	assert.Equal(t, "vbox-qemu\nsudo-ok", sshHostname(t, d), "cloud-init applied the seed")
+	url, err := d.GetURL()
+	require.NoError(t, err)
+	assert.Regexp(t, `^tcp://127\.0\.0\.1:[0-9]+$`, url)
+
+	start = time.Now()
+	require.NoError(t, d.Stop())
+	t.Logf("ACPI stop took %s", time.Since(start).Round(time.Millisecond))
+	st, err := d.GetState()
+	require.NoError(t, err)
+	assert.Equal(t, state.Stopped, st)
+	require.NoError(t, d.Remove())
+	assert.Equal(t, before, w.vbox())
+	assert.NoFileExists(t, filepath.Join(d.ResolveStorePath("."), "disk.vdi"))
 }
