@@ -96,11 +96,11 @@ func (d *Driver) prepareImage(ctx context.Context) (image, error) {
 }
 
 func (d *Driver) phase(name string, start time.Time) {
-	d.phases = append(d.phases, phaseTiming{name, time.Since(start)})
+	d.phases = append(d.phases, Phase{name, time.Since(start)})
 }
 
 // Phases reports how long each step of the last create took.
-func (d *Driver) Phases() []phaseTiming { return append([]phaseTiming(nil), d.phases...) }
+func (d *Driver) Phases() []Phase { return append([]Phase(nil), d.phases...) }
 
 // Create makes the disk, seed, VM and network, starts the VM and waits for
 // SSH. If any step fails, what it made is removed again; if that fails
@@ -222,6 +222,9 @@ func (d *Driver) create(ctx context.Context) error {
 		return err
 	}
 	if err := step("waiting for the VM to boot", func() error { return d.waitForSSH(ctx) }); err != nil {
+		if hint := d.logDiagnosis(); hint != "" {
+			return fmt.Errorf("%w; %s", err, hint)
+		}
 		return err
 	}
 	d.phase("VM start to SSH", t)
@@ -335,14 +338,9 @@ func (d *Driver) configureNICs(ctx context.Context, nic2 []string) error {
 	return err
 }
 
-// startVM starts the VM; a VT-x problem VirtualBox only notes in VBox.log
-// is reported with the same advice as one startvm prints.
 func (d *Driver) startVM(ctx context.Context) error {
 	_, err := d.vbm(ctx, "startvm", d.MachineName, "--type", d.UIType)
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 // logDiagnosis reads VBox.log for the VT-x failures VirtualBox reports

@@ -127,12 +127,12 @@ type Driver struct {
 	vbox          runner
 	vboxVer       version
 	calls         int
-	phases        []phaseTiming
+	phases        []Phase
 	preparedImage image
 }
 
-// phaseTiming is how long one step of Create took.
-type phaseTiming struct {
+// Phase is how long one step of a create took.
+type Phase struct {
 	Name     string
 	Duration time.Duration
 }

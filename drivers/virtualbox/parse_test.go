@@ -172,3 +172,13 @@ func TestHostOnlyRange(t *testing.T) {
 	a := d.staticAddress(r)
 	assert.True(t, r.Prefix.Contains(a) && a.Compare(s) < 0 && a != r.Host, a.String())
 }
+
+// VT-x failures VirtualBox notes only in VBox.log get the same advice.
+func TestLogDiagnosis(t *testing.T) {
+	d := NewDriver("m1", t.TempDir())
+	assert.Empty(t, d.logDiagnosis(), "no log, no hint")
+	logs := filepath.Join(d.ResolveStorePath("."), "m1", "Logs")
+	require.NoError(t, os.MkdirAll(logs, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(logs, "VBox.log"), []byte("00:00:01.2 Power up failed (vrc=VERR_VMX_NO_VMX, rc=E_FAIL (0X80004005))\n"), 0o644))
+	assert.Contains(t, d.logDiagnosis(), "VT-x/AMD-V")
+}
