@@ -262,7 +262,11 @@ func TestContainerLifecycle(t *testing.T) {
 	t.Logf("rm (network still used by the other VM): %d VBoxManage calls", w.calls(mark))
 	mark = len(w.sim.Calls(t))
 	require.NoError(t, d2.Remove())
-	t.Logf("rm (last VM on the network): %d VBoxManage calls", w.calls(mark))
+	var rm []string
+	for _, c := range w.sim.Calls(t)[mark:] {
+		rm = append(rm, strings.Join(c.Args, " "))
+	}
+	t.Logf("rm (last VM on the network): %d VBoxManage calls:\n%s", len(rm), strings.Join(rm, "\n"))
 	assert.Equal(t, before, w.vbox(), "rm leaves no VM, disk, network or DHCP server")
 	require.NoError(t, d.Remove(), "rm again finds nothing and succeeds")
 }
@@ -280,7 +284,7 @@ func TestFaultAtEachCreateCommandLeavesNothing(t *testing.T) {
 		cmds = append(cmds, strings.Join(c.Args, " "))
 	}
 	require.NoError(t, d.Remove())
-	t.Logf("create runs %d VBoxManage commands", len(cmds))
+	t.Logf("create runs %d VBoxManage commands (after PreCreateCheck's --version and list vms):\n%s", len(cmds), strings.Join(cmds, "\n"))
 
 	for i, cmd := range cmds {
 		if strings.HasPrefix(cmd, "guestproperty get") {
