@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -60,6 +62,10 @@ func (containerBackend) start(c *call, vm *VM) (*Runtime, error) {
 	if seed != nil && seed.Hostname != "" && !hostnamePattern.MatchString(seed.Hostname) {
 		return nil, fmt.Errorf("the seed's hostname %q is not a valid hostname", seed.Hostname)
 	}
+	// A guest that ran before left this host a neighbour entry with its
+	// VirtualBox MAC, which the new container does not answer to until
+	// setGuestMAC runs; without this, the boot wait stalls until it ages.
+	forgetGuestNeighbours(ctx)
 	var host *hostworld.Host
 	fresh := false
 	if vm.Run != nil && vm.Run.Container != "" {
@@ -76,15 +82,7 @@ func (containerBackend) start(c *call, vm *VM) (*Runtime, error) {
 		}
 	}
 	if host == nil {
-		image := c.cfg.ContainerImage
-		if image == "" {
-			if image, err = hostworld.EnsureImage(ctx, hostworld.ImageOptions{}); err != nil {
-				return nil, err
-			}
-		}
-		host, err = hostworld.Start(ctx, hostworld.HostOptions{Name: containerName(vm), Image: image, SudoUser: "root",
-			Labels: map[string]string{labelHome: HomeLabel(c.home), labelVM: vm.UUID}})
-		if err != nil {
+		if host, err = createContainer(ctx, c, vm, shareBinds(vm, seed)); err != nil {
 			return nil, err
 		}
 		fresh = true
@@ -117,6 +115,9 @@ grep -q '[[:space:]]%[1]s$' /etc/hosts || printf '127.0.1.1\t%%s\n' %[1]s >> /et
 			}
 		}
 	}
+	if err := setGuestMAC(ctx, host, guestNICMAC(vm)); err != nil {
+		return fail(err)
+	}
 	pid, err := startForwarder(ctx, c.home, vm, host.IP)
 	if err != nil {
 		return fail(err)
@@ -124,6 +125,152 @@ grep -q '[[:space:]]%[1]s$' /etc/hosts || printf '127.0.1.1\t%%s\n' %[1]s >> /et
 	run.ForwarderPID = pid
 	setGuestNet(vm, host.IP)
 	return run, nil
+}
+
+// bind is a shared folder as a bind mount into the container.
+type bind struct {
+	host, guest string
+	readOnly    bool
+}
+
+// shareBinds places the machine's shared folders where a guest with the
+// Guest Additions would have them: where the seed's cloud-config mounts
+// a vboxsf of that name, else, for an automounted folder, at MountDir +
+// MountPrefix + name (the guest properties; /media/sf_NAME by default).
+func shareBinds(vm *VM, seed *Seed) []bind {
+	var out []bind
+	for _, s := range vm.Shares {
+		guest := ""
+		if seed != nil {
+			for _, m := range seed.Mounts {
+				if m.Type == "vboxsf" && m.Spec == s.Name {
+					guest = m.Point
+				}
+			}
+		}
+		if guest == "" && s.Automount {
+			dir, prefix := "/media", "sf_"
+			if p, ok := vm.GuestProps["/VirtualBox/GuestAdd/SharedFolders/MountDir"]; ok {
+				dir = p.Value
+			}
+			if p, ok := vm.GuestProps["/VirtualBox/GuestAdd/SharedFolders/MountPrefix"]; ok {
+				prefix = p.Value
+			}
+			guest = path.Join("/", dir, prefix+s.Name)
+		}
+		if !path.IsAbs(guest) || strings.ContainsAny(guest, ",") || strings.ContainsAny(s.HostPath, ",") {
+			continue
+		}
+		out = append(out, bind{host: s.HostPath, guest: path.Clean(guest), readOnly: s.ReadOnly})
+	}
+	return out
+}
+
+// createContainer creates and boots the machine's container with its
+// shared folders mounted; on failure it leaves no container behind.
+func createContainer(ctx context.Context, c *call, vm *VM, binds []bind) (*hostworld.Host, error) {
+	image := c.cfg.ContainerImage
+	if image == "" {
+		var err error
+		if image, err = hostworld.EnsureImage(ctx, hostworld.ImageOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	name := containerName(vm)
+	args := append([]string{"create"}, hostworld.ContainerRunFlags(name, "root")...)
+	args = append(args, "--network", "bridge", "--label", labelHome+"="+HomeLabel(c.home), "--label", labelVM+"="+vm.UUID)
+	for _, b := range binds {
+		m := "type=bind,source=" + b.host + ",target=" + b.guest
+		if b.readOnly {
+			m += ",readonly"
+		}
+		args = append(args, "--mount", m)
+	}
+	args = append(args, image, "/sbin/init")
+	fail := func(err error) (*hostworld.Host, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return nil, errors.Join(err, hostworld.RemoveAllLabelled(cctx, map[string]string{labelVM: vm.UUID}))
+	}
+	if _, err := docker(ctx, args...); err != nil {
+		return fail(err)
+	}
+	host, err := hostworld.FindHost(ctx, name)
+	if err != nil {
+		return fail(err)
+	}
+	if err := host.StartAgain(ctx); err != nil {
+		return fail(err)
+	}
+	return host, nil
+}
+
+// setGuestMAC gives the container's one interface the MAC of the NIC it
+// plays, as drivers find the guest's address by matching that MAC in
+// "ip addr show". Docker sets it only at container creation, and this
+// machine's Docker client refuses to with its older daemon, so it is
+// changed inside the guest at every start; the guest announces it
+// (arp_notify) and this host's stale neighbour entry is dropped.
+func setGuestMAC(ctx context.Context, host *hostworld.Host, mac string) error {
+	if mac == "" {
+		return nil
+	}
+	script := fmt.Sprintf(`set -e
+echo 1 > /proc/sys/net/ipv4/conf/eth0/arp_notify
+ip link set dev eth0 address %s`, mac)
+	if _, err := host.Exec(ctx, script); err != nil {
+		return fmt.Errorf("giving the guest's interface the NIC's MAC %s: %w", mac, err)
+	}
+	flushErr := exec.CommandContext(ctx, "ip", "neigh", "flush", "to", host.IP).Run()
+	deadline := time.Now().Add(30 * time.Second)
+	for pause := 50 * time.Millisecond; ; pause = min(pause*2, time.Second) {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(host.IP, "22"), 2*time.Second)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the guest at %s is unreachable after its MAC changed to %s: %w (flushing the neighbour entry: %v)",
+				host.IP, mac, err, flushErr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+}
+
+// forgetGuestNeighbours drops this host's neighbour entries with a
+// VirtualBox MAC (08:00:27, used by no one else here). Failing to is no
+// error: the entries then age out by themselves.
+func forgetGuestNeighbours(ctx context.Context) {
+	out, err := exec.CommandContext(ctx, "ip", "neigh", "show").Output()
+	if err != nil {
+		return
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != "dev" || f[3] != "lladdr" || !strings.HasPrefix(strings.ToLower(f[4]), "08:00:27:") {
+			continue
+		}
+		_ = exec.CommandContext(ctx, "ip", "neigh", "del", f[0], "dev", f[2]).Run()
+	}
+}
+
+// guestNICMAC is the colon-form MAC of the first host-only (or bridged)
+// adapter, else of the first NAT adapter.
+func guestNICMAC(vm *VM) string {
+	for _, want := range [][]string{{"hostonly", "hostonlynetwork", "bridged"}, {"nat"}} {
+		for _, nic := range vm.NICs {
+			for _, w := range want {
+				if nic.Attachment == w {
+					return macColons(nic.MAC)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // setGuestNet publishes the guest's addresses as Guest Additions would:
@@ -175,7 +322,12 @@ func (containerBackend) alive(c *call, vm *VM) bool {
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	out, err := docker(ctx, "container", "inspect", "--format", "{{.State.Running}}", vm.Run.Container)
-	return err == nil && strings.TrimSpace(out) == "true"
+	if err != nil {
+		// Gone is off; an engine that does not answer says nothing about
+		// the guest, which keeps its state until the engine is back.
+		return !strings.Contains(strings.ToLower(err.Error()), "no such")
+	}
+	return strings.TrimSpace(out) == "true"
 }
 
 func (containerBackend) acpiShutdown(c *call, vm *VM) error {
@@ -216,6 +368,9 @@ func (containerBackend) reset(c *call, vm *VM) error {
 		return err
 	}
 	if err := host.StartAgain(ctx); err != nil {
+		return err
+	}
+	if err := setGuestMAC(ctx, host, guestNICMAC(vm)); err != nil {
 		return err
 	}
 	vm.Run.ContainerIP = host.IP

@@ -88,15 +88,10 @@ func qemuArgs(vm *VM, cfg *Config, dir, logDir string) ([]string, error) {
 	}
 	order := ""
 	for _, b := range vm.Boot {
-		switch b {
-		case "floppy":
-			order += "a"
-		case "disk":
-			order += "c"
-		case "dvd":
-			order += "d"
-		case "net":
-			order += "n"
+		l := map[string]string{"floppy": "a", "disk": "c", "dvd": "d", "net": "n"}[b]
+		// VirtualBox allows a device twice in the order; QEMU does not.
+		if l != "" && !strings.Contains(order, l) {
+			order += l
 		}
 	}
 	if order != "" {
@@ -163,6 +158,7 @@ func (qemuBackend) start(c *call, vm *VM) (*Runtime, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil {
+		_ = os.Remove(qmpPath(vm))
 		return nil, fmt.Errorf("%s %s: %w: %s", bin, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "qemu.pid"))
@@ -302,8 +298,11 @@ func (qemuBackend) forwardsChanged(c *call, vm *VM) error {
 		}
 		var text string
 		_ = json.Unmarshal(out, &text)
-		if strings.TrimSpace(text) != "" {
-			return fmt.Errorf("%s: %s", line, strings.TrimSpace(text))
+		text = strings.TrimSpace(text)
+		// hostfwd_add prints nothing on success, hostfwd_remove a
+		// confirmation; anything else is QEMU's complaint.
+		if text != "" && !(strings.HasPrefix(line, "hostfwd_remove") && strings.HasSuffix(text, "removed")) {
+			return fmt.Errorf("%s: %s", line, text)
 		}
 		return nil
 	}
@@ -333,6 +332,7 @@ func (q qemuBackend) remove(c *call, vm *VM) error {
 	if err := q.powerOff(c, vm, false); err != nil {
 		return err
 	}
+	_ = os.Remove(qmpPath(vm))
 	_ = os.RemoveAll(filepath.Join(filepath.Dir(vm.CfgFile), "vboxsim"))
 	return nil
 }

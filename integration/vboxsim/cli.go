@@ -248,6 +248,9 @@ func ReadCalls(home string) ([]Call, error) {
 		}
 		calls = append(calls, c)
 	}
+	// Concurrent calls append after releasing the state lock, so the file
+	// may hold them slightly out of order.
+	slices.SortStableFunc(calls, func(a, b Call) int { return a.N - b.N })
 	return calls, nil
 }
 

@@ -65,9 +65,10 @@ func cmdHostOnlyIf(c *call, args []string) error {
 	}
 	switch strings.ToLower(args[0]) {
 	case "create":
-		if c.cfg.NoHostOnlyDriver {
-			c.printf("0%%...")
-			return &failure{code: 1, stdout: "NS_ERROR_FAILURE\n", stderr: TextNoVBoxNetCtl}
+		// VirtualBox 7 on macOS has no host-only adapters either: the same
+		// text as a Linux host without the vboxnetadp module.
+		if c.cfg.NoHostOnlyDriver || c.cfg.darwin() {
+			return &failure{code: 1, stderr: "0%...NS_ERROR_FAILURE\n" + TextNoVBoxNetCtl}
 		}
 		n := 0
 		for c.st.hostOnlyIf(fmt.Sprintf("vboxnet%d", n)) != nil {
@@ -76,7 +77,7 @@ func cmdHostOnlyIf(c *call, args []string) error {
 		h := &HostOnlyIf{Name: fmt.Sprintf("vboxnet%d", n), GUID: fmt.Sprintf("786f6276-656e-4%03x-8000-0a00270000%02x", n, n),
 			IP: fmt.Sprintf("192.168.%d.1", 56+n), Netmask: "255.255.255.0", MAC: fmt.Sprintf("0a:00:27:00:00:%02x", n)}
 		c.st.HostOnlyIfs = append(c.st.HostOnlyIfs, h)
-		c.printf("0%%...10%%...20%%...30%%...40%%...50%%...60%%...70%%...80%%...90%%...100%%\n")
+		c.progress()
 		c.printf("Interface '%s' was successfully created\n", h.Name)
 	case "ipconfig":
 		if len(args) < 2 {
@@ -120,7 +121,7 @@ func cmdHostOnlyIf(c *call, args []string) error {
 			return interfaceNotFound(args[1])
 		}
 		c.st.HostOnlyIfs = slices.Delete(c.st.HostOnlyIfs, i, i+1)
-		c.printf("0%%...10%%...20%%...30%%...40%%...50%%...60%%...70%%...80%%...90%%...100%%\n")
+		c.progress()
 	default:
 		return syntaxError("Unknown subcommand \"%s\".", args[0])
 	}

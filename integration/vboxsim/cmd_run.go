@@ -43,7 +43,7 @@ func backendFor(name string) backend {
 type noneBackend struct{}
 
 func (noneBackend) start(*call, *VM) (*Runtime, error) { return &Runtime{Backend: BackendNone}, nil }
-func (noneBackend) alive(_ *call, vm *VM) bool         { return vm.ExtraData["vboxsim/acpi-requested"] == "" }
+func (noneBackend) alive(_ *call, vm *VM) bool         { return !vm.Run.PowerButton }
 func (noneBackend) powerOff(*call, *VM, bool) error    { return nil }
 func (noneBackend) pause(*call, *VM, bool) error       { return nil }
 func (noneBackend) reset(*call, *VM) error             { return nil }
@@ -51,10 +51,7 @@ func (noneBackend) forwardsChanged(*call, *VM) error   { return nil }
 func (noneBackend) remove(*call, *VM) error            { return nil }
 func (noneBackend) acpiShutdown(_ *call, vm *VM) error {
 	// A guest that honours the power button is off by the next call.
-	if vm.ExtraData == nil {
-		vm.ExtraData = map[string]string{}
-	}
-	vm.ExtraData["vboxsim/acpi-requested"] = "1"
+	vm.Run.PowerButton = true
 	return nil
 }
 
@@ -104,7 +101,6 @@ func cmdStartVM(c *call, args []string) error {
 			fmt.Sprintf("The stand-in's %s backend could not run the machine: %v", c.cfg.backend(), err))}
 	}
 	vm.Run = run
-	delete(vm.ExtraData, "vboxsim/acpi-requested")
 	setState(vm, "running")
 	if err := writeVBoxLog(vm, c.cfg, "VMM: Power up succeeded"); err != nil {
 		return err
@@ -132,7 +128,7 @@ func (c *call) powerUpCheck(vm *VM) (text, vrc string) {
 			continue
 		}
 		if c.cfg.darwin() {
-			return TextHostOnlyAdaptersUnsupported(), "VERR_NOT_FOUND"
+			return TextHostOnlyAdaptersUnsupported(nic.HostOnlyIf), "VERR_NOT_FOUND"
 		}
 		if c.st.hostOnlyIf(nic.HostOnlyIf) == nil {
 			return TextInterfaceNotFound(nic.HostOnlyIf), "VERR_INTNET_FLT_IF_NOT_FOUND"

@@ -22,6 +22,8 @@ var osTypes = map[string]string{
 	"Ubuntu_64":       "Ubuntu (64-bit)",
 	"Ubuntu":          "Ubuntu (32-bit)",
 	"Ubuntu24_LTS_64": "Ubuntu 24.04 LTS (Noble Numbat) (64-bit)",
+	"Ubuntu_arm64":    "Ubuntu (ARM 64-bit)",
+	"Ubuntu22_LTS_64": "Ubuntu 22.04 LTS (Jammy Jellyfish) (64-bit)",
 	"Debian_64":       "Debian (64-bit)",
 	"Debian12_64":     "Debian 12 (Bookworm) (64-bit)",
 	"Fedora_64":       "Fedora (64-bit)",

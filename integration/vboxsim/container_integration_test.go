@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +30,16 @@ func TestContainerBackendLifecycle(t *testing.T) {
 	createMachine(t, sim, "ct1", base, disk, iso, port)
 	mustSim(t, sim, "hostonlyif", "create")
 	mustSim(t, sim, "modifyvm", "ct1", "--nic2", "hostonly", "--hostonlyadapter2", "vboxnet0")
+	// One folder the seed mounts (as the driver's cloud-config does), one
+	// automounted where the stock driver's guest properties put it.
+	share1, share2 := filepath.Join(dir, "share1"), filepath.Join(dir, "share2")
+	require.NoError(t, os.MkdirAll(share1, 0o755))
+	require.NoError(t, os.MkdirAll(share2, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(share1, "hello"), []byte("from the host\n"), 0o644))
+	mustSim(t, sim, "sharedfolder", "add", "ct1", "--name", "share1", "--hostpath", share1, "--automount")
+	mustSim(t, sim, "sharedfolder", "add", "ct1", "--name", "hosthome", "--hostpath", share2, "--automount")
+	mustSim(t, sim, "guestproperty", "set", "ct1", "/VirtualBox/GuestAdd/SharedFolders/MountPrefix", "/")
+	mustSim(t, sim, "guestproperty", "set", "ct1", "/VirtualBox/GuestAdd/SharedFolders/MountDir", "/")
 
 	start := time.Now()
 	out := mustSim(t, sim, "startvm", "ct1", "--type", "headless")
@@ -38,12 +49,21 @@ func TestContainerBackendLifecycle(t *testing.T) {
 	t.Logf("container boot to SSH through the NAT forward: %s", time.Since(start).Round(time.Millisecond))
 	assert.Equal(t, []string{"vbox-ct1", "0"}, strings.Fields(got)[:2])
 	assert.Contains(t, got, "adm")
+	assert.Equal(t, "from the host\n", sshUntil(t.Context(), t, addr, "docker", signer, "cat /share1/hello", 10*time.Second))
+	sshUntil(t.Context(), t, addr, "docker", signer, "sudo touch /hosthome/from-guest", 10*time.Second)
+	assert.FileExists(t, filepath.Join(share2, "from-guest"))
 
 	// The host-only address is the container's, reachable from here.
 	ipOut := mustSim(t, sim, "guestproperty", "get", "ct1", "/VirtualBox/GuestInfo/Net/1/V4/IP")
 	ip := strings.TrimSpace(strings.TrimPrefix(ipOut, "Value: "))
 	require.NotNil(t, net.ParseIP(ip), ipOut)
 	sshUntil(t.Context(), t, net.JoinHostPort(ip, "22"), "docker", signer, "true", 30*time.Second)
+	// The guest's interface carries NIC 2's MAC, as drivers look it up.
+	info := mustSim(t, sim, "showvminfo", "ct1", "--machinereadable")
+	mac := regexp.MustCompile(`macaddress2="([0-9A-F]{12})"`).FindStringSubmatch(info)
+	require.Len(t, mac, 2)
+	ipAddr := sshUntil(t.Context(), t, addr, "docker", signer, "ip addr show", 10*time.Second)
+	assert.Regexp(t, "(?s)link/ether "+macColons(mac[1])+" .*inet "+regexp.QuoteMeta(ip)+"/", ipAddr)
 	assert.Equal(t, "Value: 10.0.2.15\n", mustSim(t, sim, "guestproperty", "get", "ct1", "/VirtualBox/GuestInfo/Net/0/V4/IP"))
 
 	// A NAT rule added while running is served too.
@@ -166,4 +186,32 @@ func TestReadSeedISO(t *testing.T) {
 	s, err = ReadSeedISO(other)
 	require.NoError(t, err)
 	assert.Nil(t, s)
+}
+
+// BenchmarkContainerStartToSSH measures startvm until SSH answers as the
+// seed's user through the NAT forward, for a machine that ran before (the
+// first start, which creates the container, is outside the loop).
+func BenchmarkContainerStartToSSH(b *testing.B) {
+	sim := Install(b, Config{Backend: BackendContainer})
+	dir := b.TempDir()
+	iso, signer := seedFor(b, dir, "docker", "bench")
+	port := freePort(b)
+	run := func(args ...string) {
+		if _, errOut, code := sim.VBoxManage(b, args...); code != 0 {
+			b.Fatalf("VBoxManage %s: %s", strings.Join(args, " "), errOut)
+		}
+	}
+	run("createvm", "--basefolder", dir, "--name", "bench", "--register")
+	run("modifyvm", "bench", "--nic1", "nat", "--natpf1", "ssh,tcp,127.0.0.1,"+strconv.Itoa(port)+",,22")
+	run("storagectl", "bench", "--name", "SATA", "--add", "sata")
+	run("storageattach", "bench", "--storagectl", "SATA", "--port", "1", "--device", "0", "--type", "dvddrive", "--medium", iso)
+	run("startvm", "bench")
+	run("controlvm", "bench", "poweroff")
+	for b.Loop() {
+		run("startvm", "bench")
+		sshUntil(b.Context(), b, "127.0.0.1:"+strconv.Itoa(port), "docker", signer, "true", time.Minute)
+		b.StopTimer()
+		run("controlvm", "bench", "poweroff")
+		b.StartTimer()
+	}
 }

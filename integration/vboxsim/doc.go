@@ -26,8 +26,8 @@
 // serialised as VBoxSVC serialises them). A failed command changes nothing.
 // Each call is appended to calls.jsonl (arguments, exit code, output);
 // ReadCalls reads it. config.json (Config) holds the simulated host: the
-// VirtualBox version, the platform (linux, or darwin for VirtualBox 7's
-// host-only networks), hardware virtualisation (missing VT-x, VT-x off in
+// VirtualBox version, the platform (linux, or darwin for VirtualBox 7 on
+// macOS: host-only networks, no host-only adapters), hardware virtualisation (missing VT-x, VT-x off in
 // the BIOS, missing AMD-V, Hyper-V in the way), a host without the
 // host-only driver, the ranges /etc/vbox/networks.conf allows (default
 // 192.168.56.0/21: other host-only addresses fail with E_ACCESSDENIED), and
@@ -49,16 +49,28 @@
 //     to the container; it follows rule changes and ends with the machine.
 //     The guest properties /VirtualBox/GuestInfo/Net/N/V4/IP report
 //     10.0.2.15 for NAT adapters and the container's address for the
-//     others, which is reachable from this host. acpipowerbutton asks
+//     others, which is reachable from this host; the container's interface
+//     carries the MAC of the host-only (else the NAT) adapter, so a driver
+//     that looks the address up by MAC in "ip addr show" finds it. Shared folders are bind
+//     mounts where a guest with the Guest Additions would have them: at
+//     the mount point of the seed's vboxsf mounts entry of that name, else
+//     (automount) at MountDir/MountPrefix+NAME from the guest properties
+//     (/media/sf_NAME by default, /NAME with boot2docker's "/" and "/");
+//     they are fixed when the machine first starts. acpipowerbutton asks
 //     systemd to shut down, poweroff kills the container, unregistervm
-//     removes it. Shared folders are recorded, not mounted.
+//     removes it.
 //   - qemu: a real QEMU VM booting the attached disks (raw, qcow2, VMDK,
 //     VDI) and DVDs, with each NAT adapter a user-mode network whose host
 //     forwards are the NAT rules (changed at run time through the
 //     monitor). The accelerator is chosen explicitly: Config.Accel, or KVM
 //     only where /proc/cpuinfo shows vmx or svm, TCG otherwise. The power
 //     button is QMP system_powerdown, poweroff QMP quit; the serial console
-//     goes to Logs/console.log. Host-only adapters have no counterpart.
+//     goes to Logs/console.log. Host-only adapters and shared folders have
+//     no counterpart: reach Docker through a NAT rule (NoHostOnlyDriver
+//     makes hostonlyif create fail, so a driver falls back to one).
+//
+// controlvm savestate stops the guest (gracefully for a container) and
+// marks the machine saved; the next startvm boots it again.
 //
 // Rules with an empty host IP listen on 127.0.0.1 only, where VirtualBox
 // would listen on every address: tests talk to loopback alone.
@@ -76,5 +88,6 @@
 //	})
 //
 // Install builds the binary once per test binary, and removes the
-// containers, VMs and forwarders its machines left when the test ends.
+// containers, VMs and forwarders its machines left when the test ends;
+// Teardown does the same for a state folder made without Install.
 package vboxsim

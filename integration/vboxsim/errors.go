@@ -101,10 +101,11 @@ func TextInterfaceNotFound(ifname string) string {
 }
 
 // TextHostOnlyAdaptersUnsupported is startvm's failure on VirtualBox 7 for
-// macOS when a NIC still uses a host-only adapter.
-func TextHostOnlyAdaptersUnsupported() string {
+// macOS when a NIC still uses the host-only adapter ifname.
+func TextHostOnlyAdaptersUnsupported(ifname string) string {
 	return errLines("Host-only adapters are no longer supported!",
-		"For your convenience a host-only network named 'Legacy vboxnet0 Network' has been created with network mask '255.255.255.0' and IP address range '192.168.59.100' - '192.168.59.254'.",
+		fmt.Sprintf("For your convenience a host-only network named 'Legacy %s Network' has been created with network mask '255.255.255.0' and IP address range '192.168.59.100' - '192.168.59.254'.", ifname),
 		"To fix this problem, switch to 'Host-only Network' attachment type in the VM settings.",
-		" (VERR_NOT_FOUND)")
+		" (VERR_NOT_FOUND)",
+		"Details: code NS_ERROR_FAILURE (0x80004005), component ConsoleWrap, interface IConsole")
 }

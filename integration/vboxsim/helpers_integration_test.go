@@ -22,7 +22,7 @@ import (
 
 // seedFor writes a NoCloud seed ISO (with genisoimage, as the reference
 // does) for user with a fresh key, and returns the ISO and the signer.
-func seedFor(t *testing.T, dir, user, hostname string) (string, ssh.Signer) {
+func seedFor(t testing.TB, dir, user, hostname string) (string, ssh.Signer) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
@@ -39,6 +39,8 @@ users:
     groups: [adm]
     ssh_authorized_keys:
       - %s
+mounts:
+  - [share1, /share1, vboxsf, "defaults,uid=1000,gid=1000,nofail,_netdev", "0", "0"]
 `, hostname, user, pub)
 	src := filepath.Join(dir, "seed-src")
 	require.NoError(t, os.MkdirAll(src, 0o755))
@@ -51,7 +53,7 @@ users:
 	return iso, signer
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -61,7 +63,7 @@ func freePort(t *testing.T) int {
 
 // sshUntil runs cmd over SSH at addr as user, retrying with backoff until
 // it works or the deadline passes.
-func sshUntil(ctx context.Context, t *testing.T, addr, user string, signer ssh.Signer, cmd string, timeout time.Duration) string {
+func sshUntil(ctx context.Context, t testing.TB, addr, user string, signer ssh.Signer, cmd string, timeout time.Duration) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -96,7 +98,7 @@ func sshUntil(ctx context.Context, t *testing.T, addr, user string, signer ssh.S
 }
 
 // waitState polls showvminfo until VMState is want.
-func waitState(t *testing.T, sim *Sim, vm, want string, timeout time.Duration) {
+func waitState(t testing.TB, sim *Sim, vm, want string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for pause := 100 * time.Millisecond; ; pause = min(pause*3/2, 2*time.Second) {
@@ -112,8 +114,14 @@ func waitState(t *testing.T, sim *Sim, vm, want string, timeout time.Duration) {
 	}
 }
 
-func mustSim(t *testing.T, sim *Sim, args ...string) string {
+func mustSim(t testing.TB, sim *Sim, args ...string) string {
 	t.Helper()
+	start := time.Now()
+	defer func() {
+		if d := time.Since(start); d > time.Second {
+			t.Logf("VBoxManage %s took %s", strings.Join(args[:min(2, len(args))], " "), d.Round(time.Millisecond))
+		}
+	}()
 	out, errOut, code := sim.VBoxManage(t, args...)
 	require.Equal(t, 0, code, "VBoxManage %s: %s", strings.Join(args, " "), errOut)
 	return out
@@ -121,7 +129,7 @@ func mustSim(t *testing.T, sim *Sim, args ...string) string {
 
 // createMachine runs a create sequence like the driver's: a VM with a
 // disk, the seed ISO and an SSH NAT forward on port.
-func createMachine(t *testing.T, sim *Sim, name, base, disk, seed string, port int) {
+func createMachine(t testing.TB, sim *Sim, name, base, disk, seed string, port int) {
 	t.Helper()
 	mustSim(t, sim, "createvm", "--basefolder", base, "--name", name, "--ostype", "Ubuntu_64", "--register")
 	mustSim(t, sim, "modifyvm", name, "--memory", "1024", "--cpus", "2", "--boot1", "disk", "--boot2", "dvd", "--acpi", "on",

@@ -19,6 +19,14 @@ type Seed struct {
 	InstanceID string
 	Hostname   string
 	Users      []SeedUser
+	// Mounts are cloud-config's mounts entries: fs_spec, mount point,
+	// type, options.
+	Mounts []SeedMount
+}
+
+// SeedMount is one cloud-config mounts entry.
+type SeedMount struct {
+	Spec, Point, Type, Options string
 }
 
 // SeedUser is one entry of the cloud-config users list.
@@ -90,6 +98,7 @@ func ParseSeed(userData, metaData []byte) (*Seed, error) {
 		FQDN     string   `yaml:"fqdn"`
 		Keys     []string `yaml:"ssh_authorized_keys"`
 		Users    []any    `yaml:"users"`
+		Mounts   [][]any  `yaml:"mounts"`
 	}
 	if err := yaml.Unmarshal(userData, &cc); err != nil {
 		return nil, fmt.Errorf("the seed's user-data is not valid cloud-config YAML: %w", err)
@@ -98,6 +107,15 @@ func ParseSeed(userData, metaData []byte) (*Seed, error) {
 		s.Hostname = cc.Hostname
 	} else if cc.FQDN != "" {
 		s.Hostname, _, _ = strings.Cut(cc.FQDN, ".")
+	}
+	for _, m := range cc.Mounts {
+		f := make([]string, 4)
+		for i := 0; i < len(m) && i < 4; i++ {
+			if v, ok := m[i].(string); ok {
+				f[i] = v
+			}
+		}
+		s.Mounts = append(s.Mounts, SeedMount{Spec: f[0], Point: f[1], Type: f[2], Options: f[3]})
 	}
 	defaultUser := SeedUser{Name: debianDefaultUser, Sudo: []string{"ALL=(ALL) NOPASSWD:ALL"}, Shell: "/bin/bash", AuthorizedKeys: cc.Keys}
 	if cc.Users == nil {

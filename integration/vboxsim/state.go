@@ -81,6 +81,9 @@ type Runtime struct {
 	ForwarderPID int    `json:"forwarderPID,omitempty"`
 	QEMUPID      int    `json:"qemuPID,omitempty"`
 	QMPSocket    string `json:"qmpSocket,omitempty"`
+	// PowerButton is set when the power button was pressed on a machine
+	// of the none backend, which then counts as shut down.
+	PowerButton bool `json:"powerButton,omitempty"`
 	// Forwards are the NAT rules applied at start, to tell which runtime
 	// changes a running machine needs.
 	Forwards []NATRule `json:"forwards,omitempty"`

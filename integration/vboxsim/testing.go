@@ -3,6 +3,7 @@ package vboxsim
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,11 +23,21 @@ type Sim struct {
 }
 
 // Install builds the VBoxManage stand-in (once per test binary), gives it
-// a fresh state folder with cfg, and removes whatever its machines left
+// a fresh state folder with cfg (for the container backend, with the
+// hostworld image built beforehand), and removes whatever its machines left
 // running (containers, QEMU VMs, forwarders) when the test ends.
 func Install(t testing.TB, cfg Config) *Sim {
 	t.Helper()
 	bin := testbin.Build(t, "./integration/vboxsim/cmd/VBoxManage")
+	if cfg.Backend == BackendContainer && cfg.ContainerImage == "" {
+		// Built here, not inside a startvm that holds the state lock and
+		// has a deadline for the boot alone.
+		img, err := hostworld.EnsureImage(t.Context(), hostworld.ImageOptions{})
+		if err != nil {
+			t.Fatalf("preparing the host image for the VBoxManage stand-in: %v", err)
+		}
+		cfg.ContainerImage = img
+	}
 	s := &Sim{BinDir: bin, Home: t.TempDir()}
 	if err := SaveConfig(s.Home, &cfg); err != nil {
 		t.Fatalf("configuring the VBoxManage stand-in: %v", err)
@@ -103,12 +114,24 @@ func (s *Sim) VBoxManage(t testing.TB, args ...string) (stdout, stderr string, c
 }
 
 func (s *Sim) cleanup(t testing.TB) {
-	st, err := ReadState(s.Home)
-	if err != nil {
-		t.Errorf("reading the stand-in's state for cleanup: %v", err)
-		return
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := Teardown(ctx, s.Home); err != nil {
+		t.Errorf("cleaning up the VBoxManage stand-in: %v", err)
 	}
+}
+
+// Teardown stops everything the machines of the state folder home run:
+// forwarders, QEMU VMs and containers (which it removes). Install's
+// cleanup calls it; call it yourself for a state folder made otherwise.
+func Teardown(ctx context.Context, home string) error {
+	st, err := ReadState(home)
+	if err != nil {
+		return fmt.Errorf("reading the stand-in's state: %w", err)
+	}
+	containers := false
 	for _, vm := range st.VMs {
+		_ = os.Remove(qmpPath(vm))
 		if vm.Run == nil {
 			continue
 		}
@@ -116,21 +139,16 @@ func (s *Sim) cleanup(t testing.TB) {
 		if processAlive(vm.Run.QEMUPID, "qemu-system") {
 			_ = syscall.Kill(vm.Run.QEMUPID, syscall.SIGKILL)
 		}
-		_ = os.Remove(qmpPath(vm))
+		containers = containers || vm.Run.Backend == BackendContainer
 	}
-	containers := false
-	for _, vm := range st.VMs {
-		containers = containers || (vm.Run != nil && vm.Run.Backend == BackendContainer)
-	}
-	if cfg, err := LoadConfig(s.Home); err == nil && cfg.backend() == BackendContainer {
+	if cfg, err := LoadConfig(home); err == nil && cfg.backend() == BackendContainer {
 		containers = true
 	}
 	if !containers {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := hostworld.RemoveAllLabelled(ctx, map[string]string{labelHome: HomeLabel(s.Home)}); err != nil {
-		t.Errorf("removing the stand-in's containers: %v", err)
+	if err := hostworld.RemoveAllLabelled(ctx, map[string]string{labelHome: HomeLabel(home)}); err != nil {
+		return fmt.Errorf("removing the stand-in's containers: %w", err)
 	}
+	return nil
 }

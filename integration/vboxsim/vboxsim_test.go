@@ -159,7 +159,8 @@ func TestErrorTexts(t *testing.T) {
 			TextHostOnlyRangeDenied},
 		{"host-only range allowed by networks.conf", Config{HostOnlyRanges: []string{"192.168.99.0/24"}},
 			[]string{"hostonlyif", "ipconfig", "vboxnet0", "--ip", "192.168.99.1", "--netmask", "255.255.255.0"}, 0, ""},
-		{"no vboxnetadp", Config{NoHostOnlyDriver: true}, []string{"hostonlyif", "create"}, 1, TextNoVBoxNetCtl},
+		{"no vboxnetadp", Config{NoHostOnlyDriver: true}, []string{"hostonlyif", "create"}, 1, "0%...NS_ERROR_FAILURE\n" + TextNoVBoxNetCtl},
+		{"no host-only adapters on macOS 7", Config{Platform: "darwin"}, []string{"hostonlyif", "create"}, 1, "0%...NS_ERROR_FAILURE\n" + TextNoVBoxNetCtl},
 		{"hostonlynet on Linux", Config{}, []string{"hostonlynet", "add", "--name", "n"}, 2, "VBoxManage: error: Invalid command 'hostonlynet'\n"},
 		{"list hostonlynets on Linux", Config{}, []string{"list", "hostonlynets"}, 2, "VBoxManage: error: Unknown subcommand \"hostonlynets\".\n"},
 		{"nic hostonlynet on Linux", Config{}, []string{"modifyvm", "m1", "--nic3", "hostonlynet"}, 1,
@@ -175,13 +176,13 @@ func TestErrorTexts(t *testing.T) {
 		{"amd-v missing", Config{Virtualization: "none-amdv"}, []string{"startvm", "m1"}, 1, TextAMDVNotAvailable},
 		{"hyper-v", Config{Virtualization: "hyperv"}, []string{"startvm", "m1"}, 1, TextHyperV},
 		{"missing host-only interface", Config{}, []string{"startvm", "m1"}, 1, TextInterfaceNotFound("vboxnet5")},
-		{"host-only adapter on macOS 7", Config{Platform: "darwin"}, []string{"startvm", "m1"}, 1, TextHostOnlyAdaptersUnsupported()},
+		{"host-only adapter on macOS 7", Config{Platform: "darwin"}, []string{"startvm", "m1"}, 1, TextHostOnlyAdaptersUnsupported("vboxnet5")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			home := newHome(t, tc.cfg)
 			mustVBM(t, home, "createvm", "--name", "m1", "--register")
-			if !tc.cfg.NoHostOnlyDriver {
+			if !tc.cfg.NoHostOnlyDriver && tc.cfg.Platform != "darwin" {
 				mustVBM(t, home, "hostonlyif", "create")
 			}
 			if tc.name == "missing host-only interface" || tc.name == "host-only adapter on macOS 7" {
@@ -349,6 +350,8 @@ users:
       - ssh-ed25519 AAAAC3Nza key1
 ssh_authorized_keys:
   - ssh-ed25519 AAAAC3Nzb key2
+mounts:
+  - [hosthome, /hosthome, vboxsf, "defaults,nofail", "0", "0"]
 `)
 	s, err := ParseSeed(user, []byte("instance-id: iid-1\nlocal-hostname: other\n"))
 	require.NoError(t, err)
@@ -360,10 +363,25 @@ ssh_authorized_keys:
 	assert.Equal(t, SeedUser{Name: "docker", Sudo: []string{"ALL=(ALL) NOPASSWD:ALL"}, Groups: []string{"adm", "docker"},
 		Shell: "/bin/bash", AuthorizedKeys: []string{"ssh-ed25519 AAAAC3Nza key1"}}, s.Users[1])
 
+	assert.Equal(t, []SeedMount{{Spec: "hosthome", Point: "/hosthome", Type: "vboxsf", Options: "defaults,nofail"}}, s.Mounts)
+
 	_, err = ParseSeed([]byte("#cloud-config\nusers:\n  - name: \"bad name\"\n"), []byte("instance-id: x\n"))
 	assert.ErrorContains(t, err, "not a valid Linux user name")
 	_, err = ParseSeed([]byte("#cloud-config\nusers: [\n"), []byte("instance-id: x\n"))
 	assert.ErrorContains(t, err, "not valid cloud-config YAML")
+}
+
+func TestShareBinds(t *testing.T) {
+	vm := newVM("m", newUUID(), "/x/m/m.vbox", "Ubuntu_64")
+	vm.Shares = []SharedFolder{{Name: "hosthome", HostPath: "/home", Automount: true},
+		{Name: "data", HostPath: "/srv/data", Automount: true, ReadOnly: true}, {Name: "manual", HostPath: "/opt"}}
+	seed := &Seed{Mounts: []SeedMount{{Spec: "hosthome", Point: "/hosthome", Type: "vboxsf"}}}
+	assert.Equal(t, []bind{{host: "/home", guest: "/hosthome"}, {host: "/srv/data", guest: "/media/sf_data", readOnly: true}},
+		shareBinds(vm, seed), "the seed's vboxsf mount wins; automount uses the Guest Additions defaults")
+	vm.GuestProps = map[string]GuestProp{"/VirtualBox/GuestAdd/SharedFolders/MountPrefix": {Value: "/"},
+		"/VirtualBox/GuestAdd/SharedFolders/MountDir": {Value: "/"}}
+	assert.Equal(t, []bind{{host: "/home", guest: "/hosthome"}, {host: "/srv/data", guest: "/data", readOnly: true}},
+		shareBinds(vm, nil), "boot2docker's guest properties put shares at /NAME")
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -372,4 +390,51 @@ func TestConfigValidation(t *testing.T) {
 	r := vbm(t, "", nil, "list", "vms")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.err, "VBOXSIM_HOME is not set")
+}
+
+// TestRemoveLeavesNothing replays a remove as drivers do it, after the
+// stock create: the machine, its disk, then the network and DHCP server.
+func TestRemoveLeavesNothing(t *testing.T) {
+	home := newHome(t, Config{})
+	machines := stockCreate(t, home)
+	mustVBM(t, home, "startvm", "m1", "--type", "headless")
+	mustVBM(t, home, "controlvm", "m1", "poweroff")
+	mustVBM(t, home, "unregistervm", "m1", "--delete")
+	assert.NoFileExists(t, filepath.Join(machines, "m1", "disk.vdi"))
+	assert.NoDirExists(t, filepath.Join(machines, "m1"))
+	assert.Empty(t, mustVBM(t, home, "list", "hdds"))
+	// --delete keeps DVD images registered, as VirtualBox does.
+	assert.Contains(t, mustVBM(t, home, "list", "dvds"), "seed.iso")
+	mustVBM(t, home, "closemedium", "dvd", filepath.Join(home, "store", "seed.iso"))
+	mustVBM(t, home, "dhcpserver", "remove", "--netname", "HostInterfaceNetworking-vboxnet0")
+	mustVBM(t, home, "hostonlyif", "remove", "vboxnet0")
+	r := vbm(t, home, nil, "hostonlyif", "remove", "vboxnet0")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "The host network interface named 'vboxnet0' could not be found")
+	st, err := ReadState(home)
+	require.NoError(t, err)
+	assert.Empty(t, st.VMs)
+	assert.Empty(t, st.Media)
+	assert.Empty(t, st.HostOnlyIfs)
+	assert.Empty(t, st.DHCPServers)
+}
+
+func TestControlVMOnRunningMachine(t *testing.T) {
+	home := newHome(t, Config{})
+	mustVBM(t, home, "createvm", "--name", "m1", "--register")
+	mustVBM(t, home, "startvm", "m1")
+	mustVBM(t, home, "controlvm", "m1", "natpf1", "ssh,tcp,127.0.0.1,2222,,22")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `Forwarding(0)="ssh,tcp,127.0.0.1,2222,,22"`)
+	mustVBM(t, home, "controlvm", "m1", "natpf1", "delete", "ssh")
+	mustVBM(t, home, "controlvm", "m1", "pause")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `VMState="paused"`)
+	mustVBM(t, home, "controlvm", "m1", "resume")
+	mustVBM(t, home, "controlvm", "m1", "savestate")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `VMState="saved"`)
+	r := vbm(t, home, nil, "controlvm", "m1", "poweroff")
+	assert.Equal(t, "VBoxManage: error: Machine 'm1' is not currently running.\n", r.err)
+	mustVBM(t, home, "discardstate", "m1")
+	assert.Contains(t, mustVBM(t, home, "showvminfo", "m1", "--machinereadable"), `VMState="poweroff"`)
+	r = vbm(t, home, nil, "controlvm", "m1", "frobnicate")
+	assert.Equal(t, 1, r.code, "not running is checked first")
 }

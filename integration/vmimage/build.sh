@@ -34,7 +34,9 @@ debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR"
 echo "deb $MIRROR $SUITE main" >"$ROOTFS/etc/apt/sources.list"
 
 # debootstrap --include cannot install cloud-init (a virtual dependency is
-# left unconfigured), so it is installed with apt inside the rootfs.
+# left unconfigured), so it is installed with apt inside the rootfs, with
+# cloud-guest-utils (growpart) so a disk grown by the driver grows the root
+# file system at first boot, as on distribution cloud images.
 mount -t proc proc "$ROOTFS/proc"
 mount -t sysfs sys "$ROOTFS/sys"
 mount --bind /dev "$ROOTFS/dev"
@@ -42,7 +44,7 @@ mount -t devpts devpts "$ROOTFS/dev/pts"
 chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
 	apt-get update -q
 chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-	apt-get install -y -q --no-install-recommends cloud-init
+	apt-get install -y -q --no-install-recommends cloud-init cloud-guest-utils
 chroot "$ROOTFS" apt-get clean
 rm -rf "$ROOTFS"/var/lib/apt/lists/*
 umount "$ROOTFS/dev/pts" "$ROOTFS/dev" "$ROOTFS/sys" "$ROOTFS/proc"

@@ -16,6 +16,12 @@
 //	// srv.ImageURL() is http://127.0.0.1:PORT/debian-12-cloud.qcow2
 //	// srv.ChecksumURL() is the SHA256SUMS beside it
 //
+// or, in a test, srv := vmimage.ServeForTest(t).
+//
+// The disk's virtual size is 3 GB; cloud-init grows the root partition
+// and file system to a disk the driver made larger. "go run ./integration/vmimage/cmd/vmimage" builds it ahead
+// of the tests ("-serve" also serves it).
+//
 // The build needs debootstrap, fdisk (sfdisk), util-linux (losetup,
 // mountpoint, blkid), e2fsprogs, grub-pc-bin, grub2-common and qemu-utils.
 package vmimage
