@@ -35,7 +35,7 @@ var (
 // TestMain shrinks the waits and shares one RSA key between tests.
 func TestMain(m *testing.M) {
 	pollInitial, pollMax = 5*time.Millisecond, 50*time.Millisecond
-	bootTimeout, addressTimeout, stopTimeout = 20*time.Second, 10*time.Second, 5*time.Second
+	bootTimeout, addressTimeout, stopTimeout = 20*time.Second, 10*time.Second, time.Second
 	generateKey = func() ([]byte, []byte, error) {
 		testKeyOnce.Do(func() {
 			key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -435,4 +435,24 @@ func TestBoot2DockerISO(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(tarball), b2dMagic), "the magic is the first file, as boot2docker expects")
 	require.NoError(t, d.Remove())
 	assert.Empty(t, f.leftovers())
+}
+
+// A guest that ignores the ACPI power button is powered off once the
+// stop deadline passes.
+func TestStopPowersOffAfterDeadline(t *testing.T) {
+	f := newFakeVBox(t)
+	d := newTestDriver(t, f, "m1", nil)
+	require.NoError(t, d.Create())
+	f.hook = func(args []string) (string, error, bool) {
+		if len(args) > 2 && args[0] == "controlvm" && args[2] == "acpipowerbutton" {
+			return "", nil, true // pressed, and ignored
+		}
+		return "", nil, false
+	}
+	require.NoError(t, d.Stop())
+	st, err := d.GetState()
+	require.NoError(t, err)
+	assert.Equal(t, state.Stopped, st)
+	assert.Contains(t, f.commands(), "controlvm m1 poweroff")
+	require.NoError(t, d.Remove())
 }

@@ -184,9 +184,15 @@ func (w *world) vbox() string {
 // calls counts the VBoxManage calls logged since mark.
 func (w *world) calls(mark int) int { return len(w.sim.Calls(w.t)) - mark }
 
-// sshHostname runs `hostname` in the machine with the real ssh client and
-// the driver's key.
+// sshHostname runs `hostname` and a sudo check in the machine.
 func sshHostname(t *testing.T, d *virtualbox.Driver) string {
+	t.Helper()
+	return sshRun(t, d, "hostname && sudo -n true && echo sudo-ok")
+}
+
+// sshRun runs cmd in the machine with the real ssh client and the
+// driver's key.
+func sshRun(t *testing.T, d *virtualbox.Driver, cmd string) string {
 	t.Helper()
 	host, err := d.GetSSHHostname()
 	require.NoError(t, err)
@@ -196,7 +202,7 @@ func sshHostname(t *testing.T, d *virtualbox.Driver) string {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "ssh", "-i", d.GetSSHKeyPath(), "-p", strconv.Itoa(port),
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-		d.GetSSHUsername()+"@"+host, "hostname && sudo -n true && echo sudo-ok").CombinedOutput()
+		d.GetSSHUsername()+"@"+host, cmd).CombinedOutput()
 	require.NoError(t, err, "ssh: %s", out)
 	return strings.TrimSpace(string(out))
 }
@@ -207,7 +213,9 @@ func sshHostname(t *testing.T, d *virtualbox.Driver) string {
 func TestContainerLifecycle(t *testing.T) {
 	w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer})
 	before := w.vbox()
-	d := w.driver("vbox-life", nil)
+	share := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(share, "hello"), []byte("from the host"), 0o644))
+	d := w.driver("vbox-life", map[string]any{"virtualbox-no-share": false, "virtualbox-share-folder": share + ":work"})
 	t.Cleanup(func() { _ = d.Remove() })
 
 	mark := len(w.sim.Calls(t))
@@ -230,6 +238,7 @@ func TestContainerLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{ip}, addrs.All(), "the certificate covers the address of the URL")
 	assert.Equal(t, "vbox-life\nsudo-ok", sshHostname(t, d), "the seed's hostname, user, key and sudo")
+	assert.Equal(t, "from the host", sshRun(t, d, "cat /work/hello"), "--virtualbox-share-folder is mounted at /NAME")
 
 	require.NoError(t, d.Stop())
 	st, _ = d.GetState()
