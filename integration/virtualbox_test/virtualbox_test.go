@@ -513,3 +513,74 @@ func TestQEMUBackedCreate(t *testing.T) {
 	assert.Equal(t, before, w.vbox())
 	assert.NoFileExists(t, filepath.Join(d.ResolveStorePath("."), "disk.vdi"))
 }
+
+// The CLI with the plugin binary, as a user runs it: create provisions
+// Docker with TLS on the container-backed VM, the docker CLI answers
+// through env, the lifecycle commands work, and rm leaves VirtualBox as
+// it was.
+func TestCLICreateUseAndRemove(t *testing.T) {
+	ctx := t.Context()
+	// The image without Docker: cloud images have no docker group, which
+	// cloud-init's useradd for the user "docker" would trip over.
+	w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendContainer})
+	before := w.vbox()
+	bin := testbin.Build(t, "./cmd/docker-machine", "./cmd/docker-machine-driver-virtualbox")
+	installURL, stop, err := hostworld.ServeInstallScript(ctx)
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dm := func(args ...string) (string, error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(cctx, filepath.Join(bin, "docker-machine"), append([]string{"-s", w.store}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := dm(args...)
+		require.NoError(t, err, "docker-machine %s:\n%s", strings.Join(args, " "), out)
+		return out
+	}
+	const name = "vbox-cli"
+	t.Cleanup(func() { _, _ = dm("rm", "-f", "-y", name) })
+
+	start := time.Now()
+	out := must("create", "-d", "virtualbox", "--virtualbox-image-url", w.img.URL(), "--virtualbox-no-vtx-check",
+		"--engine-install-url", installURL, name)
+	t.Logf("docker-machine create (VM, provisioning, TLS) took %s", time.Since(start).Round(time.Millisecond))
+	assert.Contains(t, out, "Docker is up and running!")
+
+	ip := must("ip", name)
+	assert.Equal(t, "tcp://"+ip+":2376", must("url", name))
+	assert.Equal(t, "Running", must("status", name))
+	assert.Equal(t, name, must("ssh", name, "hostname"))
+
+	var denv []string
+	for _, line := range strings.Split(must("env", name), "\n") {
+		if kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			denv = append(denv, k+"="+strings.Trim(v, `"`))
+		}
+	}
+	require.NotEmpty(t, denv)
+	docker := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Name}}")
+	docker.Env = append(os.Environ(), denv...)
+	info, err := docker.CombinedOutput()
+	require.NoError(t, err, "docker info over TLS: %s", info)
+	assert.Equal(t, name, strings.TrimSpace(string(info)))
+
+	must("stop", name)
+	assert.Equal(t, "Stopped", must("status", name))
+	must("start", name)
+	assert.Equal(t, "Running", must("status", name))
+	must("restart", name)
+	must("kill", name)
+	assert.Equal(t, "Stopped", must("status", name))
+
+	mark := len(w.sim.Calls(t))
+	must("rm", "-y", name)
+	t.Logf("docker-machine rm: %d VBoxManage calls", w.calls(mark))
+	assert.Equal(t, before, w.vbox(), "rm leaves no VM, disk, network or DHCP server")
+}
