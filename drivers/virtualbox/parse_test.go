@@ -90,8 +90,10 @@ func TestParseVersion(t *testing.T) {
 	}
 	_, err := parseVersion("garbage")
 	assert.Error(t, err)
-	assert.ErrorContains(t, checkVersion(version{4, 3, 40}), "needs VirtualBox 5.0 or later")
-	assert.NoError(t, checkVersion(version{5, 0, 0}))
+	assert.ErrorContains(t, checkVersion(version{4, 3, 40}), "needs VirtualBox 5.1 or later")
+	assert.ErrorContains(t, checkVersion(version{5, 0, 40}), "needs VirtualBox 5.1 or later")
+	assert.NoError(t, checkVersion(version{5, 1, 0}))
+	assert.NoError(t, checkVersion(version{7, 2, 22}))
 }
 
 // Each VBoxManage failure a user can meet becomes a message that says what

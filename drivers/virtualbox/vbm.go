@@ -182,11 +182,12 @@ func parseVersion(out string) (version, error) {
 	return version{}, fmt.Errorf("VBoxManage --version printed no version: %q", strings.TrimSpace(out))
 }
 
-// checkVersion refuses what the driver cannot drive: VirtualBox before 5.0
-// lacks commands it uses (modifymedium --resize, the SATA port layout).
+// checkVersion refuses what the driver cannot drive. Stock refuses
+// VirtualBox before 4.3 and warns before 5; this driver's disk commands
+// (clonemedium, modifymedium --resize) arrived in 5.1.
 func checkVersion(v version) error {
-	if !v.atLeast(5, 0, 0) {
-		return fmt.Errorf("VirtualBox %s is too old: the virtualbox driver needs VirtualBox 5.0 or later; upgrade from https://www.virtualbox.org", v)
+	if !v.atLeast(5, 1, 0) {
+		return fmt.Errorf("VirtualBox %s is too old: the virtualbox driver needs VirtualBox 5.1 or later; upgrade from https://www.virtualbox.org", v)
 	}
 	return nil
 }

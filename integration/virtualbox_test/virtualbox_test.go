@@ -584,3 +584,13 @@ func TestCLICreateUseAndRemove(t *testing.T) {
 	t.Logf("docker-machine rm: %d VBoxManage calls", w.calls(mark))
 	assert.Equal(t, before, w.vbox(), "rm leaves no VM, disk, network or DHCP server")
 }
+
+// An old VirtualBox is refused before anything is made.
+func TestOldVirtualBoxRefused(t *testing.T) {
+	w := newWorld(t, vboxsim.Config{Version: "5.0.40r115130"})
+	d := w.driver("vbox-old", nil)
+	err := d.PreCreateCheck()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "VirtualBox 5.0.40 is too old")
+	assert.Len(t, w.sim.Calls(t), 2, "only the first list vms and --version ran")
+}
