@@ -62,6 +62,19 @@ func (containerBackend) start(c *call, vm *VM) (*Runtime, error) {
 	if seed != nil && seed.Hostname != "" && !hostnamePattern.MatchString(seed.Hostname) {
 		return nil, fmt.Errorf("the seed's hostname %q is not a valid hostname", seed.Hostname)
 	}
+	if host, ok, err := resume(ctx, vm); err != nil {
+		return nil, fmt.Errorf("resuming the saved machine: %w", err)
+	} else if ok {
+		run := *vm.Run
+		run.ContainerIP = host.IP
+		pid, err := startForwarder(ctx, c.home, vm, host.IP)
+		if err != nil {
+			return nil, err
+		}
+		run.ForwarderPID = pid
+		setGuestNet(vm, host.IP)
+		return &run, nil
+	}
 	// A guest that ran before left this host a neighbour entry with its
 	// VirtualBox MAC, which the new container does not answer to until
 	// setGuestMAC runs; without this, the boot wait stalls until it ages.
@@ -336,11 +349,40 @@ func (containerBackend) acpiShutdown(c *call, vm *VM) error {
 	return err
 }
 
-func (containerBackend) powerOff(c *call, vm *VM, graceful bool) error {
-	if graceful {
-		_, err := docker(c.ctx, "stop", "--time", "20", vm.Run.Container)
+// saveState freezes the container: its processes keep their memory, as a
+// saved VM does, and the next start thaws it.
+func (containerBackend) saveState(c *call, vm *VM) error {
+	_, err := docker(c.ctx, "pause", vm.Run.Container)
+	return err
+}
+
+func (containerBackend) discardState(c *call, vm *VM) error {
+	if _, err := docker(c.ctx, "unpause", vm.Run.Container); err != nil && !strings.Contains(err.Error(), "not paused") {
 		return err
 	}
+	return containerBackend{}.powerOff(c, vm)
+}
+
+// resume thaws a container frozen by saveState; false when there is none.
+func resume(ctx context.Context, vm *VM) (*hostworld.Host, bool, error) {
+	if vm.State != "saved" || vm.Run == nil || vm.Run.Container == "" {
+		return nil, false, nil
+	}
+	out, err := docker(ctx, "container", "inspect", "--format", "{{.State.Paused}}", vm.Run.Container)
+	if err != nil || strings.TrimSpace(out) != "true" {
+		return nil, false, nil
+	}
+	if _, err := docker(ctx, "unpause", vm.Run.Container); err != nil {
+		return nil, false, err
+	}
+	host, err := hostworld.FindHost(ctx, vm.Run.Container)
+	if err != nil {
+		return nil, false, err
+	}
+	return host, true, nil
+}
+
+func (containerBackend) powerOff(c *call, vm *VM) error {
 	_, err := docker(c.ctx, "kill", vm.Run.Container)
 	if err != nil && strings.Contains(err.Error(), "is not running") {
 		return nil
@@ -384,5 +426,7 @@ func (containerBackend) forwardsChanged(*call, *VM) error { return nil }
 func (containerBackend) remove(c *call, vm *VM) error {
 	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Minute)
 	defer cancel()
+	// A saved machine's container is frozen; thaw it so it can be removed.
+	_, _ = docker(ctx, "unpause", vm.Run.Container)
 	return hostworld.RemoveAllLabelled(ctx, map[string]string{labelVM: vm.UUID})
 }

@@ -137,7 +137,14 @@ func qemuArgs(vm *VM, cfg *Config, dir, logDir string) ([]string, error) {
 // qemuPathArg escapes commas, which separate QEMU's -drive options.
 func qemuPathArg(p string) string { return strings.ReplaceAll(p, ",", ",,") }
 
-func (qemuBackend) start(c *call, vm *VM) (*Runtime, error) {
+func (q qemuBackend) start(c *call, vm *VM) (*Runtime, error) {
+	if vm.State == "saved" && vm.Run != nil && q.alive(c, vm) {
+		if _, err := qmp(c.ctx, vm.Run.QMPSocket, "cont", nil); err != nil {
+			return nil, fmt.Errorf("resuming the saved machine: %w", err)
+		}
+		run := *vm.Run
+		return &run, nil
+	}
 	bin, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		return nil, errors.New("qemu-system-x86_64 is missing: install qemu-system-x86")
@@ -154,6 +161,7 @@ func (qemuBackend) start(c *call, vm *VM) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+
 	ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
@@ -236,9 +244,17 @@ func (qemuBackend) acpiShutdown(c *call, vm *VM) error {
 	return err
 }
 
-func (q qemuBackend) powerOff(c *call, vm *VM, _ bool) error {
-	// QEMU cannot save a guest's state here; savestate stops it like a
-	// power off and the next start boots afresh.
+// saveState freezes the VM (QMP stop) and keeps its process, so the next
+// start resumes the same boot. QEMU's migration to a file would survive
+// the process, but it refuses VDI and VMDK disks, which VirtualBox uses.
+func (qemuBackend) saveState(c *call, vm *VM) error {
+	_, err := qmp(c.ctx, vm.Run.QMPSocket, "stop", nil)
+	return err
+}
+
+func (q qemuBackend) discardState(c *call, vm *VM) error { return q.powerOff(c, vm) }
+
+func (q qemuBackend) powerOff(c *call, vm *VM) error {
 	if !q.alive(c, vm) {
 		return nil
 	}
@@ -329,7 +345,7 @@ func (qemuBackend) forwardsChanged(c *call, vm *VM) error {
 }
 
 func (q qemuBackend) remove(c *call, vm *VM) error {
-	if err := q.powerOff(c, vm, false); err != nil {
+	if err := q.powerOff(c, vm); err != nil {
 		return err
 	}
 	_ = os.Remove(qmpPath(vm))

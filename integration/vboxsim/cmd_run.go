@@ -18,9 +18,13 @@ type backend interface {
 	// down, or was stopped by ACPI, is not).
 	alive(c *call, vm *VM) bool
 	acpiShutdown(c *call, vm *VM) error
-	// powerOff stops the machine at once; graceful asks for a clean stop
-	// (savestate).
-	powerOff(c *call, vm *VM, graceful bool) error
+	// powerOff stops the machine at once.
+	powerOff(c *call, vm *VM) error
+	// saveState stops the machine keeping what runs in it; the next start
+	// resumes it (controlvm savestate).
+	saveState(c *call, vm *VM) error
+	// discardState forgets a saved state (discardstate).
+	discardState(c *call, vm *VM) error
 	pause(c *call, vm *VM, paused bool) error
 	reset(c *call, vm *VM) error
 	// forwardsChanged applies changed NAT rules to a running machine.
@@ -44,7 +48,9 @@ type noneBackend struct{}
 
 func (noneBackend) start(*call, *VM) (*Runtime, error) { return &Runtime{Backend: BackendNone}, nil }
 func (noneBackend) alive(_ *call, vm *VM) bool         { return !vm.Run.PowerButton }
-func (noneBackend) powerOff(*call, *VM, bool) error    { return nil }
+func (noneBackend) powerOff(*call, *VM) error          { return nil }
+func (noneBackend) saveState(*call, *VM) error         { return nil }
+func (noneBackend) discardState(*call, *VM) error      { return nil }
 func (noneBackend) pause(*call, *VM, bool) error       { return nil }
 func (noneBackend) reset(*call, *VM) error             { return nil }
 func (noneBackend) forwardsChanged(*call, *VM) error   { return nil }
@@ -173,7 +179,7 @@ func cmdControlVM(c *call, args []string) error {
 	rest := args[2:]
 	switch {
 	case sub == "poweroff":
-		if err := b.powerOff(c, vm, false); err != nil {
+		if err := b.powerOff(c, vm); err != nil {
 			return plainError(fmt.Sprintf("Powering off machine '%s' failed: %v", vm.Name, err))
 		}
 		stopped(vm, "poweroff")
@@ -188,7 +194,7 @@ func cmdControlVM(c *call, args []string) error {
 		}
 	case sub == "acpisleepbutton":
 	case sub == "savestate":
-		if err := b.powerOff(c, vm, true); err != nil {
+		if err := b.saveState(c, vm); err != nil {
 			return plainError(fmt.Sprintf("Saving the state of machine '%s' failed: %v", vm.Name, err))
 		}
 		stopped(vm, "saved")
@@ -245,6 +251,11 @@ func cmdDiscardState(c *call, args []string) error {
 		return sessionLocked(vm.Name, "LockMachine(a->session, LockType_Write)", 1010, "VBoxManageMisc.cpp")
 	}
 	if vm.State == "saved" {
+		if vm.Run != nil {
+			if err := backendFor(vm.Run.Backend).discardState(c, vm); err != nil {
+				return plainError(fmt.Sprintf("Could not discard the saved state of machine '%s': %v", vm.Name, err))
+			}
+		}
 		setState(vm, "poweroff")
 	}
 	return nil
@@ -257,8 +268,11 @@ func stopped(vm *VM, state string) {
 	if vm.Run != nil {
 		stopForwarder(vm.Run.ForwarderPID)
 		vm.Run.ForwarderPID = 0
-		vm.Run.QEMUPID = 0
 		vm.Run.ContainerIP = ""
+		if state != "saved" {
+			// A saved QEMU VM is a frozen process the next start resumes.
+			vm.Run.QEMUPID = 0
+		}
 	}
 	for k := range vm.GuestProps {
 		if strings.HasPrefix(k, "/VirtualBox/GuestInfo/") {

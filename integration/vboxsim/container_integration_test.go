@@ -72,6 +72,14 @@ func TestContainerBackendLifecycle(t *testing.T) {
 	sshUntil(t.Context(), t, "127.0.0.1:"+strconv.Itoa(port2), "docker", signer, "true", 30*time.Second)
 	mustSim(t, sim, "controlvm", "ct1", "natpf1", "delete", "ssh2")
 
+	// savestate freezes the guest and startvm resumes it, /run (a tmpfs
+	// a reboot would empty) included.
+	sshUntil(t.Context(), t, addr, "docker", signer, "sudo touch /run/before-save", 10*time.Second)
+	mustSim(t, sim, "controlvm", "ct1", "savestate")
+	waitState(t, sim, "ct1", "saved", 5*time.Second)
+	mustSim(t, sim, "startvm", "ct1", "--type", "headless")
+	sshUntil(t.Context(), t, addr, "docker", signer, "test -e /run/before-save", 30*time.Second)
+
 	// The power button shuts systemd down; the stand-in notices.
 	mustSim(t, sim, "controlvm", "ct1", "acpipowerbutton")
 	waitState(t, sim, "ct1", "poweroff", time.Minute)

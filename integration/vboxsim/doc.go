@@ -69,8 +69,10 @@
 //     no counterpart: reach Docker through a NAT rule (NoHostOnlyDriver
 //     makes hostonlyif create fail, so a driver falls back to one).
 //
-// controlvm savestate stops the guest (gracefully for a container) and
-// marks the machine saved; the next startvm boots it again.
+// controlvm savestate keeps what runs in the guest, and the next startvm
+// resumes it: the container is frozen (docker pause), the QEMU VM stopped
+// with its process kept (QEMU cannot migrate VDI or VMDK disks to a file).
+// discardstate ends it.
 //
 // Rules with an empty host IP listen on 127.0.0.1 only, where VirtualBox
 // would listen on every address: tests talk to loopback alone.

@@ -57,6 +57,18 @@ func TestQEMUBackendBootsTheTestImage(t *testing.T) {
 	_, err = net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port2), time.Second)
 	assert.Error(t, err, "a deleted rule stops forwarding")
 
+	// savestate and startvm resume the same boot of the guest.
+	bootID := sshUntil(t.Context(), t, addr, "docker", signer, "cat /proc/sys/kernel/random/boot_id", 30*time.Second)
+	start = time.Now()
+	mustSim(t, sim, "controlvm", "q1", "savestate")
+	t.Logf("QEMU savestate: %s", time.Since(start).Round(time.Millisecond))
+	assert.Contains(t, mustSim(t, sim, "showvminfo", "q1", "--machinereadable"), `VMState="saved"`)
+	start = time.Now()
+	mustSim(t, sim, "startvm", "q1", "--type", "headless")
+	again := sshUntil(t.Context(), t, addr, "docker", signer, "cat /proc/sys/kernel/random/boot_id", time.Minute)
+	t.Logf("QEMU restore to SSH: %s", time.Since(start).Round(time.Millisecond))
+	assert.Equal(t, bootID, again, "the guest resumed instead of booting again")
+
 	start = time.Now()
 	mustSim(t, sim, "controlvm", "q1", "acpipowerbutton")
 	waitState(t, sim, "q1", "poweroff", 3*time.Minute)
