@@ -368,6 +368,11 @@ func TestPluginBinaryThroughStockClient(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), plugin, 0o755))
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// The stock client sets these in its own process for the plugin it
+	// starts; they must not outlive the test.
+	for _, k := range []string{"MACHINE_PLUGIN_TOKEN", "MACHINE_PLUGIN_DRIVER_NAME"} {
+		t.Setenv(k, os.Getenv(k))
+	}
 
 	factory := rpcdriver.NewRPCClientDriverFactory()
 	t.Cleanup(func() { _ = factory.Close() })
@@ -528,7 +533,13 @@ func TestCLICreateUseAndRemove(t *testing.T) {
 	installURL, stop, err := hostworld.ServeInstallScript(ctx)
 	require.NoError(t, err)
 	t.Cleanup(stop)
-	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MACHINE_PLUGIN_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	dm := func(args ...string) (string, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
