@@ -23,6 +23,13 @@
 //	host-only adapter    only when none with the wanted address exists;
 //	and DHCP server      removed when no other VM uses them any more
 //
+// Offline use: an image found in STORE/cache under the file name of its
+// URL is used without any network request (verified against
+// --virtualbox-image-checksum, or against the SHA-256 recorded beside it
+// as NAME.sha256 when the driver downloaded it); a file:// URL is read in
+// place. A download goes to NAME.part and is renamed when complete and
+// verified; an interrupted one is resumed by the next create.
+//
 // Every VBoxManage call takes the caller's context (exec.CommandContext),
 // so a cancelled command stops promptly.
 package virtualbox
