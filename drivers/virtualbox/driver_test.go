@@ -456,3 +456,39 @@ func TestStopPowersOffAfterDeadline(t *testing.T) {
 	assert.Contains(t, f.commands(), "controlvm m1 poweroff")
 	require.NoError(t, d.Remove())
 }
+
+// --virtualbox-import-boot2docker-vm clones the old boot2docker CLI's VM
+// disk and uses its key, as stock does.
+func TestImportBoot2DockerVM(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	require.NoError(t, os.MkdirAll(filepath.Join(home, ".ssh"), 0o700))
+	priv, pub, _ := generateKey()
+	require.NoError(t, os.WriteFile(filepath.Join(home, ".ssh", "id_boot2docker"), priv, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(home, ".ssh", "id_boot2docker.pub"), pub, 0o644))
+	iso := filepath.Join(t.TempDir(), "boot2docker.iso")
+	require.NoError(t, os.WriteFile(iso, []byte("an iso"), 0o644))
+	oldDisk := filepath.Join(t.TempDir(), "boot2docker-vm.vmdk")
+	require.NoError(t, os.WriteFile(oldDisk, []byte("KDMV"), 0o644))
+
+	f := newFakeVBox(t)
+	f.vms["boot2docker-vm"] = &fakeVM{uuid: "0a1aa2e2-052f-4525-8aa1-6988d01a6640", state: "running",
+		info: map[string]string{"name": "boot2docker-vm", "SATA-1-0": oldDisk}}
+	d := newTestDriver(t, f, "imported", map[string]any{"virtualbox-import-boot2docker-vm": "boot2docker-vm",
+		"virtualbox-boot2docker-url": "file://" + iso})
+	err := d.Create()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "stop it first")
+
+	f.vms["boot2docker-vm"].state = "poweroff"
+	d = newTestDriver(t, f, "imported", map[string]any{"virtualbox-import-boot2docker-vm": "boot2docker-vm",
+		"virtualbox-boot2docker-url": "file://" + iso})
+	require.NoError(t, d.Create())
+	assert.Contains(t, f.commands(), "clonemedium disk "+oldDisk+" "+d.ResolveStorePath("disk.vmdk")+" --format VMDK")
+	key, err := os.ReadFile(d.GetSSHKeyPath())
+	require.NoError(t, err)
+	assert.Equal(t, priv, key, "the boot2docker CLI's key logs in")
+	require.NoError(t, d.Remove())
+	_, ok := f.vms["boot2docker-vm"]
+	assert.True(t, ok, "the imported VM itself is untouched")
+}
