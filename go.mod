@@ -13,6 +13,7 @@ require (
 	github.com/creack/pty v1.1.18
 	github.com/diskfs/go-diskfs v1.9.4
 	github.com/docker/machine v0.16.2
+	github.com/klauspost/compress v1.18.5
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	github.com/stretchr/testify v1.12.1
