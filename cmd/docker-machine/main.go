@@ -26,6 +26,7 @@ import (
 	"github.com/fleetdock/machine/drivers/amazonec2"
 	"github.com/fleetdock/machine/drivers/generic"
 	"github.com/fleetdock/machine/drivers/none"
+	"github.com/fleetdock/machine/drivers/virtualbox"
 	"github.com/fleetdock/machine/libmachine/plugin"
 )
 
@@ -34,6 +35,7 @@ func init() {
 	plugin.RegisterBuiltin("generic", func() drivers.Driver { return generic.NewDriver("", "") })
 	plugin.RegisterBuiltin("aliyunecs", func() drivers.Driver { return aliyunecs.NewDriver("", "") })
 	plugin.RegisterBuiltin("amazonec2", func() drivers.Driver { return amazonec2.NewDriver("", "") })
+	plugin.RegisterBuiltin("virtualbox", func() drivers.Driver { return virtualbox.NewDriver("", "") })
 }
 
 func main() {
