@@ -55,6 +55,7 @@ const (
 // its config.json state; the names are those of the stock driver, so a
 // machine it created can be managed and removed by this one.
 type Driver struct {
+	logger *slog.Logger `json:"-"` // nil: slog.Default() at each call
 	*drivers.BaseDriver
 
 	// Id is random per machine and tags every resource made for it.
@@ -171,7 +172,17 @@ func (d *Driver) DriverName() string { return Name }
 // plugin's configuration applies.
 func logger() *slog.Logger { return slog.Default() }
 
-func (d *Driver) log() *slog.Logger { return logger().With("machine", d.MachineName) }
+func (d *Driver) log() *slog.Logger {
+	l := d.logger
+	if l == nil {
+		l = logger()
+	}
+	return l.With("machine", d.MachineName)
+}
+
+// SetLogger makes the driver log through l: the CLI hands it the logger of
+// the command, so a built-in driver's lines join the command's progress.
+func (d *Driver) SetLogger(l *slog.Logger) { d.logger = l }
 
 // api returns the client, creating it on first use. Credentials are
 // resolved here, so keys from the environment or a profile work after a

@@ -89,6 +89,7 @@ var (
 // Driver manages one VirtualBox VM. Exported fields are its config.json
 // state; the first group carries the stock driver's names and meanings.
 type Driver struct {
+	logger *slog.Logger `json:"-"` // nil: slog.Default() at each call
 	*drivers.BaseDriver
 
 	CPU                 int
@@ -178,7 +179,17 @@ func (d *Driver) DriverName() string { return Name }
 
 func logger() *slog.Logger { return slog.Default() }
 
-func (d *Driver) log() *slog.Logger { return logger().With("machine", d.MachineName) }
+func (d *Driver) log() *slog.Logger {
+	l := d.logger
+	if l == nil {
+		l = logger()
+	}
+	return l.With("machine", d.MachineName)
+}
+
+// SetLogger makes the driver log through l: the CLI hands it the logger of
+// the command, so a built-in driver's lines join the command's progress.
+func (d *Driver) SetLogger(l *slog.Logger) { d.logger = l }
 
 // vbm runs one VBoxManage command.
 func (d *Driver) vbm(ctx context.Context, args ...string) (string, error) {
