@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/rpc"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -38,6 +39,9 @@ type Client struct {
 
 	capsOnce sync.Once
 	caps     []string // what the plugin's capability service offers
+
+	flagsMu sync.Mutex
+	flags   []mcnflag.Flag // the driver's create flags, once asked
 }
 
 var _ Driver = (*Client)(nil)
@@ -154,6 +158,13 @@ func (c *Client) SetConfigRaw(data []byte) error {
 // GetCreateFlags returns the driver's flags as values (StringFlag, not
 // *StringFlag), the same shape a built-in driver returns.
 func (c *Client) GetCreateFlags() []mcnflag.Flag {
+	// A driver's flags do not change while its process runs: asked once,
+	// they also serve SetConfigFromFlags.
+	c.flagsMu.Lock()
+	defer c.flagsMu.Unlock()
+	if c.flags != nil {
+		return slices.Clone(c.flags)
+	}
 	var flags []mcnflag.Flag
 	if err := c.call("GetCreateFlags", struct{}{}, &flags); err != nil {
 		c.logger.Warn("Driver plugin call failed", "machine", c.machineName(), "method", "GetCreateFlags", "err", err)
@@ -171,7 +182,8 @@ func (c *Client) GetCreateFlags() []mcnflag.Flag {
 			flags[i] = *v
 		}
 	}
-	return flags
+	c.flags = flags
+	return slices.Clone(flags)
 }
 
 // SetConfigFromFlags sends the options as the stock RPCFlags map; other

@@ -9,7 +9,9 @@
 // TESTPLUGIN_EXIT_IN names driver calls (comma separated) in which the
 // process exits with status 3 after a line on stderr, as a crashing plugin
 // does; TESTPLUGIN_CALL_LOG names a file each call is appended to, with the
-// process ID, so a test sees which process served what.
+// process ID, so a test sees which process served what;
+// TESTPLUGIN_DRIVER_NAME is the name it reports, so that a CLI with generic
+// built in still stores (and so reloads) machines as this plugin's.
 package main
 
 import (
@@ -30,6 +32,14 @@ type misbehaving struct {
 	*generic.Driver
 	exitIn []string
 	log    string
+	name   string
+}
+
+func (m *misbehaving) DriverName() string {
+	if m.name != "" {
+		return m.name
+	}
+	return m.Driver.DriverName()
 }
 
 func (m *misbehaving) call(name string) {
@@ -54,8 +64,9 @@ func (m *misbehaving) GetState() (state.State, error) {
 
 func main() {
 	var d drivers.Driver = generic.NewDriver("", "")
-	if exitIn, log := os.Getenv("TESTPLUGIN_EXIT_IN"), os.Getenv("TESTPLUGIN_CALL_LOG"); exitIn != "" || log != "" {
-		d = &misbehaving{Driver: d.(*generic.Driver), exitIn: strings.Split(exitIn, ","), log: log}
+	exitIn, log, name := os.Getenv("TESTPLUGIN_EXIT_IN"), os.Getenv("TESTPLUGIN_CALL_LOG"), os.Getenv("TESTPLUGIN_DRIVER_NAME")
+	if exitIn != "" || log != "" || name != "" {
+		d = &misbehaving{Driver: d.(*generic.Driver), exitIn: strings.Split(exitIn, ","), log: log, name: name}
 	}
 	stockplugin.RegisterDriver(d)
 }
