@@ -112,25 +112,13 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 		fail(ec2Errorf("AuthFailure", "Credential should be scoped to a valid region, not '%s'.", auth.region), false)
 		return
 	}
-	if d := s.faults.latency(call.Action); d > 0 {
-		if err := sleepCtx(r.Context(), d); err != nil {
-			return
-		}
-	}
-	if s.faults.throttled(auth.accessKey, time.Now()) {
-		fail(ec2Error("RequestLimitExceeded", ""), false)
+	if e, injected, waited := s.applyFaults(r.Context(), "Ec2", call.Action, auth.accessKey, ec2Error("RequestLimitExceeded", "")); !waited {
+		return // the caller went away
+	} else if e != nil {
+		fail(e, injected)
 		return
 	}
-	if e := s.faults.inject("Ec2", call.Action); e != nil {
-		fail(e, true)
-		return
-	}
-	p := params{}
-	for k, vs := range values {
-		if len(vs) > 0 {
-			p[k] = vs[0]
-		}
-	}
+	p := flatten(values)
 	c := &ec2Call{s: s, r: r, action: call.Action, p: p, region: region, requestID: requestID, accessKey: auth.accessKey}
 	if strings.HasPrefix(call.Action, "Describe") || strings.HasPrefix(call.Action, "Get") {
 		// Read-only actions change nothing: a dry run stops here.
