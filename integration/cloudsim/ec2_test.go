@@ -549,7 +549,9 @@ func TestEC2TagsAndPaging(t *testing.T) {
 		}
 		require.Less(t, pages, 10, "the paginator must end")
 	}
-	assert.Equal(t, 1, pages, "one reservation of seven instances is one page")
+	assert.Equal(t, 2, pages, "MaxResults counts instances: a reservation of seven spans two pages")
+	_, err = c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids, MaxResults: aws.Int32(5)})
+	ec2Code(t, err, "InvalidParameterCombination")
 	assert.Equal(t, 7, seen)
 	for _, inst := range run.Instances {
 		_, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(inst.InstanceId)}})
@@ -798,4 +800,22 @@ func TestEC2OwnVpcAndSubnets(t *testing.T) {
 	_, err = c.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(vpcID)})
 	ec2Code(t, err, "InvalidVpcID.NotFound")
 	assert.Equal(t, before, sim.Resources().EC2, "the VPC went with its default security group")
+}
+
+// TestEC2ShuttingDownLastsTerminateTime: with terminate_time set, a
+// terminated instance is seen shutting-down first, its host already gone.
+func TestEC2ShuttingDownLastsTerminateTime(t *testing.T) {
+	sim := newSimWith(t, cloudsim.Faults{TerminateTime: cloudsim.Duration(time.Hour)})
+	c := cloudsimtest.NewEC2Client(sim.Server, "", func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
+	id := runEC2(t, c, nil)
+	term, err := c.TerminateInstances(t.Context(), &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+	require.NoError(t, err)
+	assert.Equal(t, types.InstanceStateNameShuttingDown, term.TerminatingInstances[0].CurrentState.Name)
+	assert.Equal(t, types.InstanceStateNameRunning, term.TerminatingInstances[0].PreviousState.Name)
+	inst := describeInstance(t, c, id)
+	assert.Equal(t, types.InstanceStateNameShuttingDown, inst.State.Name)
+	assert.Empty(t, aws.ToString(inst.PublicIpAddress), "the public IP goes at once")
+	res := sim.Resources().EC2
+	require.Len(t, res.Instances, 1, "a shutting-down instance still holds its volumes")
+	assert.Equal(t, "shutting-down", res.Instances[0].State)
 }
