@@ -892,9 +892,11 @@ func (s *Server) ec2TerminateInstances(c *ec2Call) ([]xnode, error) {
 	}
 	var ending []doomed
 	answer, err := s.powerCall(c, "instancesSet", func(*ec2Instance) error { return nil }, func(inst *ec2Instance) {
-		if !inst.live() || inst.State == ec2ShuttingDown {
+		if !inst.live() {
 			return
 		}
+		// A shutting-down instance is taken again: a retry after a failed
+		// host deletion deletes it again.
 		inst.State, inst.StateReason = ec2ShuttingDown, "Client.UserInitiatedShutdown"
 		inst.op++
 		s.dropPublicLocked(inst)
