@@ -137,13 +137,16 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
 	root.write(&buf)
-	ec2Headers(w, requestID)
+	ec2Headers(w, requestID, buf.Len())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 }
 
-func ec2Headers(w http.ResponseWriter, requestID string) {
+// ec2Headers sets the answer's headers; the length is given so that every
+// answer, however long, ends where the client expects it.
+func ec2Headers(w http.ResponseWriter, requestID string, length int) {
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.Itoa(length))
 	w.Header().Set("X-Amzn-Requestid", requestID)
 	w.Header().Set("X-Amz-Request-Id", requestID)
 	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
@@ -157,7 +160,7 @@ func writeEC2Error(w http.ResponseWriter, e *APIError, requestID string) {
 		elem("Errors", elem("Error", leaf("Code", e.Code), leaf("Message", e.Message))),
 		leaf("RequestID", requestID),
 	).write(&buf)
-	ec2Headers(w, requestID)
+	ec2Headers(w, requestID, buf.Len())
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(buf.Bytes())
 }
