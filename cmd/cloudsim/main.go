@@ -149,6 +149,8 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.Var(create, "create-time", "`duration` a new instance stays Pending (default 300ms)")
 	fs.Var(boot, "boot-time", "least `duration` an instance stays Starting (default 1s)")
 	fs.Var(stop, "stop-time", "least `duration` an instance stays Stopping (default 1s)")
+	terminate := durationFlag{new(cloudsim.Duration)}
+	fs.Var(terminate, "terminate-time", "`duration` an EC2 instance stays shutting-down after its host is gone (default 0)")
 	fs.Var(network, "network-time", "`duration` of EIP association and route entry transitions (default 0)")
 	throttle := fs.Float64("throttle-rate", 0, "API calls per second per access key before Throttling.User (0: unlimited)")
 	burst := fs.Int("throttle-burst", 0, "throttle bucket size (default: one second's worth)")
@@ -188,6 +190,9 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	}
 	if set["network-time"] {
 		o.faults.NetworkTime = *network.d
+	}
+	if set["terminate-time"] {
+		o.faults.TerminateTime = *terminate.d
 	}
 	if set["throttle-rate"] {
 		o.faults.ThrottleRate = *throttle

@@ -112,25 +112,13 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 		fail(ec2Errorf("AuthFailure", "Credential should be scoped to a valid region, not '%s'.", auth.region), false)
 		return
 	}
-	if d := s.faults.latency(call.Action); d > 0 {
-		if err := sleepCtx(r.Context(), d); err != nil {
-			return
-		}
-	}
-	if s.faults.throttled(auth.accessKey, time.Now()) {
-		fail(ec2Error("RequestLimitExceeded", ""), false)
+	if e, injected, waited := s.applyFaults(r.Context(), "Ec2", call.Action, auth.accessKey, ec2Error("RequestLimitExceeded", "")); !waited {
+		return // the caller went away
+	} else if e != nil {
+		fail(e, injected)
 		return
 	}
-	if e := s.faults.inject("Ec2", call.Action); e != nil {
-		fail(e, true)
-		return
-	}
-	p := params{}
-	for k, vs := range values {
-		if len(vs) > 0 {
-			p[k] = vs[0]
-		}
-	}
+	p := flatten(values)
 	c := &ec2Call{s: s, r: r, action: call.Action, p: p, region: region, requestID: requestID, accessKey: auth.accessKey}
 	if strings.HasPrefix(call.Action, "Describe") || strings.HasPrefix(call.Action, "Get") {
 		// Read-only actions change nothing: a dry run stops here.
@@ -149,13 +137,16 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
 	root.write(&buf)
-	ec2Headers(w, requestID)
+	ec2Headers(w, requestID, buf.Len())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 }
 
-func ec2Headers(w http.ResponseWriter, requestID string) {
+// ec2Headers sets the answer's headers; the length is given so that every
+// answer, however long, ends where the client expects it.
+func ec2Headers(w http.ResponseWriter, requestID string, length int) {
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.Itoa(length))
 	w.Header().Set("X-Amzn-Requestid", requestID)
 	w.Header().Set("X-Amz-Request-Id", requestID)
 	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
@@ -169,7 +160,7 @@ func writeEC2Error(w http.ResponseWriter, e *APIError, requestID string) {
 		elem("Errors", elem("Error", leaf("Code", e.Code), leaf("Message", e.Message))),
 		leaf("RequestID", requestID),
 	).write(&buf)
-	ec2Headers(w, requestID)
+	ec2Headers(w, requestID, buf.Len())
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ import (
 //	StopInstances:      running -> stopping -(backend stop, stop_time)-> stopped
 //	StartInstances:     stopped -> pending -> running
 //	RebootInstances:    running (the host stops and starts again)
-//	TerminateInstances: any -> shutting-down -(backend delete)-> terminated
+//	TerminateInstances: any -> shutting-down -(backend delete, terminate_time)-> terminated
 //
 // A public IP that is not an EIP is given at launch and at every start, and
 // returned at every stop, as EC2 does. Terminated instances stay visible to
@@ -444,7 +445,7 @@ func (s *Server) placeInstances(c *ec2Call, req *runRequest, token string) ([]*e
 			}
 		}
 	}
-	for range req.count {
+	for n := range req.count {
 		ip, err := sn.take(req.privateIP)
 		if err != nil {
 			undo()
@@ -460,7 +461,7 @@ func (s *Server) placeInstances(c *ec2Call, req *runRequest, token string) ([]*e
 			ENIID: ec2ID("eni"), MAC: "0e:" + strings.Join([]string{randomHex(2), randomHex(2), randomHex(2), randomHex(2), randomHex(2)}, ":"),
 			RootDevice: req.image.RootDevice, HTTPTokens: req.httpTokens, HTTPEndpoint: req.endpoint, HopLimit: req.hopLimit,
 			MetadataTags: req.metadataTags, IamProfileArn: req.iamProfile, Monitoring: req.monitoring, EbsOptimized: req.ebsOpt,
-			publicOnStart: public, op: 1,
+			publicOnStart: public, launchIndex: n, op: 1,
 		}
 		if public {
 			pub, err := s.takePublicLocked()
@@ -547,8 +548,8 @@ func (s *Server) reservationView(id string, insts []*ec2Instance) xnode {
 		groups = s.groupRefs(insts[0].GroupIDs)
 	}
 	views := make([]xnode, 0, len(insts))
-	for i, inst := range insts {
-		views = append(views, s.ec2InstanceView(inst, i))
+	for _, inst := range insts {
+		views = append(views, s.ec2InstanceView(inst))
 	}
 	return item(leaf("reservationId", id), leaf("ownerId", s.st.ec2.account), set("groupSet", groups), set("instancesSet", views))
 }
@@ -584,7 +585,7 @@ func dnsNames(inst *ec2Instance) (private, public string) {
 	return private, public
 }
 
-func (s *Server) ec2InstanceView(inst *ec2Instance, launchIndex int) xnode {
+func (s *Server) ec2InstanceView(inst *ec2Instance) xnode {
 	e := s.st.ec2
 	privDNS, pubDNS := dnsNames(inst)
 	itype := ec2InstanceTypes[inst.Type]
@@ -600,7 +601,7 @@ func (s *Server) ec2InstanceView(inst *ec2Instance, launchIndex int) xnode {
 		leaf("privateDnsName", privDNS), leaf("dnsName", pubDNS), leaf("reason", ""),
 	}
 	kids = append(kids, optional("keyName", inst.KeyName)...)
-	kids = append(kids, leaf("amiLaunchIndex", launchIndex), set("productCodes", nil), leaf("instanceType", inst.Type),
+	kids = append(kids, leaf("amiLaunchIndex", inst.launchIndex), set("productCodes", nil), leaf("instanceType", inst.Type),
 		leaf("launchTime", inst.Launch),
 		elem("placement", leaf("availabilityZone", inst.Zone), leaf("groupName", ""), leaf("tenancy", "default")),
 		elem("monitoring", leaf("state", map[bool]string{true: "enabled", false: "disabled"}[inst.Monitoring])))
@@ -729,24 +730,33 @@ func (s *Server) instancesCall(c *ec2Call, needIDs bool) ([]*ec2Instance, []stri
 }
 
 func (s *Server) ec2DescribeInstances(c *ec2Call) ([]xnode, error) {
+	if c.p.has("MaxResults") && len(c.p.list("InstanceId")) > 0 {
+		return nil, ec2Errorf("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
+	}
 	list, _, err := s.instancesCall(c, false)
 	if err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
+	// MaxResults counts instances; a page groups its instances by
+	// reservation, so a large reservation spans pages.
+	part, next, err := pageOf(c, list, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
 	var order []string
 	byRes := map[string][]*ec2Instance{}
-	for _, inst := range list {
+	for _, inst := range part {
 		if _, ok := byRes[inst.ReservationID]; !ok {
 			order = append(order, inst.ReservationID)
 		}
 		byRes[inst.ReservationID] = append(byRes[inst.ReservationID], inst)
 	}
-	var items []xnode
+	items := []xnode{}
 	for _, r := range order {
 		items = append(items, s.reservationView(r, byRes[r]))
 	}
-	return pagedSet(c, "reservationSet", items, 5, 1000)
+	return append([]xnode{set("reservationSet", items)}, optional("nextToken", next)...), nil
 }
 
 func (s *Server) ec2DescribeInstanceStatus(c *ec2Call) ([]xnode, error) {
@@ -872,35 +882,51 @@ func (s *Server) ec2RebootInstances(c *ec2Call) ([]xnode, error) {
 	})
 }
 
+// ec2TerminateInstances moves instances to shutting-down and deletes their
+// hosts before answering, so a caller that sees success finds no host left;
+// they are terminated (volumes deleted or detached) after terminate_time.
 func (s *Server) ec2TerminateInstances(c *ec2Call) ([]xnode, error) {
-	return s.powerCall(c, "instancesSet", func(*ec2Instance) error { return nil }, func(inst *ec2Instance) {
-		if !inst.live() || inst.State == ec2ShuttingDown {
+	type doomed struct {
+		id string
+		op int
+	}
+	var ending []doomed
+	answer, err := s.powerCall(c, "instancesSet", func(*ec2Instance) error { return nil }, func(inst *ec2Instance) {
+		if !inst.live() {
 			return
 		}
-		s.terminateLocked(inst, "Client.UserInitiatedShutdown")
+		// A shutting-down instance is taken again: a retry after a failed
+		// host deletion deletes it again.
+		inst.State, inst.StateReason = ec2ShuttingDown, "Client.UserInitiatedShutdown"
+		inst.op++
+		s.dropPublicLocked(inst)
+		ending = append(ending, doomed{inst.ID, inst.op})
 	})
-}
-
-// terminateLocked moves an instance to shutting-down and deletes its host in
-// the background; then it is terminated, its volumes deleted or detached.
-func (s *Server) terminateLocked(inst *ec2Instance, reason string) {
-	inst.State, inst.StateReason = ec2ShuttingDown, reason
-	inst.op++
-	s.dropPublicLocked(inst)
-	id, op := inst.ID, inst.op
-	s.goBackground(func(ctx context.Context) {
-		err := s.backend.Delete(ctx, id)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		cur := s.st.ec2.instances.at(id)
-		if cur == nil || cur.op != op {
-			return
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ending {
+		if err := s.backend.Delete(c.r.Context(), d.id); err != nil {
+			return nil, fmt.Errorf("deleting the host of instance %s: %w", d.id, err)
 		}
-		if err != nil {
-			s.log.Warn("cloudsim: deleting the host of a terminated EC2 instance failed", "instance", id, "err", err)
+		finish := func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if cur := s.st.ec2.instances.at(d.id); cur != nil && cur.op == d.op {
+				s.finishTerminateLocked(cur)
+			}
 		}
-		s.finishTerminateLocked(cur)
-	})
+		if wait := s.faults.get().TerminateTime.D(); wait > 0 {
+			s.goBackground(func(ctx context.Context) {
+				if sleepCtx(ctx, wait) == nil {
+					finish()
+				}
+			})
+			continue
+		}
+		finish()
+	}
+	return answer, nil
 }
 
 func (s *Server) finishTerminateLocked(inst *ec2Instance) {

@@ -232,7 +232,7 @@ func (s *Server) ec2DescribeVpcs(c *ec2Call) ([]xnode, error) {
 
 // pagedSet is a Describe answer: one page of items and the nextToken.
 func pagedSet(c *ec2Call, name string, all []xnode, minMax, maxMax int) ([]xnode, error) {
-	part, next, err := c.page(all, minMax, maxMax)
+	part, next, err := pageOf(c, all, minMax, maxMax)
 	if err != nil {
 		return nil, err
 	}

@@ -198,7 +198,7 @@ func missingIDs[T record](t *table[T], region string, ids []string) error {
 
 // page cuts one page by MaxResults/NextToken: the token is opaque to the
 // client and empty on the last page, so paginators stop.
-func (c *ec2Call) page(items []xnode, minMax, maxMax int) ([]xnode, string, error) {
+func pageOf[T any](c *ec2Call, items []T, minMax, maxMax int) ([]T, string, error) {
 	start := 0
 	if tok := c.p.get("NextToken"); tok != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(tok)
@@ -210,7 +210,7 @@ func (c *ec2Call) page(items []xnode, minMax, maxMax int) ([]xnode, string, erro
 	}
 	if !c.p.has("MaxResults") {
 		if start >= len(items) {
-			return []xnode{}, "", nil
+			return []T{}, "", nil
 		}
 		return items[start:], "", nil
 	}
@@ -222,7 +222,7 @@ func (c *ec2Call) page(items []xnode, minMax, maxMax int) ([]xnode, string, erro
 		return nil, "", ec2Invalid("Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", limit, minMax, maxMax)
 	}
 	if start >= len(items) {
-		return []xnode{}, "", nil
+		return []T{}, "", nil
 	}
 	end := min(start+limit, len(items))
 	next := ""

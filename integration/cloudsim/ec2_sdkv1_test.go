@@ -28,7 +28,7 @@ func TestEC2WithSDKv1(t *testing.T) {
 	id, secret := sim.AWSCredentials()
 	sess, err := session.NewSessionWithOptions(session.Options{Config: awsv1.Config{
 		Region: awsv1.String("us-east-1"), Endpoint: awsv1.String(sim.EC2Endpoint()), DisableSSL: awsv1.Bool(true),
-		Credentials: credsv1.NewStaticCredentials(id, secret, ""), MaxRetries: awsv1.Int(0),
+		Credentials: credsv1.NewStaticCredentials(id, secret, ""), MaxRetries: awsv1.Int(2), // v1 retries a connection the client closed under a read, as v2 does
 	}, SharedConfigState: session.SharedConfigDisable})
 	require.NoError(t, err)
 	c := ec2v1.New(sess)

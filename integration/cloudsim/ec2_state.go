@@ -190,6 +190,7 @@ type ec2Instance struct {
 	SpotRequestID, IamProfileArn  string
 	Monitoring, EbsOptimized      bool
 	publicOnStart                 bool // a public IP is given at every start
+	launchIndex                   int  // the place in its reservation
 	terminatedAt                  time.Time
 	op                            int
 }

@@ -51,6 +51,9 @@ type Faults struct {
 	BootTime Duration `json:"boot_time"`
 	// StopTime is the least time an instance stays Stopping.
 	StopTime Duration `json:"stop_time"`
+	// TerminateTime is how long an EC2 instance stays shutting-down once its
+	// host is gone; 0: terminated at once.
+	TerminateTime Duration `json:"terminate_time,omitempty"`
 	// NetworkTime is how long EIP (un)association and route entries stay in
 	// their transitional states (Associating, Unassociating, Pending).
 	NetworkTime Duration `json:"network_time"`

@@ -394,26 +394,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		fail(e, false)
 		return
 	}
-	if d := s.faults.latency(call.Action); d > 0 {
-		if err := sleepCtx(r.Context(), d); err != nil {
-			return // the caller went away
-		}
-	}
-	if s.faults.throttled(values.Get("AccessKeyId"), time.Now()) {
-		fail(newError("Throttling.User", ""), false)
+	if e, injected, waited := s.applyFaults(r.Context(), prod.Name, call.Action, values.Get("AccessKeyId"), newError("Throttling.User", "")); !waited {
+		return // the caller went away
+	} else if e != nil {
+		fail(e, injected)
 		return
 	}
-	if e := s.faults.inject(prod.Name, call.Action); e != nil {
-		fail(e, true)
-		return
-	}
-
-	p := params{}
-	for k, vs := range values {
-		if len(vs) > 0 {
-			p[k] = vs[0]
-		}
-	}
+	p := flatten(values)
 	c := &callCtx{s: s, ctx: r.Context(), product: prod, action: call.Action, p: p, requestID: requestID, host: r.Host}
 	answer, err := s.invoke(c, h)
 	if err != nil {
@@ -437,6 +424,35 @@ func (s *Server) asAPIError(err error, call *Call, errorOf func(code, msg string
 	}
 	s.log.Error("cloudsim: action failed", "product", call.Product, "action", call.Action, "request_id", call.RequestID, "err", err)
 	return errorOf("InternalError", "")
+}
+
+// applyFaults applies the fault settings to an authenticated call: the
+// action's latency, then the caller's throttle (answered throttled), then
+// injected failures. waited is false when the caller went away meanwhile.
+func (s *Server) applyFaults(ctx context.Context, product, action, accessKey string, throttled *APIError) (e *APIError, injected, waited bool) {
+	if d := s.faults.latency(action); d > 0 {
+		if err := sleepCtx(ctx, d); err != nil {
+			return nil, false, false
+		}
+	}
+	if s.faults.throttled(accessKey, time.Now()) {
+		return throttled, false, true
+	}
+	if e := s.faults.inject(product, action); e != nil {
+		return e, true, true
+	}
+	return nil, false, true
+}
+
+// flatten keeps the first value of each parameter, as the services read them.
+func flatten(values url.Values) params {
+	p := params{}
+	for k, vs := range values {
+		if len(vs) > 0 {
+			p[k] = vs[0]
+		}
+	}
+	return p
 }
 
 // recordFailure logs an error answer and records it in the call log.

@@ -94,52 +94,56 @@ func (p params) newTags() ([]tag, error) {
 	return tags, nil
 }
 
-func (s *Server) tagResources(c *callCtx) (obj, error) {
-	r, kind, _, ids, err := c.tagCall(true)
-	if err != nil {
-		return nil, err
-	}
-	tags, err := c.p.newTags()
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	targets, err := s.st.tagTargets(kind, r.ID, ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range targets {
-		if err := m.mergeTags(tags, maxTags); err != nil {
+// onTagTargets is the body of TagResources and UntagResources: RegionId,
+// ResourceType and ResourceId.N, then the action's own parameters (parse
+// returns the change), then the change on every resource, all found first.
+func (s *Server) onTagTargets(parse func(c *callCtx) (func(*meta) error, error)) handler {
+	return func(c *callCtx) (obj, error) {
+		r, kind, _, ids, err := c.tagCall(true)
+		if err != nil {
 			return nil, err
 		}
+		change, err := parse(c)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		targets, err := s.st.tagTargets(kind, r.ID, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range targets {
+			if err := change(m); err != nil {
+				return nil, err
+			}
+		}
+		return obj{}, nil
 	}
-	return obj{}, nil
+}
+
+func (s *Server) tagResources(c *callCtx) (obj, error) {
+	return s.onTagTargets(func(c *callCtx) (func(*meta) error, error) {
+		tags, err := c.p.newTags()
+		if err != nil {
+			return nil, err
+		}
+		return func(m *meta) error { return m.mergeTags(tags, maxTags) }, nil
+	})(c)
 }
 
 func (s *Server) untagResources(c *callCtx) (obj, error) {
-	r, kind, _, ids, err := c.tagCall(true)
-	if err != nil {
-		return nil, err
-	}
-	all, err := c.p.boolean("All", false)
-	if err != nil {
-		return nil, err
-	}
-	keys := c.p.list("TagKey")
-	if !all && len(keys) == 0 {
-		return nil, errMissing("TagKey.N")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	targets, err := s.st.tagTargets(kind, r.ID, ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range targets {
-		m.dropTags(keys, all)
-	}
-	return obj{}, nil
+	return s.onTagTargets(func(c *callCtx) (func(*meta) error, error) {
+		all, err := c.p.boolean("All", false)
+		if err != nil {
+			return nil, err
+		}
+		keys := c.p.list("TagKey")
+		if !all && len(keys) == 0 {
+			return nil, errMissing("TagKey.N")
+		}
+		return func(m *meta) error { m.dropTags(keys, all); return nil }, nil
+	})(c)
 }
 
 func (s *Server) listTagResources(c *callCtx) (obj, error) {
