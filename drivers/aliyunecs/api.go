@@ -445,6 +445,23 @@ func lookup[T any](ctx context.Context, a *api, client *sdk.Client, req requests
 	return nil, nil
 }
 
+// waitGone polls find until the resource is no longer listed. While it
+// still is, present says what it sees; it may act on the resource (ask
+// again for its deletion, say) and may end the wait itself.
+func waitGone[T any](ctx context.Context, what string, timeout time.Duration, find func(context.Context) (*T, error),
+	present func(context.Context, *T) (done bool, seen string, err error)) error {
+	return waitFor(ctx, what, timeout, func(ctx context.Context) (bool, string, error) {
+		r, err := find(ctx)
+		switch {
+		case err != nil:
+			return false, "", err
+		case r == nil:
+			return true, "", nil
+		}
+		return present(ctx, r)
+	})
+}
+
 // scrub replaces every secret value in s; a last line of defence for text
 // that came from a server or the network stack.
 func scrub(s string, secrets []string) string {
