@@ -72,14 +72,9 @@ func (c *Client) Shell(ctx context.Context, cmd string, stdin io.Reader, stdout,
 	if err != nil {
 		return c.lostErr("starting "+what, err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- sess.Wait() }()
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
-		sess.Signal(ssh.SIGKILL)
-		sess.Close()
-		return fmt.Errorf("%s on %s was stopped: %w", what, c.addr, context.Cause(ctx))
+	err, stopped := c.wait(ctx, sess, what, nil)
+	if stopped != nil {
+		return stopped
 	}
 	var exitErr *ssh.ExitError
 	switch {
