@@ -11,16 +11,6 @@ import (
 	"golang.org/x/term"
 )
 
-// ExitError is a remote shell or command that exited non-zero, so the CLI
-// can exit with the same status.
-type ExitError struct {
-	Status int
-}
-
-func (e *ExitError) Error() string {
-	return fmt.Sprintf("the remote command exited with status %d", e.Status)
-}
-
 // Shell runs cmd, or the user's login shell when cmd is "", wired to the
 // given streams. When stdin is a terminal the session gets a PTY of the
 // terminal's size, the local terminal goes raw for the duration, and size
