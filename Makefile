@@ -4,7 +4,7 @@ BIN      := bin
 VERSION  ?= 0.16.2-fleetdock
 COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/fleetdock/machine/cmd/docker-machine/commands.Version=$(VERSION) -X github.com/fleetdock/machine/cmd/docker-machine/commands.GitCommit=$(COMMIT)
-BINARIES := docker-machine docker-machine-driver-aliyunecs cloudsim
+BINARIES := docker-machine docker-machine-driver-aliyunecs docker-machine-driver-amazonec2 cloudsim
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 

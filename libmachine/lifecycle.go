@@ -51,7 +51,7 @@ type LeftoverError struct {
 }
 
 func (e *LeftoverError) Error() string {
-	return fmt.Sprintf("Error creating machine: %v\nCleaning up after the failure did not finish (%v); resources of %q may still exist. Run 'docker-machine rm -f %s' to remove them.",
+	return fmt.Sprintf("Error creating machine: %v\nCleaning up after the failure did not finish (%v); resources of %q may still exist. Run 'docker-machine rm %s' to remove them, with the same credentials and settings the create had.",
 		e.Err, e.CleanupErr, e.Name, e.Name)
 }
 func (e *LeftoverError) Unwrap() error { return e.Err }
@@ -311,9 +311,14 @@ func (c *Client) afterBoot(ctx context.Context, h *host.Host) error {
 }
 
 // Remove removes the machine's resources through its driver, then its
-// store entry. With force, the store entry goes even when the driver fails
-// or cannot be loaded (a corrupt config), and the driver error is returned
-// as a warning alongside nil.
+// store entry. A driver that cannot remove them fails the removal and the
+// entry stays, so that `rm` can run again once the cause (credentials, a
+// flag, the network) is fixed.
+//
+// With force, the store entry goes even when the driver fails or cannot be
+// loaded (a corrupt config), and a *RemainingError comes back as the
+// warning: it names every resource the driver reported as the machine's,
+// which may still exist.
 func (c *Client) Remove(ctx context.Context, name string, force bool) (warning error, err error) {
 	exists, err := c.Store.Exists(name)
 	if err != nil {
@@ -329,20 +334,51 @@ func (c *Client) Remove(ctx context.Context, name string, force bool) (warning e
 	defer unlock()
 
 	var remoteErr error
+	var resources []capability.Resource
 	h, err := c.Load(ctx, name)
 	if err != nil {
 		remoteErr = err
-	} else if err := ops(h.Driver).RemoveContext(ctx); err != nil {
-		remoteErr = err
+	} else {
+		if r, ok := capability.Get[capability.ResourceReporter](h.Driver); ok {
+			resources = r.Resources()
+		}
+		remoteErr = ops(h.Driver).RemoveContext(ctx)
 	}
 	if remoteErr != nil && !force {
-		return nil, fmt.Errorf("Error removing host %q: %w", name, remoteErr)
+		return nil, fmt.Errorf("Error removing host %q: %w\nThe machine stays listed; fix the cause and run 'docker-machine rm %s' again (with -f the entry goes even though its resources may remain).", name, remoteErr, name)
 	}
 	if err := c.Store.Remove(name); err != nil {
 		return remoteErr, fmt.Errorf("Can't remove %q: %w", name, err)
 	}
-	return remoteErr, nil
+	if remoteErr != nil {
+		return &RemainingError{Name: name, Resources: resources, Err: remoteErr}, nil
+	}
+	return nil, nil
 }
+
+// RemainingError is a forced removal whose driver could not remove the
+// machine's resources: the store entry is gone, the resources may not be.
+type RemainingError struct {
+	Name      string
+	Resources []capability.Resource
+	Err       error
+}
+
+func (e *RemainingError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the entry of %q was removed, but its driver could not remove what it made: %v", e.Name, e.Err)
+	if len(e.Resources) == 0 {
+		b.WriteString("\nIts cloud resources may still exist; check for them in the cloud's console.")
+		return b.String()
+	}
+	b.WriteString("\nThese may still exist; delete them in the cloud's console or API:")
+	for _, r := range e.Resources {
+		b.WriteString("\n  " + r.String())
+	}
+	return b.String()
+}
+
+func (e *RemainingError) Unwrap() error { return e.Err }
 
 // RegenerateClientCerts replaces the CA and the client certificate. Every
 // machine's server certificate then fails the chain check and is re-issued

@@ -143,7 +143,7 @@ func TestCreateWhoseCleanupFailsKeepsTheEntryForRm(t *testing.T) {
 	assert.Equal(t, "m1", le.Name)
 	assert.ErrorContains(t, le.Err, "instance type sold out")
 	assert.ErrorContains(t, le.CleanupErr, "instance i-1 is locked")
-	assert.ErrorContains(t, err, "docker-machine rm -f m1")
+	assert.ErrorContains(t, err, "docker-machine rm m1")
 	assert.True(t, w.d.called("Remove"))
 
 	exists, err := w.c.Store.Exists("m1")

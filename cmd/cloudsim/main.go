@@ -1,11 +1,18 @@
-// Command cloudsim runs the local Alibaba Cloud simulator (ECS, VPC, SLB) for
-// tests, the demo and tools:
+// Command cloudsim runs the local cloud simulator (Alibaba Cloud ECS, VPC,
+// SLB and the EC2 Query API) for tests, the demo and tools:
 //
-//	cloudsim serve --addr 127.0.0.1:0 --backend none|container [--access-key-id ID --access-key-secret SECRET] [fault flags]
+//	cloudsim serve --addr 127.0.0.1:0 --backend none|container [--access-key-id ID --access-key-secret SECRET]
+//	    [--aws-access-key-id ID --aws-secret-access-key SECRET] [fault flags]
 //
 // Once it serves, it prints exactly one JSON line on stdout:
 //
-//	{"endpoint":"http://127.0.0.1:PORT","admin":"http://127.0.0.1:PORT/admin","access_key_id":"...","access_key_secret":"..."}
+//	{"endpoint":"http://127.0.0.1:PORT","admin":"http://127.0.0.1:PORT/admin","access_key_id":"...","access_key_secret":"...",
+//	 "ec2_endpoint":"http://127.0.0.1:PORT","imds_endpoint":"http://127.0.0.1:PORT","aws_access_key_id":"...","aws_secret_access_key":"..."}
+//
+// Alibaba Cloud SDKs take endpoint's host as their Domain; AWS SDKs take
+// ec2_endpoint as their EC2 endpoint (aws-sdk-go-v2's BaseEndpoint,
+// --amazonec2-endpoint) with the AWS keys, and imds_endpoint as
+// AWS_EC2_METADATA_SERVICE_ENDPOINT for the instance-role credentials.
 //
 // Logs go to stderr. SIGINT or SIGTERM stop it cleanly: every listener is
 // closed and every container it started is removed.
@@ -39,8 +46,9 @@ func main() {
 
 const usage = `usage: cloudsim serve [flags]
 
-Runs a simulated Alibaba Cloud (ECS 2014-05-26, VPC 2016-04-28, SLB 2014-05-15)
-on a loopback address and prints one JSON line with its endpoint, admin URL and
+Runs a simulated cloud (Alibaba Cloud ECS 2014-05-26, VPC 2016-04-28,
+SLB 2014-05-15, and EC2 2016-11-15 with its instance metadata service) on a
+loopback address and prints one JSON line with its endpoints, admin URL and
 credentials once it is ready. Run "cloudsim serve -h" for the flags.
 `
 
@@ -50,6 +58,10 @@ type ready struct {
 	Admin           string `json:"admin"`
 	AccessKeyID     string `json:"access_key_id"`
 	AccessKeySecret string `json:"access_key_secret"`
+	EC2Endpoint     string `json:"ec2_endpoint"`
+	IMDSEndpoint    string `json:"imds_endpoint"`
+	AWSAccessKeyID  string `json:"aws_access_key_id"`
+	AWSSecretKey    string `json:"aws_secret_access_key"`
 }
 
 // run is the whole command; it returns the exit status.
@@ -83,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type serveOptions struct {
 	addr, backend, image, logLevel string
 	accessKeyID, accessKeySecret   string
+	awsKeyID, awsSecret            string
 	publicPorts                    []int
 	faults                         cloudsim.Faults
 }
@@ -123,6 +136,8 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.StringVar(&o.image, "image", "", "host `image` for the container backend (default: build or reuse the hostworld image)")
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("CLOUDSIM_ACCESS_KEY_ID"), "access key `ID` to accept (default $CLOUDSIM_ACCESS_KEY_ID, else random)")
 	fs.StringVar(&o.accessKeySecret, "access-key-secret", os.Getenv("CLOUDSIM_ACCESS_KEY_SECRET"), "access key `secret` to accept (default $CLOUDSIM_ACCESS_KEY_SECRET, else random)")
+	fs.StringVar(&o.awsKeyID, "aws-access-key-id", os.Getenv("CLOUDSIM_AWS_ACCESS_KEY_ID"), "AWS access key `ID` the EC2 endpoint accepts (default $CLOUDSIM_AWS_ACCESS_KEY_ID, else random)")
+	fs.StringVar(&o.awsSecret, "aws-secret-access-key", os.Getenv("CLOUDSIM_AWS_SECRET_ACCESS_KEY"), "AWS secret access `key` (default $CLOUDSIM_AWS_SECRET_ACCESS_KEY, else random)")
 	ports := fs.String("public-ports", "", "comma-separated TCP `ports` forwarded from public IPs and EIPs to instances (default 22,2376 with the container backend, none otherwise)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	faultsFile := fs.String("faults-file", "", "JSON `file` of fault settings (the admin API's /faults document); flags below override it")
@@ -227,6 +242,9 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	if (o.accessKeyID == "") != (o.accessKeySecret == "") {
 		return o, errors.New("give both --access-key-id and --access-key-secret, or neither for random ones")
 	}
+	if (o.awsKeyID == "") != (o.awsSecret == "") {
+		return o, errors.New("give both --aws-access-key-id and --aws-secret-access-key, or neither for random ones")
+	}
 	return o, nil
 }
 
@@ -281,6 +299,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 
 	cfg := cloudsim.Config{
 		Addr: o.addr, AccessKeyID: o.accessKeyID, AccessKeySecret: o.accessKeySecret,
+		AWSAccessKeyID: o.awsKeyID, AWSSecretAccessKey: o.awsSecret,
 		Faults: &o.faults, PublicPorts: o.publicPorts, Logger: log,
 	}
 	var containers *cloudsim.ContainerBackend
@@ -306,7 +325,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	id, secret := srv.Credentials()
-	line, err := json.Marshal(ready{Endpoint: srv.Endpoint(), Admin: srv.AdminURL(), AccessKeyID: id, AccessKeySecret: secret})
+	awsID, awsSecret := srv.AWSCredentials()
+	line, err := json.Marshal(ready{Endpoint: srv.Endpoint(), Admin: srv.AdminURL(), AccessKeyID: id, AccessKeySecret: secret,
+		EC2Endpoint: srv.EC2Endpoint(), IMDSEndpoint: srv.IMDSEndpoint(), AWSAccessKeyID: awsID, AWSSecretKey: awsSecret})
 	if err != nil {
 		return err
 	}

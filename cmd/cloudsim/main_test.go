@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -57,6 +58,7 @@ func TestParseServeFlags(t *testing.T) {
 		{"--action-latency", "RunInstances"},
 		{"--public-ports", "22,70000"},
 		{"--access-key-id", "only-the-id"},
+		{"--aws-access-key-id", "only-the-id"},
 		{"extra"},
 	} {
 		_, err := parseServe(bad, io.Discard)
@@ -91,12 +93,19 @@ func TestServeInProcess(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--access-key-id", "LTAIfixed", "--access-key-secret", "fixed-secret", "--log-level", "warn"}, pw, io.Discard)
+		done <- run(ctx, []string{"serve", "--access-key-id", "LTAIfixed", "--access-key-secret", "fixed-secret",
+			"--aws-access-key-id", "AKIAFIXEDFORTESTS000", "--aws-secret-access-key", "fixed-aws-secret", "--log-level", "warn"}, pw, io.Discard)
 		pw.Close()
 	}()
 	got := readyLine(t, pr)
 	assert.Equal(t, "LTAIfixed", got.AccessKeyID)
 	assert.Equal(t, "fixed-secret", got.AccessKeySecret)
+	assert.Equal(t, "AKIAFIXEDFORTESTS000", got.AWSAccessKeyID)
+
+	ec2c := ec2.NewFromConfig(cloudsimtest.AWSConfigFor(got.EC2Endpoint, "us-west-2", got.AWSAccessKeyID, got.AWSSecretKey))
+	zones, err := ec2c.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{})
+	require.NoError(t, err)
+	assert.Len(t, zones.AvailabilityZones, 3)
 
 	client, err := cloudsimtest.NewECSClient(strings.TrimPrefix(got.Endpoint, "http://"), "cn-hangzhou", got.AccessKeyID, got.AccessKeySecret)
 	require.NoError(t, err)
@@ -129,6 +138,9 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 	got := readyLine(t, stdout)
 	assert.NotEmpty(t, got.AccessKeyID)
 	assert.NotEmpty(t, got.AccessKeySecret)
+	assert.NotEmpty(t, got.AWSAccessKeyID)
+	assert.NotEmpty(t, got.AWSSecretKey)
+	assert.Equal(t, got.Endpoint, got.IMDSEndpoint)
 	client, err := cloudsimtest.NewECSClient(strings.TrimPrefix(got.Endpoint, "http://"), "cn-hangzhou", got.AccessKeyID, got.AccessKeySecret)
 	require.NoError(t, err)
 	_, err = client.DescribeRegions(ecs.CreateDescribeRegionsRequest())
@@ -138,4 +150,5 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 	require.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
 	assert.Contains(t, stderr.String(), "cloudsim: stopped")
 	assert.NotContains(t, stderr.String(), got.AccessKeySecret, "the secret is never logged")
+	assert.NotContains(t, stderr.String(), got.AWSSecretKey, "the AWS secret is never logged")
 }

@@ -1,4 +1,19 @@
 // Command docker-machine is a drop-in replacement for Docker Machine 0.16.2.
+//
+// This file is the composition root, the one place that names the built-in
+// drivers. Below it:
+//
+//	commands/            the root command and the commands on machines
+//	commands/cluster     cluster up, down and status from a cluster file
+//	commands/swarm       swarm init, join, ls, promote, demote and leave
+//	commands/slb         slb sync and ls through a driver's load balancing
+//	cmdutil/             the Factory commands are built from, exit statuses,
+//	                     choosing and loading machines, driver flags
+//	iostreams/           the streams and what is known of the terminal
+//	prompter/            the y/n question
+//	internal/linelog     the "(machine) message" log handler
+//	internal/listformat  the --format template and table writer
+//	internal/clitest     what the commands' tests share
 package main
 
 import (
@@ -8,6 +23,7 @@ import (
 
 	"github.com/fleetdock/machine/cmd/docker-machine/commands"
 	"github.com/fleetdock/machine/drivers/aliyunecs"
+	"github.com/fleetdock/machine/drivers/amazonec2"
 	"github.com/fleetdock/machine/drivers/generic"
 	"github.com/fleetdock/machine/drivers/none"
 	"github.com/fleetdock/machine/libmachine/plugin"
@@ -17,6 +33,7 @@ func init() {
 	plugin.RegisterBuiltin("none", func() drivers.Driver { return none.NewDriver("", "") })
 	plugin.RegisterBuiltin("generic", func() drivers.Driver { return generic.NewDriver("", "") })
 	plugin.RegisterBuiltin("aliyunecs", func() drivers.Driver { return aliyunecs.NewDriver("", "") })
+	plugin.RegisterBuiltin("amazonec2", func() drivers.Driver { return amazonec2.NewDriver("", "") })
 }
 
 func main() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -115,6 +116,15 @@ type api struct {
 	source  credentialSource
 
 	calls atomic.Int64 // API requests sent, retries included
+	log   *slog.Logger // the driver's; nil: slog.Default()
+}
+
+// logger is the driver's logger, else slog's default one.
+func (a *api) logger() *slog.Logger {
+	if a.log != nil {
+		return a.log
+	}
+	return slog.Default()
 }
 
 // clientConfig is what newAPI needs; the driver fills it from its fields
@@ -247,7 +257,7 @@ func (a *api) call(ctx context.Context, client *sdk.Client, req requests.AcsRequ
 			return aerr
 		}
 		delay := backoff(attempt)
-		logger().Debug("retrying Alibaba Cloud API call", "action", action, "attempt", attempt, "code", aerr.Code, "status", aerr.Status, "delay", delay)
+		a.logger().Debug("retrying Alibaba Cloud API call", "action", action, "attempt", attempt, "code", aerr.Code, "status", aerr.Status, "delay", delay)
 		if err := sleepCtx(ctx, delay); err != nil {
 			aerr.Err = fmt.Errorf("%w (while retrying after %v)", err, aerr.Err)
 			return aerr
@@ -448,9 +458,9 @@ func lookup[T any](ctx context.Context, a *api, client *sdk.Client, req requests
 // waitGone polls find until the resource is no longer listed. While it
 // still is, present says what it sees; it may act on the resource (ask
 // again for its deletion, say) and may end the wait itself.
-func waitGone[T any](ctx context.Context, what string, timeout time.Duration, find func(context.Context) (*T, error),
+func waitGone[T any](ctx context.Context, a *api, what string, timeout time.Duration, find func(context.Context) (*T, error),
 	present func(context.Context, *T) (done bool, seen string, err error)) error {
-	return waitFor(ctx, what, timeout, func(ctx context.Context) (bool, string, error) {
+	return a.waitFor(ctx, what, timeout, func(ctx context.Context) (bool, string, error) {
 		r, err := find(ctx)
 		switch {
 		case err != nil:

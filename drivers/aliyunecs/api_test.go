@@ -97,7 +97,7 @@ func TestScrubHidesSecretsInAnyForm(t *testing.T) {
 }
 
 func TestWaitForReportsWhereItGotStuck(t *testing.T) {
-	err := waitFor(t.Context(), "instance i-1 to be Running", 60*time.Millisecond, func(context.Context) (bool, string, error) {
+	err := (&api{}).waitFor(t.Context(), "instance i-1 to be Running", 60*time.Millisecond, func(context.Context) (bool, string, error) {
 		return false, "status Starting", nil
 	})
 	require.ErrorIs(t, err, poll.ErrTimedOut)
@@ -105,10 +105,10 @@ func TestWaitForReportsWhereItGotStuck(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	err = waitFor(ctx, "x", time.Minute, func(context.Context) (bool, string, error) { return false, "", nil })
+	err = (&api{}).waitFor(ctx, "x", time.Minute, func(context.Context) (bool, string, error) { return false, "", nil })
 	assert.ErrorIs(t, err, context.Canceled)
 
 	boom := errors.New("boom")
-	err = waitFor(t.Context(), "x", time.Minute, func(context.Context) (bool, string, error) { return false, "", boom })
+	err = (&api{}).waitFor(t.Context(), "x", time.Minute, func(context.Context) (bool, string, error) { return false, "", boom })
 	assert.ErrorIs(t, err, boom, "a failed check ends the wait at once")
 }

@@ -499,7 +499,7 @@ func (d *Driver) runInstance(ctx context.Context, a *api) error {
 func (d *Driver) waitRunning(ctx context.Context, a *api) error {
 	needAddress := !d.UseEIP || d.PrivateIPOnly
 	booted := false
-	err := waitFor(ctx, fmt.Sprintf("instance %s to be running", d.InstanceId), instanceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("instance %s to be running", d.InstanceId), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		inst, err := a.findInstance(ctx, d.InstanceId)
 		if err != nil {
 			return false, "", err

@@ -341,7 +341,7 @@ func TestInstanceDeletedOutOfBand(t *testing.T) {
 	st, err := d.GetState()
 	require.Error(t, err)
 	assert.Equal(t, state.Error, st)
-	assert.Contains(t, err.Error(), "docker-machine rm -f gone")
+	assert.Contains(t, err.Error(), "docker-machine rm gone")
 	err = d.Start()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the instance is gone")

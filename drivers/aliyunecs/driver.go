@@ -137,6 +137,7 @@ type Driver struct {
 	phases   []phaseTiming
 	client   *api
 	prepared bool
+	logger   *slog.Logger `json:"-"` // nil: slog.Default() at each call
 }
 
 // NewDriver returns a driver for machine hostName in the store at storePath.
@@ -163,11 +164,21 @@ func NewDriver(hostName, storePath string) *Driver {
 // DriverName returns "aliyunecs".
 func (d *Driver) DriverName() string { return Name }
 
-// logger is the package's logger; slog.Default at the time of the call, so
-// the CLI's or the plugin's configuration applies.
-func logger() *slog.Logger { return slog.Default() }
+// SetLogger makes the driver log through l: the CLI hands it the logger of
+// the command it runs in. Without one (as a plugin binary) it logs through
+// slog.Default() at the time of each call, so the plugin's own
+// configuration applies.
+func (d *Driver) SetLogger(l *slog.Logger) { d.logger = l }
 
-func (d *Driver) log() *slog.Logger { return logger().With("machine", d.MachineName) }
+// baseLogger is the injected logger, else slog's default one.
+func (d *Driver) baseLogger() *slog.Logger {
+	if d.logger != nil {
+		return d.logger
+	}
+	return slog.Default()
+}
+
+func (d *Driver) log() *slog.Logger { return d.baseLogger().With("machine", d.MachineName) }
 
 // api returns the clients, creating them on first use. Credentials are
 // resolved here, so keys from the environment work after a load.
@@ -208,6 +219,7 @@ func (d *Driver) api() (*api, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.log = d.baseLogger()
 	d.log().Debug("Alibaba Cloud clients ready", "region", d.Region, "endpoint", ep.host, "credentials", source.String())
 	d.client = c
 	return c, nil
@@ -355,7 +367,7 @@ func (d *Driver) describeInstance(ctx context.Context) (*ecs.Instance, error) {
 		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
 	}
 	if inst == nil {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm -f %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
+		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
 	}
 	return inst, nil
 }
@@ -427,7 +439,7 @@ func (d *Driver) instanceAction(ctx context.Context, verb string, do func(contex
 		hint := ""
 		switch {
 		case isNotFound(err):
-			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm -f %s'", d.MachineName)
+			hint = fmt.Sprintf("; the instance is gone, run 'docker-machine rm %s'", d.MachineName)
 		case strings.HasPrefix(errorCode(err), "IncorrectInstanceStatus"):
 			hint = fmt.Sprintf("; check 'docker-machine status %s' and try again once the instance is no longer changing state", d.MachineName)
 		}

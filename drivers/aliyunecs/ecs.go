@@ -73,7 +73,7 @@ func (a *api) stopInstance(ctx context.Context, id string, force bool) error {
 // it disappears.
 func (a *api) waitInstance(ctx context.Context, id, status string) (*ecs.Instance, error) {
 	var last *ecs.Instance
-	err := waitFor(ctx, fmt.Sprintf("instance %s to be %s", id, status), instanceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("instance %s to be %s", id, status), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		inst, err := a.findInstance(ctx, id)
 		if err != nil {
 			return false, "", err
@@ -90,7 +90,7 @@ func (a *api) waitInstance(ctx context.Context, id, status string) (*ecs.Instanc
 // waitInstanceGone polls until DescribeInstances no longer lists id.
 func (a *api) waitInstanceGone(ctx context.Context, id string) error {
 	find := func(ctx context.Context) (*ecs.Instance, error) { return a.findInstance(ctx, id) }
-	return waitGone(ctx, fmt.Sprintf("instance %s to be deleted", id), instanceTimeout, find,
+	return waitGone(ctx, a, fmt.Sprintf("instance %s to be deleted", id), instanceTimeout, find,
 		func(_ context.Context, inst *ecs.Instance) (bool, string, error) {
 			return false, "status " + inst.Status, nil
 		})
@@ -100,7 +100,7 @@ func (a *api) waitInstanceGone(ctx context.Context, id string) error {
 // one) and waits until it is gone. An instance still being created cannot
 // be deleted yet, so that answer is waited out.
 func (a *api) deleteInstance(ctx context.Context, id string) error {
-	err := waitFor(ctx, fmt.Sprintf("instance %s to accept deletion", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("instance %s to accept deletion", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		req := ecs.CreateDeleteInstanceRequest()
 		req.InstanceId = id
 		req.Force = requests.NewBoolean(true)

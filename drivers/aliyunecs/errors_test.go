@@ -7,6 +7,8 @@ import (
 	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // A wrong secret is named as such, without the string-to-sign the service
@@ -46,4 +48,25 @@ func TestPasswordRule(t *testing.T) {
 		assert.Contains(t, err.Error(), tc.wantErr, tc.password)
 		assert.NotContains(t, err.Error(), tc.password, "the password never appears in the error")
 	}
+}
+
+func TestResourcesNameWhatTheMachineOwns(t *testing.T) {
+	d := NewDriver("m1", "")
+	d.Region, d.MachineID = "cn-beijing", "mid-1"
+	assert.Equal(t, []capability.Resource{{Kind: "resources tagged docker-machine-id", ID: "mid-1", Region: "cn-beijing"}}, d.Resources(),
+		"before any ID is stored, the tag finds them")
+	d.InstanceId, d.EIPAllocationId = "i-1", "eip-1"
+	d.KeyPairName, d.KeyPairCreated = "kp", true
+	d.SecurityGroupId = "sg-shared" // not made by docker-machine: not ours to name
+	d.SLBID, d.SLBBackendAdded = "lb-1", true
+	var names []string
+	for _, r := range d.Resources() {
+		names = append(names, r.String())
+	}
+	assert.Equal(t, []string{
+		"load balancer backend (of lb-1) i-1 in cn-beijing",
+		"EIP eip-1 in cn-beijing",
+		"instance i-1 in cn-beijing",
+		"key pair kp in cn-beijing",
+	}, names)
 }

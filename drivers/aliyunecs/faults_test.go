@@ -119,7 +119,7 @@ func TestFailedCleanupIsFinishedByRemove(t *testing.T) {
 	err := d.Create()
 	require.Error(t, err)
 	msg := err.Error()
-	assert.True(t, containsAll(msg, "AddBackendServers", "instance "+d.InstanceId, "docker-machine rm -f stuck"), msg)
+	assert.True(t, containsAll(msg, "AddBackendServers", "instance "+d.InstanceId, "docker-machine rm stuck"), msg)
 	assert.True(t, containsAll(msg, "key pair stuck", "security group "+d.SecurityGroupId), "what could not go yet is listed: %s", msg)
 	assert.NotEmpty(t, d.InstanceId, "the ID stays stored for rm")
 	assert.Len(t, s.resources().Instances, 1)

@@ -15,10 +15,11 @@ import (
 
 // The capabilities the driver offers the core.
 var (
-	_ capability.LoadBalancing   = (*Driver)(nil)
-	_ capability.AddressReporter = (*Driver)(nil)
-	_ capability.DataDisker      = (*Driver)(nil)
-	_ capability.Cancellable     = (*Driver)(nil)
+	_ capability.LoadBalancing    = (*Driver)(nil)
+	_ capability.AddressReporter  = (*Driver)(nil)
+	_ capability.DataDisker       = (*Driver)(nil)
+	_ capability.Cancellable      = (*Driver)(nil)
+	_ capability.ResourceReporter = (*Driver)(nil)
 )
 
 // The create flags that attach a machine to a load balancer.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // Remove deletes everything made for the machine: SLB backend, route
@@ -33,6 +35,27 @@ func (d *Driver) RemoveContext(ctx context.Context) error {
 	return nil
 }
 
+// Resources lists what the stored configuration says this machine owns,
+// in the order Remove deletes it: what `rm -f` names when it cannot.
+func (d *Driver) Resources() []capability.Resource {
+	var out []capability.Resource
+	add := func(ok bool, kind, id string) {
+		if ok && id != "" {
+			out = append(out, capability.Resource{Kind: kind, ID: id, Region: d.Region})
+		}
+	}
+	add(d.SLBBackendAdded, "load balancer backend (of "+d.SLBID+")", d.InstanceId)
+	add(d.RouteEntryCreated, "route entry (in "+d.RouteTableId+")", d.RouteCIDR)
+	add(true, "EIP", d.EIPAllocationId)
+	add(true, "instance", d.InstanceId)
+	add(d.KeyPairCreated, "key pair", d.KeyPairName)
+	add(d.SecurityGroupCreated, "security group", d.SecurityGroupId)
+	if d.InstanceId == "" && d.MachineID != "" {
+		out = append(out, capability.Resource{Kind: "resources tagged " + tagMachineID, ID: d.MachineID, Region: d.Region})
+	}
+	return out
+}
+
 // cleanupError lists what teardown could not remove.
 type cleanupError struct {
 	Machine string
@@ -49,7 +72,7 @@ func (e *cleanupError) Error() string {
 		}
 		b.WriteString(err.Error())
 	}
-	fmt.Fprintf(&b, "); run 'docker-machine rm -f %s' to finish removing them", e.Machine)
+	fmt.Fprintf(&b, "); run 'docker-machine rm %s' to finish removing them", e.Machine)
 	return b.String()
 }
 
@@ -252,7 +275,7 @@ func (d *Driver) removeSecurityGroup(ctx context.Context, a *api) error {
 			return nil
 		}
 	}
-	err := waitFor(ctx, fmt.Sprintf("security group %s to be free", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("security group %s to be free", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		err := a.deleteSecurityGroup(ctx, id)
 		if err == nil {
 			return true, "", nil

@@ -135,7 +135,7 @@ func (a *api) createRouteEntry(ctx context.Context, tableID, cidr, instanceID, t
 			return fmt.Errorf("%w; the VPC already routes %s elsewhere: pick another --aliyunecs-route-cidr", err, cidr)
 		}
 	}
-	return waitFor(ctx, fmt.Sprintf("route entry %s to be available", cidr), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	return a.waitFor(ctx, fmt.Sprintf("route entry %s to be available", cidr), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		e, err := a.routeEntry(ctx, tableID, cidr)
 		if err != nil {
 			return false, "", err
@@ -151,7 +151,7 @@ func (a *api) createRouteEntry(ctx context.Context, tableID, cidr, instanceID, t
 // and waits until it is gone (the instance cannot be deleted before).
 func (a *api) deleteRouteEntry(ctx context.Context, tableID, cidr, instanceID string) error {
 	find := func(ctx context.Context) (*vpc.RouteEntry, error) { return a.routeEntry(ctx, tableID, cidr) }
-	return waitGone(ctx, fmt.Sprintf("route entry %s to be deleted", cidr), resourceTimeout, find, func(ctx context.Context, e *vpc.RouteEntry) (bool, string, error) {
+	return waitGone(ctx, a, fmt.Sprintf("route entry %s to be deleted", cidr), resourceTimeout, find, func(ctx context.Context, e *vpc.RouteEntry) (bool, string, error) {
 		if instanceID != "" && routeNextHop(e) != instanceID {
 			return true, "", nil
 		}
@@ -262,7 +262,7 @@ func (a *api) associateEIP(ctx context.Context, id, instanceID, token string) (*
 		}
 	}
 	var last *vpc.EipAddress
-	err := waitFor(ctx, fmt.Sprintf("EIP %s to be associated", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := a.waitFor(ctx, fmt.Sprintf("EIP %s to be associated", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		e, err := a.eip(ctx, id)
 		if err != nil {
 			return false, "", err
@@ -280,7 +280,7 @@ func (a *api) associateEIP(ctx context.Context, id, instanceID, token string) (*
 // releases it.
 func (a *api) releaseEIP(ctx context.Context, id string) error {
 	find := func(ctx context.Context) (*vpc.EipAddress, error) { return a.eip(ctx, id) }
-	return waitGone(ctx, fmt.Sprintf("EIP %s to be released", id), resourceTimeout, find, func(ctx context.Context, e *vpc.EipAddress) (bool, string, error) {
+	return waitGone(ctx, a, fmt.Sprintf("EIP %s to be released", id), resourceTimeout, find, func(ctx context.Context, e *vpc.EipAddress) (bool, string, error) {
 		switch e.Status {
 		case "InUse":
 			req := vpc.CreateUnassociateEipAddressRequest()

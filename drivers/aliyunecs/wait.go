@@ -30,9 +30,9 @@ var (
 // the timeout error so the user learns where it got stuck. A check error
 // ends the wait at once: the API calls have retried throttling and server
 // errors already, so what is left will not clear by waiting.
-func waitFor(ctx context.Context, what string, timeout time.Duration, check func(context.Context) (done bool, seen string, err error)) error {
+func (a *api) waitFor(ctx context.Context, what string, timeout time.Duration, check func(context.Context) (done bool, seen string, err error)) error {
 	start := time.Now()
-	logger().Debug("waiting", "for", what, "timeout", timeout)
+	a.logger().Debug("waiting", "for", what, "timeout", timeout)
 	// Jitter keeps parallel creates from polling in lockstep.
 	o := poll.Options{What: what, Timeout: timeout, Initial: pollInitial, Max: pollMax, Factor: 1.5, Jitter: 0.5}
 	err := poll.Until(ctx, o, func(ctx context.Context) (bool, error) {
@@ -50,7 +50,7 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, check func
 		return false, nil
 	})
 	if err == nil {
-		logger().Debug("wait over", "for", what, "after", time.Since(start).Round(time.Millisecond))
+		a.logger().Debug("wait over", "for", what, "after", time.Since(start).Round(time.Millisecond))
 	}
 	return err
 }

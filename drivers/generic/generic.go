@@ -47,6 +47,20 @@ type Driver struct {
 	EnginePort int
 	// SSHKey is the key path given on create; Create copies it to SSHKeyPath.
 	SSHKey string
+
+	logger *slog.Logger `json:"-"` // nil: slog.Default() at each call
+}
+
+// SetLogger makes the driver log through l: the CLI hands it the logger of
+// the command it runs in. Without one (as a plugin binary) it logs through
+// slog.Default().
+func (d *Driver) SetLogger(l *slog.Logger) { d.logger = l }
+
+func (d *Driver) log() *slog.Logger {
+	if d.logger != nil {
+		return d.logger
+	}
+	return slog.Default()
 }
 
 // NewDriver returns a driver for machine hostName in the store at storePath.
@@ -161,9 +175,9 @@ func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
 // CreateContext is Create, stopped when ctx ends.
 func (d *Driver) CreateContext(ctx context.Context) error {
 	if d.SSHKey == "" {
-		slog.Info("No SSH key specified; assuming the host accepts an existing key from the default location", "machine", d.MachineName)
+		d.log().Info("No SSH key specified; assuming the host accepts an existing key from the default location", "machine", d.MachineName)
 	} else {
-		slog.Info("Importing SSH key", "machine", d.MachineName)
+		d.log().Info("Importing SSH key", "machine", d.MachineName)
 		machineDir := d.ResolveStorePath(".")
 		if err := os.MkdirAll(machineDir, 0o700); err != nil {
 			return fmt.Errorf("creating the directory for machine %q: %w", d.MachineName, err)
@@ -174,7 +188,7 @@ func (d *Driver) CreateContext(ctx context.Context) error {
 		}
 		// The public half is optional, as in stock.
 		if err := copyKey(d.SSHKey+".pub", d.SSHKeyPath+".pub"); err != nil && !errors.Is(err, os.ErrNotExist) {
-			slog.Info("Could not copy the SSH public key", "machine", d.MachineName, "err", err)
+			d.log().Info("Could not copy the SSH public key", "machine", d.MachineName, "err", err)
 		}
 	}
 	return d.waitForSSHPort(ctx, sshWaitTimeout)
@@ -187,7 +201,7 @@ func (d *Driver) waitForSSHPort(ctx context.Context, timeout time.Duration) erro
 	if err != nil {
 		return err
 	}
-	slog.Info("Waiting for the SSH port to accept connections", "machine", d.MachineName, "address", addr, "timeout", timeout)
+	d.log().Info("Waiting for the SSH port to accept connections", "machine", d.MachineName, "address", addr, "timeout", timeout)
 	o := poll.Options{
 		What:    fmt.Sprintf("the SSH port %s of machine %q to accept connections", addr, d.MachineName),
 		Timeout: timeout, Initial: 200 * time.Millisecond, Max: 5 * time.Second, Factor: 2, Jitter: 0.2,

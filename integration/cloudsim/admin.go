@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -40,6 +41,87 @@ type Resources struct {
 	BackendServers []BackendServerRes   `json:"backend_servers"`
 	Tags           []TagResource        `json:"tags"`
 	Forwarders     []string             `json:"forwarders"`
+	// EC2 is the EC2 side of the cloud.
+	EC2 EC2Resources `json:"ec2"`
+}
+
+// EC2Resources lists the EC2 resources. A fresh cloud has, per region, the
+// default VPC with its default security group and one default subnet per
+// zone. Terminated instances (visible to DescribeInstances for an hour, as
+// on EC2) and closed or cancelled spot requests hold nothing and are not
+// listed.
+type EC2Resources struct {
+	Account        string              `json:"account"`
+	VPCs           []EC2VPCResource    `json:"vpcs"`
+	Subnets        []EC2SubnetResource `json:"subnets"`
+	SecurityGroups []EC2GroupResource  `json:"security_groups"`
+	KeyPairs       []EC2KeyResource    `json:"key_pairs"`
+	Instances      []EC2InstanceRes    `json:"instances"`
+	Volumes        []EC2VolumeResource `json:"volumes"`
+	SpotRequests   []EC2SpotResource   `json:"spot_requests"`
+	Tags           []TagResource       `json:"tags"`
+}
+
+type EC2VPCResource struct {
+	ID        string `json:"id"`
+	Region    string `json:"region"`
+	CidrBlock string `json:"cidr_block"`
+	IsDefault bool   `json:"is_default"`
+}
+
+type EC2SubnetResource struct {
+	ID           string `json:"id"`
+	Region       string `json:"region"`
+	VpcID        string `json:"vpc_id"`
+	Zone         string `json:"zone"`
+	CidrBlock    string `json:"cidr_block"`
+	DefaultForAz bool   `json:"default_for_az"`
+}
+
+type EC2GroupResource struct {
+	ID     string   `json:"id"`
+	Region string   `json:"region"`
+	Name   string   `json:"name"`
+	VpcID  string   `json:"vpc_id"`
+	Rules  []string `json:"rules"` // "ingress tcp 22-22 0.0.0.0/0"
+}
+
+type EC2KeyResource struct {
+	ID          string `json:"id"`
+	Region      string `json:"region"`
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+type EC2InstanceRes struct {
+	ID            string   `json:"id"`
+	Region        string   `json:"region"`
+	Zone          string   `json:"zone"`
+	State         string   `json:"state"`
+	ImageID       string   `json:"image_id"`
+	InstanceType  string   `json:"instance_type"`
+	SubnetID      string   `json:"subnet_id"`
+	PrivateIP     string   `json:"private_ip"`
+	PublicIP      string   `json:"public_ip,omitempty"`
+	KeyName       string   `json:"key_name,omitempty"`
+	GroupIDs      []string `json:"group_ids"`
+	SpotRequestID string   `json:"spot_request_id,omitempty"`
+}
+
+type EC2VolumeResource struct {
+	ID         string `json:"id"`
+	Region     string `json:"region"`
+	Type       string `json:"type"`
+	Size       int    `json:"size"`
+	Encrypted  bool   `json:"encrypted"`
+	InstanceID string `json:"instance_id,omitempty"`
+}
+
+type EC2SpotResource struct {
+	ID         string `json:"id"`
+	Region     string `json:"region"`
+	State      string `json:"state"`
+	InstanceID string `json:"instance_id,omitempty"`
 }
 
 type InstanceResource struct {
@@ -185,8 +267,8 @@ func (s *Server) Resources() Resources {
 		out.Images = append(out.Images, img.ID)
 	}
 	out.InstanceTypes = instanceTypeIDs()
-	for _, id := range sortedKeys(st.instances) {
-		inst := st.instances[id]
+	for _, inst := range st.instances.all() {
+		id := inst.ID
 		out.Instances = append(out.Instances, InstanceResource{
 			ID: id, RegionID: inst.RegionID, ZoneID: inst.ZoneID, Name: inst.Name, HostName: inst.HostName,
 			Status: inst.Status, ImageID: inst.ImageID, InstanceType: inst.InstanceType, VpcID: inst.VpcID,
@@ -197,9 +279,8 @@ func (s *Server) Resources() Resources {
 			out.PublicIPs = append(out.PublicIPs, PublicIPResource{IP: inst.PublicIP, InstanceID: id})
 		}
 	}
-	for _, id := range sortedKeys(st.securityGroups) {
-		sg := st.securityGroups[id]
-		res := SecurityGroupRes{ID: id, RegionID: sg.RegionID, Name: sg.Name, VpcID: sg.VpcID, Rules: []SecurityRule{}}
+	for _, sg := range st.securityGroups.all() {
+		res := SecurityGroupRes{ID: sg.ID, RegionID: sg.RegionID, Name: sg.Name, VpcID: sg.VpcID, Rules: []SecurityRule{}}
 		for _, r := range sg.Rules {
 			res.Rules = append(res.Rules, SecurityRule{
 				ID: r.ID, Direction: r.Direction, IpProtocol: r.IpProtocol, PortRange: r.PortRange,
@@ -208,24 +289,20 @@ func (s *Server) Resources() Resources {
 		}
 		out.SecurityGroups = append(out.SecurityGroups, res)
 	}
-	for _, k := range sortedKeys(st.keyPairs) {
-		kp := st.keyPairs[k]
+	for _, kp := range st.keyPairs.all() {
 		out.KeyPairs = append(out.KeyPairs, KeyPairResource{Name: kp.Name, RegionID: kp.RegionID, Fingerprint: kp.Fingerprint})
 	}
-	for _, id := range sortedKeys(st.eips) {
-		e := st.eips[id]
-		out.EIPs = append(out.EIPs, EIPResource{ID: id, RegionID: e.RegionID, IP: e.IP, Status: e.Status, InstanceID: e.InstanceID})
+	for _, e := range st.eips.all() {
+		out.EIPs = append(out.EIPs, EIPResource{ID: e.ID, RegionID: e.RegionID, IP: e.IP, Status: e.Status, InstanceID: e.InstanceID})
 	}
-	for _, id := range sortedKeys(st.vpcs) {
-		v := st.vpcs[id]
-		out.VPCs = append(out.VPCs, VPCResource{ID: id, RegionID: v.RegionID, Name: v.Name, CidrBlock: v.CidrBlock, IsDefault: v.IsDefault, Status: v.Status})
+	for _, v := range st.vpcs.all() {
+		out.VPCs = append(out.VPCs, VPCResource{ID: v.ID, RegionID: v.RegionID, Name: v.Name, CidrBlock: v.CidrBlock, IsDefault: v.IsDefault, Status: v.Status})
 	}
-	for _, id := range sortedKeys(st.vswitches) {
-		sw := st.vswitches[id]
-		out.VSwitches = append(out.VSwitches, VSwitchResource{ID: id, VpcID: sw.VpcID, ZoneID: sw.ZoneID, CidrBlock: sw.Cidr.String(), IsDefault: sw.IsDefault})
+	for _, sw := range st.vswitches.all() {
+		out.VSwitches = append(out.VSwitches, VSwitchResource{ID: sw.ID, VpcID: sw.VpcID, ZoneID: sw.ZoneID, CidrBlock: sw.Cidr.String(), IsDefault: sw.IsDefault})
 	}
-	for _, id := range sortedKeys(st.routeTables) {
-		rt := st.routeTables[id]
+	for _, rt := range st.routeTables.all() {
+		id := rt.ID
 		out.RouteTables = append(out.RouteTables, RouteTableResource{ID: id, VpcID: rt.VpcID})
 		for _, e := range rt.Entries {
 			out.RouteEntries = append(out.RouteEntries, RouteEntryResource{
@@ -234,8 +311,8 @@ func (s *Server) Resources() Resources {
 			})
 		}
 	}
-	for _, id := range sortedKeys(st.loadBalancers) {
-		lb := st.loadBalancers[id]
+	for _, lb := range st.loadBalancers.all() {
+		id := lb.ID
 		out.LoadBalancers = append(out.LoadBalancers, LoadBalancerRes{ID: id, RegionID: lb.RegionID, Name: lb.Name, Address: lb.Address, AddressType: lb.AddressType, Status: lb.Status})
 		for _, p := range lb.ports() {
 			l := lb.listeners[p]
@@ -248,22 +325,71 @@ func (s *Server) Resources() Resources {
 			out.BackendServers = append(out.BackendServers, BackendServerRes{LoadBalancerID: id, ServerID: b.ServerID, Weight: b.Weight})
 		}
 	}
-	refs := make([]resourceRef, 0, len(st.tags))
-	for ref := range st.tags {
-		refs = append(refs, ref)
-	}
-	slices.SortFunc(refs, func(a, b resourceRef) int {
-		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	for _, ref := range refs {
-		for _, t := range st.tags[ref] {
-			out.Tags = append(out.Tags, TagResource{ResourceType: ref.Kind, ResourceID: publicTagID(ref.Kind, ref.ID), Key: t.Key, Value: t.Value})
-		}
+	for _, kind := range sortedKeys(st.taggable) {
+		st.taggable[kind].each(func(m *meta) {
+			for _, t := range m.Tags {
+				out.Tags = append(out.Tags, TagResource{ResourceType: kind, ResourceID: m.ID, Key: t.Key, Value: t.Value})
+			}
+		})
 	}
 	out.Forwarders = sortedKeys(s.forwarders)
+	out.EC2 = s.ec2Resources()
+	return out
+}
+
+// ec2Resources lists the EC2 side; the caller holds s.mu.
+func (s *Server) ec2Resources() EC2Resources {
+	e := s.st.ec2
+	out := EC2Resources{Account: e.account, VPCs: []EC2VPCResource{}, Subnets: []EC2SubnetResource{}, SecurityGroups: []EC2GroupResource{},
+		KeyPairs: []EC2KeyResource{}, Instances: []EC2InstanceRes{}, Volumes: []EC2VolumeResource{}, SpotRequests: []EC2SpotResource{}, Tags: []TagResource{}}
+	for _, v := range e.vpcs.all() {
+		out.VPCs = append(out.VPCs, EC2VPCResource{ID: v.ID, Region: v.RegionID, CidrBlock: v.Cidr.String(), IsDefault: v.IsDefault})
+	}
+	for _, sn := range e.subnets.all() {
+		out.Subnets = append(out.Subnets, EC2SubnetResource{ID: sn.ID, Region: sn.RegionID, VpcID: sn.VpcID, Zone: sn.Zone, CidrBlock: sn.Cidr.String(), DefaultForAz: sn.DefaultForAz})
+	}
+	for _, g := range e.groups.all() {
+		res := EC2GroupResource{ID: g.ID, Region: g.RegionID, Name: g.Name, VpcID: g.VpcID, Rules: []string{}}
+		for dir, rules := range map[string][]*ec2Rule{"egress": g.Egress, "ingress": g.Ingress} {
+			for _, r := range rules {
+				res.Rules = append(res.Rules, fmt.Sprintf("%s %s %d-%d %s", dir, r.Protocol, r.From, r.To, r.source()))
+			}
+		}
+		slices.Sort(res.Rules)
+		out.SecurityGroups = append(out.SecurityGroups, res)
+	}
+	for _, k := range e.keyPairs.all() {
+		out.KeyPairs = append(out.KeyPairs, EC2KeyResource{ID: k.ID, Region: k.RegionID, Name: k.Name, Fingerprint: k.Fingerprint})
+	}
+	for _, inst := range e.instances.all() {
+		if !inst.live() {
+			continue
+		}
+		out.Instances = append(out.Instances, EC2InstanceRes{ID: inst.ID, Region: inst.RegionID, Zone: inst.Zone, State: inst.State,
+			ImageID: inst.ImageID, InstanceType: inst.Type, SubnetID: inst.SubnetID, PrivateIP: inst.PrivateIP, PublicIP: inst.PublicIP,
+			KeyName: inst.KeyName, GroupIDs: slices.Clone(inst.GroupIDs), SpotRequestID: inst.SpotRequestID})
+	}
+	for _, v := range e.volumes.all() {
+		out.Volumes = append(out.Volumes, EC2VolumeResource{ID: v.ID, Region: v.RegionID, Type: v.Type, Size: v.Size, Encrypted: v.Encrypted, InstanceID: v.InstanceID})
+	}
+	for _, sr := range e.spot.all() {
+		if sr.State == "open" || sr.State == "active" {
+			out.SpotRequests = append(out.SpotRequests, EC2SpotResource{ID: sr.ID, Region: sr.RegionID, State: sr.State, InstanceID: sr.InstanceID})
+		}
+	}
+	for _, prefix := range sortedKeys(e.tagged) {
+		e.tagged[prefix].each(func(m *meta) {
+			if inst := e.instances.at(m.ID); inst != nil && !inst.live() {
+				return
+			}
+			if sr := e.spot.at(m.ID); sr != nil && sr.State != "open" && sr.State != "active" {
+				return
+			}
+			for _, t := range m.Tags {
+				out.Tags = append(out.Tags, TagResource{ResourceType: ec2ResourceTypes[prefix], ResourceID: m.ID, Key: t.Key, Value: t.Value})
+			}
+		})
+	}
 	return out
 }
 

@@ -22,6 +22,10 @@ type InstanceSpec struct {
 	Password string
 	// AuthorizedKeys holds the key pair's public key, if any.
 	AuthorizedKeys []string
+	// SudoUser is the image's login user, who gets the same keys and
+	// password-less sudo ("ecs-user" when empty; "ubuntu" on EC2's Ubuntu
+	// images).
+	SudoUser string
 	// UserData is the decoded user data, run once at first boot.
 	UserData []byte
 }

@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ type ContainerOptions struct {
 //     simulator run and the instance ID; its hostname is the instance's
 //     HostName, set again after every boot;
 //   - root takes the instance's Password and the key pair's public key; the
-//     sudo user ecs-user gets the same key;
+//     image's login user (InstanceSpec.SudoUser: ecs-user, or ubuntu on EC2) gets the same key;
 //   - the private IP is the container's address on the Docker bridge;
 //   - Stop/Start/Reboot stop and start the container (its disk survives),
 //     Delete removes it with its volumes;
@@ -142,7 +143,7 @@ func (b *ContainerBackend) Start(ctx context.Context, id string) (Addresses, err
 	if h.host == nil {
 		host, err := hostworld.Start(ctx, hostworld.HostOptions{
 			Name: containerName(id), Image: image, RootPassword: h.spec.Password,
-			AuthorizedKeys: h.spec.AuthorizedKeys, SudoUser: "ecs-user",
+			AuthorizedKeys: h.spec.AuthorizedKeys, SudoUser: cmp.Or(h.spec.SudoUser, "ecs-user"),
 			Labels: map[string]string{labelRun: b.run, labelInstance: id},
 		})
 		if err != nil {

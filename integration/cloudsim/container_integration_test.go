@@ -52,8 +52,13 @@ func waitRunning(t *testing.T, sim *cloudsimtest.Sim, id string) {
 
 // sshRun runs cmd as root on addr:22.
 func sshRun(addr string, auth ssh.AuthMethod, cmd string) (string, error) {
+	return sshRunAs("root", addr, auth, cmd)
+}
+
+// sshRunAs runs cmd as user on addr:22.
+func sshRunAs(user, addr string, auth ssh.AuthMethod, cmd string) (string, error) {
 	c, err := ssh.Dial("tcp", net.JoinHostPort(addr, "22"), &ssh.ClientConfig{
-		User: "root", Auth: []ssh.AuthMethod{auth},
+		User: user, Auth: []ssh.AuthMethod{auth},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), // a fresh test host: nothing to pin
 		Timeout:         5 * time.Second,
 	})
@@ -209,7 +214,7 @@ func TestSLBOverContainerHosts(t *testing.T) {
 	add.LoadBalancerId = lb.LoadBalancerId
 	add.BackendServers = backends(ids[0], "100", ids[1], "100")
 	ar, err := sim.SLB.AddBackendServers(add)
-	ok(t, ar, err)
+	okBackends(t, ar.GetHttpContentBytes(), err)
 	listener := slb.CreateCreateLoadBalancerTCPListenerRequest()
 	listener.RegionId = region
 	listener.LoadBalancerId = lb.LoadBalancerId

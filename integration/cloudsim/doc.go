@@ -1,9 +1,10 @@
-// Package cloudsim is a local Alibaba Cloud: the RPC-style APIs of ECS
-// (version 2014-05-26), VPC (2016-04-28) and SLB (2014-05-15) on one loopback
+// Package cloudsim is a local cloud: the RPC-style APIs of Alibaba Cloud ECS
+// (version 2014-05-26), VPC (2016-04-28) and SLB (2014-05-15), and the EC2
+// Query API (2016-11-15) with its instance metadata service, on one loopback
 // port, with resources that follow the real state machines and rules, and
 // instances that can be real hosts (containers of the hostworld).
 //
-// It exists so that code written against Alibaba Cloud can be run, unchanged,
+// It exists so that code written against these clouds can be run, unchanged,
 // against something that answers and fails like the real services. It is a
 // test tool: nothing in the product imports it except cmd/cloudsim.
 //
@@ -47,6 +48,12 @@
 // EIPs, VPCs, VSwitches, route entries, tags, SLB instances, backend servers
 // and TCP/HTTP listeners can be created, described and deleted.
 //
+// Every kind of resource, of every product, is kept in one generic table
+// (table.go): ID, region, creation time and tags, lookups that answer the
+// kind's own not-found error, filtered and ordered listings, and the
+// dependency checks that refuse a delete while something still refers to
+// the resource. Tags live on the resource, so deleting it forgets them.
+//
 // Instances go Pending -> Starting -> Running (RunInstances) or Pending ->
 // Stopped (CreateInstance); StopInstance passes Stopping, RebootInstance
 // Stopping and Starting; the times are Faults.CreateTime, BootTime and
@@ -87,11 +94,42 @@
 // # Faults and the admin API
 //
 // Faults sets per-action latency, instance timings, a per-AccessKeyId request
-// rate above which calls fail with Throttling.User, and injected failures
+// rate above which calls fail with Throttling.User (RequestLimitExceeded,
+// HTTP 503, on EC2), and injected failures
 // (an action, the Nth call or a probability, an error code). The admin API
 // under /admin (see admin.go) lists every resource for leak checks, reads
 // and replaces the faults, lists the API calls with per-action counts, and
 // resets the cloud.
+//
+// # EC2
+//
+// Requests signed with SigV4 (or carrying Version=2016-11-15) are EC2's:
+// form-encoded POST (or GET), Action and Version, verified as EC2 verifies
+// them: service ec2, a known region in the credential scope (us-east-1,
+// us-east-2, us-west-2, eu-west-1, eu-central-1, ap-southeast-1; three zones
+// each), X-Amz-Date within 15 minutes, a known access key
+// (Config.AWSAccessKeyID, or credentials the metadata service issued, with
+// their session token), the signature over the canonical request (errors
+// AuthFailure, SignatureDoesNotMatch, RequestExpired,
+// MissingAuthenticationToken). Answers are EC2's XML
+// (<ActionResponse xmlns=...><requestId>, lists as <xSet><item>, nextToken
+// paging that ends); errors are <Response><Errors><Error><Code>... with the
+// documented status (ec2.go lists the codes). aws-sdk-go-v2 reaches it with
+// BaseEndpoint = Server.EC2Endpoint(); cloudsimtest.NewEC2Client does that.
+//
+// Each region has a default VPC (172.31.0.0/16, DescribeAccountAttributes
+// default-vpc names it) with its default security group and a default subnet
+// per zone. Images are Canonical's Ubuntu 24.04/22.04/20.04 and Debian 12 by
+// their real names and owners; all boot the host image, with the login user
+// ubuntu (admin on Debian). Instances go pending -> running -> stopping ->
+// stopped, shutting-down -> terminated (see ec2_instances.go); RunInstances
+// is idempotent on ClientToken, takes network interfaces, block device
+// mappings (EBS volumes with type, size, IOPS, throughput, encryption and KMS
+// key, checked as EC2 checks them), metadata options, tag specifications,
+// user data (run once at first boot) and spot market options. Spot requests,
+// volumes, tags and EBS encryption by default have their actions too;
+// EC2Actions lists every action served. The metadata service (imds.go) serves
+// IMDSv2 role credentials under /latest/ of the same port.
 //
 // # Deliberate limits
 //
@@ -100,5 +138,10 @@
 // EIP associates with ECS instances only; route next hops are instances only.
 // ModifyInstanceAttribute records a new Password but does not change it on a
 // running host. Data disks are accepted and described but do not exist in
-// the container host.
+// the container host. On EC2: one network interface per instance (device
+// index 0), no Elastic IPs, snapshots, AMI creation or launch templates,
+// volumes exist only as made by RunInstances, and the metadata service
+// serves the session token and role credentials only. Terminated instances
+// answer DescribeInstances for an hour, as on EC2, but the admin listing
+// leaves them out (they hold nothing).
 package cloudsim

@@ -55,6 +55,7 @@ func (s *Server) ecsActions() map[string]handler {
 		"CreateRouteEntry":    s.vpcCreateRouteEntry,
 		"DeleteRouteEntry":    s.vpcDeleteRouteEntry,
 		"DescribeRouteTables": s.ecsDescribeRouteTables,
+		"DescribeVRouters":    s.describeVRouters,
 
 		"TagResources":     s.tagResources,
 		"UntagResources":   s.untagResources,
@@ -125,11 +126,7 @@ func imageView(img *imageInfo) obj {
 }
 
 func (s *Server) ecsDescribeImages(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 100)
+	r, number, size, err := c.regionPage(10, 100)
 	if err != nil {
 		return nil, err
 	}

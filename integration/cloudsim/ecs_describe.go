@@ -3,7 +3,6 @@ package cloudsim
 import (
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // publicIPs lists an instance's public address (not the EIP, which has its
@@ -17,7 +16,7 @@ func (inst *instance) publicIPs() []string {
 
 func (s *Server) eipView(inst *instance) obj {
 	v := obj{"AllocationId": "", "IpAddress": "", "Bandwidth": 0, "InternetChargeType": ""}
-	if e := s.st.eips[inst.EIPID]; e != nil {
+	if e := s.st.eips.at(inst.EIPID); e != nil {
 		bw, _ := strconv.Atoi(e.Bandwidth)
 		v = obj{"AllocationId": e.ID, "IpAddress": e.IP, "Bandwidth": bw, "InternetChargeType": e.InternetChargeType}
 	}
@@ -83,7 +82,7 @@ func (s *Server) instanceView(inst *instance) obj {
 		},
 		"EipAddress":     eipv,
 		"OperationLocks": obj{"LockReason": []obj{}},
-		"Tags":           obj{"Tag": tagViews(s.st.tagsOf("instance", inst.ID))},
+		"Tags":           obj{"Tag": tagViews(inst.Tags)},
 		"NetworkInterfaces": obj{"NetworkInterface": []obj{{
 			"NetworkInterfaceId": inst.ENIID, "PrimaryIpAddress": inst.PrivateIP, "MacAddress": inst.MAC, "Type": "Primary",
 			"PrivateIpSets": obj{"PrivateIpSet": []obj{{"PrivateIpAddress": inst.PrivateIP, "Primary": true}}},
@@ -93,11 +92,7 @@ func (s *Server) instanceView(inst *instance) obj {
 }
 
 func (s *Server) ecsDescribeInstances(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 100)
+	r, number, size, err := c.regionPage(10, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -128,49 +123,40 @@ func (s *Server) ecsDescribeInstances(c *callCtx) (obj, error) {
 	if status != "" && !slices.Contains([]string{statusPending, statusStarting, statusRunning, statusStopping, statusStopped}, status) {
 		return nil, newErrorf("InvalidStatus.ValueNotSupported", "The specified Status %q is not valid.", status)
 	}
-	eq := func(param, have string) bool { v := c.p.get(param); return v == "" || v == have }
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var list []*instance
-	for _, inst := range s.st.instances {
-		if inst.RegionID != r.ID || (len(ids) > 0 && !slices.Contains(ids, inst.ID)) {
-			continue
-		}
+	// Newest first, as the service lists them.
+	list := s.st.instances.list(selector{region: r.ID, ids: ids, tags: filterTags, order: newestFirst}, func(inst *instance) bool {
 		if !matchName(c.p.get("InstanceName"), inst.Name) || (status != "" && status != inst.Status) {
-			continue
+			return false
 		}
-		if !eq("VpcId", inst.VpcID) || !eq("VSwitchId", inst.VSwitchID) || !eq("ZoneId", inst.ZoneID) ||
-			!eq("ImageId", inst.ImageID) || !eq("InstanceType", inst.InstanceType) || !eq("KeyPairName", inst.KeyPairName) ||
-			!eq("ResourceGroupId", inst.ResourceGroupID) || !eq("InstanceChargeType", inst.InstanceChargeType) ||
-			!eq("InternetChargeType", inst.InternetChargeType) {
-			continue
+		if !c.p.eq("VpcId", inst.VpcID) || !c.p.eq("VSwitchId", inst.VSwitchID) || !c.p.eq("ZoneId", inst.ZoneID) ||
+			!c.p.eq("ImageId", inst.ImageID) || !c.p.eq("InstanceType", inst.InstanceType) || !c.p.eq("KeyPairName", inst.KeyPairName) ||
+			!c.p.eq("ResourceGroupId", inst.ResourceGroupID) || !c.p.eq("InstanceChargeType", inst.InstanceChargeType) ||
+			!c.p.eq("InternetChargeType", inst.InternetChargeType) {
+			return false
 		}
 		if n := c.p.get("InstanceNetworkType"); n != "" && n != "vpc" {
-			continue
+			return false
 		}
 		if g := c.p.get("SecurityGroupId"); g != "" && !slices.Contains(inst.SecurityGroupIDs, g) {
-			continue
+			return false
 		}
 		if len(privIPs) > 0 && !slices.Contains(privIPs, inst.PrivateIP) {
-			continue
+			return false
 		}
 		if len(pubIPs) > 0 && (inst.PublicIP == "" || !slices.Contains(pubIPs, inst.PublicIP)) {
-			continue
+			return false
 		}
 		if len(eipIPs) > 0 {
-			e := s.st.eips[inst.EIPID]
+			e := s.st.eips.at(inst.EIPID)
 			if e == nil || !slices.Contains(eipIPs, e.IP) {
-				continue
+				return false
 			}
 		}
-		if !s.st.matchTags("instance", inst.ID, filterTags) {
-			continue
-		}
-		list = append(list, inst)
-	}
-	// Newest first, as the service lists them: the creation times swap sides.
-	slices.SortFunc(list, func(a, b *instance) int { return byCreated(b.Created, a.Created, a.ID, b.ID) })
+		return true
+	})
 	// Unlike DescribeSecurityGroups, a paged answer carries an empty NextToken.
 	answer := obj{"TotalCount": len(list), "NextToken": ""}
 	return pageOrToken(c, answer, list, number, size, "Instances", "Instance", s.instanceView)
@@ -206,15 +192,9 @@ func (s *Server) ecsDescribeInstanceStatus(c *callCtx) (obj, error) {
 	ids := c.p.list("InstanceId")
 	zone := c.p.get("ZoneId")
 	filter := func(region string) ([]*instance, error) {
-		var list []*instance
-		for _, inst := range s.st.instances {
-			if inst.RegionID != region || (len(ids) > 0 && !slices.Contains(ids, inst.ID)) || (zone != "" && zone != inst.ZoneID) {
-				continue
-			}
-			list = append(list, inst)
-		}
-		slices.SortFunc(list, func(a, b *instance) int { return strings.Compare(a.ID, b.ID) })
-		return list, nil
+		return s.st.instances.list(selector{region: region, ids: ids, order: byID}, func(inst *instance) bool {
+			return zone == "" || zone == inst.ZoneID
+		}), nil
 	}
 	return describePage(s, c, 10, 50, "InstanceStatuses", "InstanceStatus", filter, func(inst *instance) obj {
 		return obj{"InstanceId": inst.ID, "Status": inst.Status}
@@ -257,7 +237,7 @@ func (s *Server) ecsModifyInstanceAttribute(c *callCtx) (obj, error) {
 	}
 	if groups := c.p.list("SecurityGroupIds"); len(groups) > 0 {
 		for _, g := range groups {
-			sg, err := s.st.groupInRegion(inst.RegionID, g)
+			sg, err := s.st.securityGroups.find(inst.RegionID, g)
 			if err != nil {
 				return nil, err
 			}

@@ -254,7 +254,7 @@ func (s *Server) createInstances(c *callCtx, req *createRequest, legacy bool) ([
 	var sw *vswitch
 	if req.vswitchID != "" {
 		var err error
-		if sw, err = st.vswitchInRegion(req.region.ID, req.vswitchID); err != nil {
+		if sw, err = st.vswitches.find(req.region.ID, req.vswitchID); err != nil {
 			return nil, nil, err
 		}
 		if req.zoneID != "" && req.zoneID != sw.ZoneID {
@@ -267,12 +267,10 @@ func (s *Server) createInstances(c *callCtx, req *createRequest, legacy bool) ([
 		if zone == "" {
 			zone = req.region.Zones[0].ID
 		}
-		for _, cand := range st.vswitches {
-			if cand.RegionID == req.region.ID && cand.ZoneID == zone && cand.IsDefault && st.vpcs[cand.VpcID] != nil && st.vpcs[cand.VpcID].IsDefault {
-				sw = cand
-				break
-			}
-		}
+		sw, _ = st.vswitches.first(func(cand *vswitch) bool {
+			v := st.vpcs.at(cand.VpcID)
+			return cand.RegionID == req.region.ID && cand.ZoneID == zone && cand.IsDefault && v != nil && v.IsDefault
+		})
 		if sw == nil {
 			return nil, nil, newErrorf("InvalidVSwitchId.Necessary", "The VSwitchId is necessary: zone %s has no default VSwitch.", zone)
 		}
@@ -281,7 +279,7 @@ func (s *Server) createInstances(c *callCtx, req *createRequest, legacy bool) ([
 		return nil, nil, newError("IncorrectVSwitchStatus", "The current status of virtual switch does not support this operation.")
 	}
 	for _, g := range req.groupIDs {
-		sg, err := st.groupInRegion(req.region.ID, g)
+		sg, err := st.securityGroups.find(req.region.ID, g)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -294,9 +292,9 @@ func (s *Server) createInstances(c *callCtx, req *createRequest, legacy bool) ([
 	}
 	var keys []string
 	if req.keyPairName != "" {
-		kp := st.keyPairs[keyPairKey(req.region.ID, req.keyPairName)]
-		if kp == nil {
-			return nil, nil, newErrorf("InvalidKeyPairName.NotFound", "The specified KeyPairName %q does not exist in our records.", req.keyPairName)
+		kp, err := st.keyPairs.find(req.region.ID, req.keyPairName)
+		if err != nil {
+			return nil, nil, err
 		}
 		keys = []string{kp.PublicKey}
 	}
@@ -342,10 +340,10 @@ func (s *Server) createInstances(c *callCtx, req *createRequest, legacy bool) ([
 			return nil, nil, err
 		}
 		inst := &instance{
-			ID: id, RegionID: req.region.ID, ZoneID: sw.ZoneID, Name: name, HostName: host, Description: req.description,
+			meta: newMeta(id, req.region.ID, now), ZoneID: sw.ZoneID, Name: name, HostName: host, Description: req.description,
 			ImageID: req.image.ID, InstanceType: req.itype.ID, VpcID: sw.VpcID, VSwitchID: sw.ID,
 			PrivateIP: ip, vswitchIP: ip, SecurityGroupIDs: slices.Clone(req.groupIDs), KeyPairName: req.keyPairName,
-			password: req.password, UserData: req.userData, Status: statusPending, Created: now,
+			password: req.password, UserData: req.userData, Status: statusPending,
 			BandwidthOut: req.bandwidthOut, BandwidthIn: req.bandwidthIn, InternetChargeType: req.internetChargeType,
 			InstanceChargeType: req.chargeType, SystemDisk: req.systemDisk, ResourceGroupID: req.resourceGroupID,
 			DeletionProtection: req.deletionProtection, ENIID: newID("eni", req.region.ID), MAC: randomMAC(), op: 1,
@@ -375,12 +373,8 @@ func (s *Server) createInstances(c *callCtx, req *createRequest, legacy bool) ([
 		})
 	}
 	for _, inst := range out {
-		st.instances[inst.ID] = inst
-		if len(req.tags) > 0 {
-			if err := st.setTags("instance", inst.ID, req.tags); err != nil {
-				return nil, nil, err
-			}
-		}
+		inst.Tags = slices.Clone(req.tags)
+		st.instances.put(inst)
 		if inst.PublicIP != "" {
 			s.exposeLocked(inst.PublicIP, inst.ID)
 		}
@@ -441,15 +435,6 @@ func (s *Server) ecsCreateInstance(c *callCtx) (obj, error) {
 	return obj{"InstanceId": insts[0].ID, "TradePrice": 0, "OrderId": ""}, nil
 }
 
-// instanceInRegion returns the instance or InvalidInstanceId.NotFound.
-func (st *state) instanceInRegion(region, id string) (*instance, error) {
-	inst := st.instances[id]
-	if inst == nil || (region != "" && inst.RegionID != region) {
-		return nil, newErrorf("InvalidInstanceId.NotFound", "The specified InstanceId %q does not exist.", id)
-	}
-	return inst, nil
-}
-
 // instanceCall reads RegionId (optional for these actions: the instance ID
 // is global) and InstanceId, and returns the instance under the lock, which
 // the caller must release.
@@ -463,7 +448,7 @@ func (s *Server) instanceCall(c *callCtx) (*instance, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	inst, err := s.st.instanceInRegion(region, id)
+	inst, err := s.st.instances.find(region, id)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
@@ -544,13 +529,9 @@ func (s *Server) ecsDeleteInstance(c *callCtx) (obj, error) {
 		s.mu.Unlock()
 		return nil, newErrorf("InvalidOperation.DeletionProtection", "Instance %s has deletion protection; turn it off with ModifyInstanceAttribute first.", inst.ID)
 	}
-	for _, rt := range s.st.routeTables {
-		for _, e := range rt.Entries {
-			if e.NextHopID == inst.ID {
-				s.mu.Unlock()
-				return nil, newErrorf("DependencyViolation.RouteEntry", "Specified instance is used by route entry %s (%s) of route table %s; delete the route entry first.", e.ID, e.Dest, rt.ID)
-			}
-		}
+	if err := s.st.instances.deletable(inst); err != nil {
+		s.mu.Unlock()
+		return nil, err
 	}
 	if err := c.dryRun(); err != nil {
 		s.mu.Unlock()
@@ -571,25 +552,24 @@ func (s *Server) ecsDeleteInstance(c *callCtx) (obj, error) {
 func (s *Server) removeInstanceLocked(inst *instance) {
 	st := s.st
 	inst.op++
-	delete(st.instances, inst.ID)
+	st.instances.remove(inst)
 	s.ips.Delete(inst.ID)
-	if sw := st.vswitches[inst.VSwitchID]; sw != nil {
+	if sw := st.vswitches.at(inst.VSwitchID); sw != nil {
 		sw.releaseIP(inst.vswitchIP)
 	}
 	if inst.PublicIP != "" {
 		s.unexposeLocked(inst.PublicIP)
 		st.publicAddrs.give(inst.PublicIP)
 	}
-	if e := st.eips[inst.EIPID]; e != nil {
+	if e := st.eips.at(inst.EIPID); e != nil {
 		s.unexposeLocked(e.IP)
 		e.Status, e.InstanceID, e.InstanceType = "Available", "", ""
 	}
-	for _, lb := range st.loadBalancers {
+	for _, lb := range st.loadBalancers.all() {
 		before := len(lb.backends)
 		lb.backends = slices.DeleteFunc(lb.backends, func(b *backendServer) bool { return b.ServerID == inst.ID })
 		if len(lb.backends) != before {
 			lb.refreshTargetsLocked()
 		}
 	}
-	st.dropResource("instance", inst.ID)
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -35,14 +34,11 @@ func fingerprintOf(pub ssh.PublicKey) string {
 }
 
 func (s *Server) checkNewKeyPair(c *callCtx) (*regionInfo, string, []tag, error) {
-	r, err := c.region()
+	r, args, err := c.regionWith("KeyPairName")
 	if err != nil {
 		return nil, "", nil, err
 	}
-	name, err := c.p.required("KeyPairName")
-	if err != nil {
-		return nil, "", nil, err
-	}
+	name := args[0]
 	if !keyPairNamePattern.MatchString(name) {
 		return nil, "", nil, newErrorf("InvalidKeyPairName.Malformed", "The specified KeyPairName %q is not valid: 2-128 characters, starting with a letter.", name)
 	}
@@ -56,21 +52,20 @@ func (s *Server) checkNewKeyPair(c *callCtx) (*regionInfo, string, []tag, error)
 func (s *Server) addKeyPair(c *callCtx, r *regionInfo, name string, pub ssh.PublicKey, tags []tag) (*keyPair, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.st.keyPairs[keyPairKey(r.ID, name)]; ok {
+	if s.st.keyPairs.has(keyPairKey(r.ID, name)) {
 		return nil, newErrorf("KeyPair.AlreadyExist", "The key pair %q already exist.", name)
 	}
 	kp := &keyPair{
-		Name: name, ID: name, RegionID: r.ID, Fingerprint: fingerprintOf(pub),
+		meta: newMeta(name, r.ID, time.Now().UTC()), Name: name, Fingerprint: fingerprintOf(pub),
 		PublicKey:       strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))),
-		ResourceGroupID: c.p.get("ResourceGroupId"), Created: time.Now().UTC(),
+		ResourceGroupID: c.p.get("ResourceGroupId"),
 	}
+	kp.key = keyPairKey(r.ID, name)
+	kp.Tags = tags
 	if kp.ResourceGroupID == "" {
 		kp.ResourceGroupID = s.st.defaultResourceGroup
 	}
-	if err := s.st.setTags("keypair", keyPairKey(r.ID, name), tags); err != nil {
-		return nil, err
-	}
-	s.st.keyPairs[keyPairKey(r.ID, name)] = kp
+	s.st.keyPairs.put(kp)
 	return kp, nil
 }
 
@@ -129,26 +124,15 @@ func (s *Server) ecsDescribeKeyPairs(c *callCtx) (obj, error) {
 		}
 		name := c.p.get("KeyPairName")
 		fp := c.p.get("KeyPairFingerPrint")
-		var list []*keyPair
-		for _, kp := range s.st.keyPairs {
-			if kp.RegionID != region || !matchName(name, kp.Name) || (fp != "" && fp != kp.Fingerprint) {
-				continue
-			}
-			if g := c.p.get("ResourceGroupId"); g != "" && g != kp.ResourceGroupID {
-				continue
-			}
-			if !s.st.matchTags("keypair", keyPairKey(kp.RegionID, kp.Name), filterTags) {
-				continue
-			}
-			list = append(list, kp)
-		}
-		slices.SortFunc(list, func(a, b *keyPair) int { return strings.Compare(a.Name, b.Name) })
-		return list, nil
+		return s.st.keyPairs.list(selector{region: region, tags: filterTags, order: byID}, func(kp *keyPair) bool {
+			g := c.p.get("ResourceGroupId")
+			return matchName(name, kp.Name) && (fp == "" || fp == kp.Fingerprint) && (g == "" || g == kp.ResourceGroupID)
+		}), nil
 	}
 	return describePage(s, c, 10, 50, "KeyPairs", "KeyPair", filter, func(kp *keyPair) obj {
 		v := obj{
 			"KeyPairName": kp.Name, "KeyPairFingerPrint": kp.Fingerprint, "CreationTime": apiMinute(kp.Created),
-			"ResourceGroupId": kp.ResourceGroupID, "Tags": obj{"Tag": tagViews(s.st.tagsOf("keypair", keyPairKey(kp.RegionID, kp.Name)))},
+			"ResourceGroupId": kp.ResourceGroupID, "Tags": obj{"Tag": tagViews(kp.Tags)},
 		}
 		if withPub {
 			v["PublicKey"] = kp.PublicKey
@@ -177,9 +161,8 @@ func (s *Server) ecsDeleteKeyPairs(c *callCtx) (obj, error) {
 	// Names that do not exist are skipped, as the service does; instances
 	// keep their KeyPairName.
 	for _, n := range names {
-		if _, ok := s.st.keyPairs[keyPairKey(r.ID, n)]; ok {
-			delete(s.st.keyPairs, keyPairKey(r.ID, n))
-			s.st.dropResource("keypair", keyPairKey(r.ID, n))
+		if kp := s.st.keyPairs.at(keyPairKey(r.ID, n)); kp != nil {
+			s.st.keyPairs.remove(kp)
 		}
 	}
 	return obj{}, nil

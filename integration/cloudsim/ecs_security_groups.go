@@ -31,50 +31,29 @@ func (s *Server) ecsCreateSecurityGroup(c *callCtx) (obj, error) {
 	defer s.mu.Unlock()
 	vpcID := c.p.get("VpcId")
 	if vpcID != "" {
-		if _, err := s.st.vpcInRegion(r.ID, vpcID); err != nil {
+		if _, err := s.st.vpcs.find(r.ID, vpcID); err != nil {
 			return nil, err
 		}
 	}
 	sg := &securityGroup{
-		ID: newID("sg", r.ID), RegionID: r.ID, Name: name, Description: c.p.get("Description"),
-		VpcID: vpcID, Type: typ, ResourceGroupID: c.p.get("ResourceGroupId"), Created: time.Now().UTC(),
+		meta: newMeta(newID("sg", r.ID), r.ID, time.Now().UTC()), Name: name, Description: c.p.get("Description"),
+		VpcID: vpcID, Type: typ, ResourceGroupID: c.p.get("ResourceGroupId"),
 	}
+	sg.Tags = tags
 	if sg.ResourceGroupID == "" {
 		sg.ResourceGroupID = s.st.defaultResourceGroup
 	}
-	if err := s.st.setTags("securitygroup", sg.ID, tags); err != nil {
-		return nil, err
-	}
-	s.st.securityGroups[sg.ID] = sg
+	s.st.securityGroups.put(sg)
 	return obj{"SecurityGroupId": sg.ID}, nil
-}
-
-// groupInRegion returns the security group or InvalidSecurityGroupId.NotFound.
-func (st *state) groupInRegion(region, id string) (*securityGroup, error) {
-	sg := st.securityGroups[id]
-	if sg == nil || sg.RegionID != region {
-		return nil, newErrorf("InvalidSecurityGroupId.NotFound", "The specified SecurityGroupId %q does not exist in region %s.", id, region)
-	}
-	return sg, nil
 }
 
 // groupMembers counts the instances in a security group.
 func (st *state) groupMembers(id string) int {
-	n := 0
-	for _, inst := range st.instances {
-		if slices.Contains(inst.SecurityGroupIDs, id) {
-			n++
-		}
-	}
-	return n
+	return st.instances.count(func(inst *instance) bool { return slices.Contains(inst.SecurityGroupIDs, id) })
 }
 
 func (s *Server) ecsDescribeSecurityGroups(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(10, 50)
+	r, number, size, err := c.regionPage(10, 50)
 	if err != nil {
 		return nil, err
 	}
@@ -96,29 +75,10 @@ func (s *Server) ecsDescribeSecurityGroups(c *callCtx) (obj, error) {
 	name := c.p.get("SecurityGroupName")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var list []*securityGroup
-	for _, sg := range s.st.securityGroups {
-		if sg.RegionID != r.ID || (len(ids) > 0 && !slices.Contains(ids, sg.ID)) {
-			continue
-		}
-		if v := c.p.get("VpcId"); v != "" && v != sg.VpcID {
-			continue
-		}
-		if name != "" && !(sg.Name == name || (fuzzy && strings.Contains(sg.Name, name))) {
-			continue
-		}
-		if t := c.p.get("SecurityGroupType"); t != "" && t != sg.Type {
-			continue
-		}
-		if g := c.p.get("ResourceGroupId"); g != "" && g != sg.ResourceGroupID {
-			continue
-		}
-		if !s.st.matchTags("securitygroup", sg.ID, filterTags) {
-			continue
-		}
-		list = append(list, sg)
-	}
-	slices.SortFunc(list, func(a, b *securityGroup) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
+	list := s.st.securityGroups.list(selector{region: r.ID, ids: ids, tags: filterTags}, func(sg *securityGroup) bool {
+		return c.p.eq("VpcId", sg.VpcID) && c.p.eq("SecurityGroupType", sg.Type) && c.p.eq("ResourceGroupId", sg.ResourceGroupID) &&
+			(name == "" || sg.Name == name || (fuzzy && strings.Contains(sg.Name, name)))
+	})
 	answer := obj{"RegionId": r.ID, "TotalCount": len(list)}
 	return pageOrToken(c, answer, list, number, size, "SecurityGroups", "SecurityGroup", func(sg *securityGroup) obj {
 		n := s.st.groupMembers(sg.ID)
@@ -127,7 +87,7 @@ func (s *Server) ecsDescribeSecurityGroups(c *callCtx) (obj, error) {
 			"SecurityGroupType": sg.Type, "VpcId": sg.VpcID, "CreationTime": apiTime(sg.Created),
 			"EcsCount": n, "AvailableInstanceAmount": maxInstancesPerGroup - n, "RuleCount": len(sg.Rules),
 			"ResourceGroupId": sg.ResourceGroupID, "ServiceManaged": false,
-			"Tags": obj{"Tag": tagViews(s.st.tagsOf("securitygroup", sg.ID))},
+			"Tags": obj{"Tag": tagViews(sg.Tags)},
 		}
 	})
 }
@@ -152,21 +112,18 @@ func capitalize(s string) string {
 }
 
 func (s *Server) ecsDescribeSecurityGroupAttribute(c *callCtx) (obj, error) {
-	r, err := c.region()
+	r, args, err := c.regionWith("SecurityGroupId")
 	if err != nil {
 		return nil, err
 	}
-	id, err := c.p.required("SecurityGroupId")
-	if err != nil {
-		return nil, err
-	}
+	id := args[0]
 	dir, err := c.p.oneOf("Direction", "all", "all", "ingress", "egress")
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sg, err := s.st.groupInRegion(r.ID, id)
+	sg, err := s.st.securityGroups.find(r.ID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -288,14 +245,11 @@ func sameRule(a, b *sgRule) bool {
 // as the service does.
 func (s *Server) sgRuleAction(direction string, add bool) handler {
 	return func(c *callCtx) (obj, error) {
-		r, err := c.region()
+		r, args, err := c.regionWith("SecurityGroupId")
 		if err != nil {
 			return nil, err
 		}
-		id, err := c.p.required("SecurityGroupId")
-		if err != nil {
-			return nil, err
-		}
+		id := args[0]
 		var rules []*sgRule
 		if perms := c.p.structs("Permissions"); len(perms) > 0 {
 			for _, m := range perms {
@@ -316,14 +270,14 @@ func (s *Server) sgRuleAction(direction string, add bool) handler {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		sg, err := s.st.groupInRegion(r.ID, id)
+		sg, err := s.st.securityGroups.find(r.ID, id)
 		if err != nil {
 			return nil, err
 		}
 		for _, rule := range rules {
 			for _, ref := range []string{rule.SourceGroupID, rule.DestGroupID} {
 				if ref != "" && add {
-					if _, err := s.st.groupInRegion(r.ID, ref); err != nil {
+					if _, err := s.st.securityGroups.find(r.ID, ref); err != nil {
 						return nil, err
 					}
 				}
@@ -355,34 +309,16 @@ func (s *Server) sgRuleAction(direction string, add bool) handler {
 }
 
 func (s *Server) ecsDeleteSecurityGroup(c *callCtx) (obj, error) {
-	r, err := c.region()
+	r, args, err := c.regionWith("SecurityGroupId")
 	if err != nil {
 		return nil, err
 	}
-	id, err := c.p.required("SecurityGroupId")
-	if err != nil {
-		return nil, err
-	}
+	id := args[0]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sg := s.st.securityGroups[id]
+	sg := s.st.securityGroups.at(id)
 	if sg == nil || sg.RegionID != r.ID {
 		return nil, newErrorf("InvalidSecurityGroup.NotFound", "The specified security group %q is not found.", id)
 	}
-	if n := s.st.groupMembers(id); n > 0 {
-		return nil, newErrorf("DependencyViolation", "There is still instance(s) in the specified security group: %d instance(s) use %s.", n, id)
-	}
-	for _, other := range s.st.securityGroups {
-		if other.ID == id {
-			continue
-		}
-		for _, rule := range other.Rules {
-			if rule.SourceGroupID == id || rule.DestGroupID == id {
-				return nil, newErrorf("DependencyViolation", "The specified security group has been authorized in another one (%s).", other.ID)
-			}
-		}
-	}
-	delete(s.st.securityGroups, id)
-	s.st.dropResource("securitygroup", id)
-	return obj{}, nil
+	return obj{}, s.st.securityGroups.removeChecked(sg)
 }

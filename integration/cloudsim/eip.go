@@ -122,14 +122,14 @@ func (s *Server) allocateEip(c *callCtx) (*eip, error) {
 		return nil, newErrorf("QuotaExceeded.Eip", "No EIP address is left: %v", err)
 	}
 	e := &eip{
-		ID: newID("eip", r.ID), IP: ip, RegionID: r.ID, Bandwidth: bw, InternetChargeType: ict, ISP: isp,
+		meta: newMeta(newID("eip", r.ID), r.ID, time.Now().UTC()), IP: ip, Bandwidth: bw, InternetChargeType: ict, ISP: isp,
 		Status: "Available", Name: c.p.get("Name"), Description: c.p.get("Description"),
-		ResourceGroupID: c.p.get("ResourceGroupId"), Created: time.Now().UTC(),
+		ResourceGroupID: c.p.get("ResourceGroupId"),
 	}
 	if e.ResourceGroupID == "" {
 		e.ResourceGroupID = s.st.defaultResourceGroup
 	}
-	s.st.eips[e.ID] = e
+	s.st.eips.put(e)
 	return e, nil
 }
 
@@ -149,17 +149,9 @@ func (s *Server) vpcAllocateEipAddress(c *callCtx) (obj, error) {
 	return obj{"AllocationId": e.ID, "EipAddress": e.IP, "ResourceGroupId": e.ResourceGroupID, "OrderId": 0}, nil
 }
 
-func (st *state) eipInRegion(region, id string) (*eip, error) {
-	e := st.eips[id]
-	if e == nil || (region != "" && e.RegionID != region) {
-		return nil, newErrorf("InvalidAllocationId.NotFound", "Specified allocation ID of EIP %q does not exist.", id)
-	}
-	return e, nil
-}
-
 // eipCall reads RegionId and AllocationId; it returns with s.mu held.
 func (s *Server) eipCall(c *callCtx) (*eip, error) {
-	return regionalCall(s, c, "AllocationId", (*state).eipInRegion)
+	return regionalCall(s, c, "AllocationId", eipsOf)
 }
 
 // settleEip ends a transitional EIP state after network_time.
@@ -174,7 +166,7 @@ func (s *Server) settleEip(id, from, to string) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if e := s.st.eips[id]; e != nil && e.Status == from {
+		if e := s.st.eips.at(id); e != nil && e.Status == from {
 			e.Status = to
 		}
 	})
@@ -197,7 +189,7 @@ func (s *Server) eipAssociate(c *callCtx) (obj, error) {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	inst, err := s.st.instanceInRegion(e.RegionID, instID)
+	inst, err := s.st.instances.find(e.RegionID, instID)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +232,7 @@ func (s *Server) eipUnassociate(c *callCtx) (obj, error) {
 	if e.InstanceID != instID {
 		return nil, newErrorf("InvalidInstanceId.NotFound", "EIP %s is not associated with instance %s.", e.ID, instID)
 	}
-	if inst := s.st.instances[instID]; inst != nil {
+	if inst := s.st.instances.at(instID); inst != nil {
 		inst.EIPID = ""
 	}
 	s.unexposeLocked(e.IP)
@@ -262,9 +254,8 @@ func (s *Server) eipRelease(c *callCtx) (obj, error) {
 	if e.Status != "Available" {
 		return nil, newErrorf("IncorrectEipStatus", "The current status of the EIP does not support this operation: %s is %s; unassociate it before releasing.", e.ID, e.Status)
 	}
-	delete(s.st.eips, e.ID)
+	s.st.eips.remove(e)
 	s.st.publicAddrs.give(e.IP)
-	s.st.dropResource("eip", e.ID)
 	return obj{}, nil
 }
 
@@ -282,34 +273,11 @@ func (s *Server) filterEips(c *callCtx, region string) ([]*eip, error) {
 	if err != nil {
 		return nil, err
 	}
-	var list []*eip
-	for _, e := range s.st.eips {
-		if e.RegionID != region || (len(ids) > 0 && !slices.Contains(ids, e.ID)) || (len(addrs) > 0 && !slices.Contains(addrs, e.IP)) {
-			continue
-		}
-		if v := c.p.get("Status"); v != "" && v != e.Status {
-			continue
-		}
-		if v := c.p.get("AssociatedInstanceId"); v != "" && v != e.InstanceID {
-			continue
-		}
-		if v := c.p.get("AssociatedInstanceType"); v != "" && v != e.InstanceType {
-			continue
-		}
-		if v := c.p.get("EipName"); v != "" && v != e.Name {
-			continue
-		}
-		if v := c.p.get("ResourceGroupId"); v != "" && v != e.ResourceGroupID {
-			continue
-		}
-		if !s.st.matchTags("eip", e.ID, filterTags) {
-			continue
-		}
-		list = append(list, e)
-	}
-	// Newest first: the creation times swap sides, the IDs do not.
-	slices.SortFunc(list, func(a, b *eip) int { return byCreated(b.Created, a.Created, a.ID, b.ID) })
-	return list, nil
+	return s.st.eips.list(selector{region: region, ids: ids, tags: filterTags, order: newestFirst}, func(e *eip) bool {
+		return (len(addrs) == 0 || slices.Contains(addrs, e.IP)) && c.p.eq("Status", e.Status) &&
+			c.p.eq("AssociatedInstanceId", e.InstanceID) && c.p.eq("AssociatedInstanceType", e.InstanceType) &&
+			c.p.eq("EipName", e.Name) && c.p.eq("ResourceGroupId", e.ResourceGroupID)
+	}), nil
 }
 
 func (s *Server) describeEips(c *callCtx, view func(*eip) obj) (obj, error) {
@@ -334,7 +302,7 @@ func (s *Server) vpcDescribeEipAddresses(c *callCtx) (obj, error) {
 		v := ecsEipView(e)
 		delete(v, "OperationLocks")
 		privateIP, instRegion := "", ""
-		if inst := s.st.instances[e.InstanceID]; inst != nil {
+		if inst := s.st.instances.at(e.InstanceID); inst != nil {
 			privateIP, instRegion = inst.PrivateIP, inst.RegionID
 		}
 		extra := obj{
@@ -346,7 +314,7 @@ func (s *Server) vpcDescribeEipAddresses(c *callCtx) (obj, error) {
 			"OperationLocks":          obj{"LockReason": []obj{}},
 			"AvailableRegions":        obj{"AvailableRegion": []string{e.RegionID}},
 			"SecurityProtectionTypes": obj{"SecurityProtectionType": []string{}},
-			"Tags":                    obj{"Tag": tagViews(s.st.tagsOf("eip", e.ID))},
+			"Tags":                    obj{"Tag": tagViews(e.Tags)},
 		}
 		for k, val := range extra {
 			v[k] = val

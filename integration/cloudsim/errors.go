@@ -128,8 +128,11 @@ var errorTable = map[string]APIError{
 
 // newError returns the APIError for code, with msg replacing the table's
 // message when given. Codes missing from the table answer 400.
-func newError(code, msg string) *APIError {
-	e, ok := errorTable[code]
+func newError(code, msg string) *APIError { return tableError(errorTable, code, msg) }
+
+// tableError looks code up in a product's error table.
+func tableError(table map[string]APIError, code, msg string) *APIError {
+	e, ok := table[code]
 	if !ok {
 		e = APIError{Status: http.StatusBadRequest}
 	}

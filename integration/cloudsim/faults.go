@@ -80,8 +80,8 @@ type Failure struct {
 	Nth         int     `json:"nth,omitempty"`
 	Probability float64 `json:"probability,omitempty"`
 	Times       int     `json:"times,omitempty"`
-	// Code is the error code (default ServiceUnavailable). Status and Message
-	// default to the code's documented ones.
+	// Code is the error code (default ServiceUnavailable; Unavailable for
+	// EC2). Status and Message default to the code's documented ones.
 	Code    string `json:"code,omitempty"`
 	Status  int    `json:"status,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -231,11 +231,17 @@ func (fs *faultState) inject(product, action string) *APIError {
 			continue
 		}
 		fs.fired[i]++
-		code := fl.Code
+		code, errorOf := fl.Code, newError
+		if strings.EqualFold(product, "Ec2") {
+			errorOf = ec2Error
+			if code == "" {
+				code = "Unavailable"
+			}
+		}
 		if code == "" {
 			code = "ServiceUnavailable"
 		}
-		e := newError(code, fl.Message)
+		e := errorOf(code, fl.Message)
 		if fl.Status != 0 {
 			e.Status = fl.Status
 		}

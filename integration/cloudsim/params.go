@@ -29,6 +29,9 @@ func (p params) get(name string) string {
 
 func (p params) has(name string) bool { return p.get(name) != "" }
 
+// eq is an equality filter: true when the parameter is absent or equals have.
+func (p params) eq(name, have string) bool { v := p.get(name); return v == "" || v == have }
+
 // required returns a parameter or MissingParameter.
 func (p params) required(name string) (string, error) {
 	v := strings.TrimSpace(p.get(name))
@@ -262,12 +265,12 @@ func matchName(pattern, name string) bool {
 }
 
 // regionalCall reads RegionId and the ID parameter param, and looks the
-// resource up with find under s.mu; on success it returns with s.mu held, for
-// the caller to release. find takes the state as an argument because a reset
-// replaces s.st.
-func regionalCall[T any](s *Server, c *callCtx, param string, find func(st *state, region, id string) (T, error)) (T, error) {
+// resource up in the table of_ picks under s.mu; on success it returns with
+// s.mu held, for the caller to release. of_ takes the state as an argument
+// because a reset replaces s.st.
+func regionalCall[T record](s *Server, c *callCtx, param string, of_ func(st *state) *table[T]) (T, error) {
 	var zero T
-	r, err := c.region()
+	region, err := c.regionUnlessOptional()
 	if err != nil {
 		return zero, err
 	}
@@ -276,7 +279,7 @@ func regionalCall[T any](s *Server, c *callCtx, param string, find func(st *stat
 		return zero, err
 	}
 	s.mu.Lock()
-	v, err := find(s.st, r.ID, id)
+	v, err := of_(s.st).find(region, id)
 	if err != nil {
 		s.mu.Unlock()
 		return zero, err
@@ -308,8 +311,8 @@ func describePage[T any](s *Server, c *callCtx, defSize, maxSize int, outer, inn
 }
 
 // views renders items; an empty list stays [] in the answer.
-func views[T any](items []T, view func(T) obj) []obj {
-	out := make([]obj, 0, len(items))
+func views[T, V any](items []T, view func(T) V) []V {
+	out := make([]V, 0, len(items))
 	for _, it := range items {
 		out = append(out, view(it))
 	}

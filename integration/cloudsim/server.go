@@ -26,6 +26,10 @@ type Config struct {
 	// accepts; random ones are made when empty.
 	AccessKeyID     string
 	AccessKeySecret string
+	// AWSAccessKeyID and AWSSecretAccessKey are the AWS credentials the EC2
+	// endpoint accepts; random ones are made when empty.
+	AWSAccessKeyID     string
+	AWSSecretAccessKey string
 	// Backend runs the hosts behind instances; default NewNoneBackend().
 	Backend InstanceBackend
 	// Faults are the initial fault and timing settings; default DefaultFaults().
@@ -47,6 +51,8 @@ type Server struct {
 	backend  InstanceBackend
 	secrets  map[string]string
 	products map[string]*product // by Version
+	ec2      *ec2Product
+	imds     *imdsState
 
 	ln    net.Listener
 	httpd *http.Server
@@ -68,6 +74,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed bool
+}
+
+// ec2Product is the EC2 Query API.
+type ec2Product struct {
+	actions map[string]ec2Handler
 }
 
 // product is one API product of the simulator.
@@ -110,6 +121,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.AccessKeyID = "LTAI5t" + strings.ToUpper(randomID(4)) + randomID(12)
 		cfg.AccessKeySecret = randomID(30)
 	}
+	if (cfg.AWSAccessKeyID == "") != (cfg.AWSSecretAccessKey == "") {
+		return nil, errors.New("cloudsim: give both an AWS access key ID and secret access key, or neither for random ones")
+	}
+	if cfg.AWSAccessKeyID == "" {
+		cfg.AWSAccessKeyID = "AKIA" + strings.ToUpper(randomID(16))
+		cfg.AWSSecretAccessKey = randomID(40)
+	}
 	if cfg.Backend == nil {
 		cfg.Backend = NewNoneBackend()
 	}
@@ -146,6 +164,8 @@ func New(cfg Config) (*Server, error) {
 		"2016-04-28": {Name: "Vpc", Version: "2016-04-28", Host: "vpc", actions: s.vpcActions()},
 		"2014-05-15": {Name: "Slb", Version: "2014-05-15", Host: "slb", actions: s.slbActions()},
 	}
+	s.ec2 = &ec2Product{actions: s.ec2Actions()}
+	s.imds = newIMDS()
 	return s, nil
 }
 
@@ -158,7 +178,14 @@ func (s *Server) Start() error {
 	s.ln = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc("/admin/", s.serveAdmin)
-	mux.HandleFunc("/", s.serveAPI)
+	mux.HandleFunc("/latest/", s.serveIMDS)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if isEC2(r) {
+			s.serveEC2(w, r)
+			return
+		}
+		s.serveAPI(w, r)
+	})
 	s.httpd = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	s.wg.Go(func() {
 		if err := s.httpd.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -187,6 +214,19 @@ func (s *Server) Domain() string { return s.ln.Addr().String() }
 
 // Endpoint is the API base URL, "http://127.0.0.1:PORT".
 func (s *Server) Endpoint() string { return "http://" + s.Domain() }
+
+// EC2Endpoint is the EC2 Query API's base URL (an AWS SDK's BaseEndpoint):
+// the API port, which tells EC2 requests by their SigV4 signature.
+func (s *Server) EC2Endpoint() string { return s.Endpoint() }
+
+// IMDSEndpoint is the instance metadata service's base URL, for
+// AWS_EC2_METADATA_SERVICE_ENDPOINT.
+func (s *Server) IMDSEndpoint() string { return s.Endpoint() }
+
+// AWSCredentials returns the AWS access key pair the EC2 endpoint accepts.
+func (s *Server) AWSCredentials() (accessKeyID, secretAccessKey string) {
+	return s.cfg.AWSAccessKeyID, s.cfg.AWSSecretAccessKey
+}
 
 // AdminURL is the admin API base URL, "http://127.0.0.1:PORT/admin".
 func (s *Server) AdminURL() string { return s.Endpoint() + "/admin" }
@@ -254,6 +294,7 @@ func (s *Server) Reset(ctx context.Context) error {
 	s.faults.set(s.initialFaults)
 	s.calls.reset()
 	s.nonces.reset()
+	s.imds.reset()
 	return err
 }
 
@@ -261,11 +302,16 @@ func (s *Server) Reset(ctx context.Context) error {
 func (s *Server) wipe(ctx context.Context) error {
 	s.mu.Lock()
 	var ids []string
-	for id, inst := range s.st.instances {
-		ids = append(ids, id)
+	for _, inst := range s.st.instances.all() {
+		ids = append(ids, inst.ID)
 		inst.op++
 	}
-	for _, lb := range s.st.loadBalancers {
+	for _, inst := range s.st.ec2.instances.all() {
+		ids = append(ids, inst.ID)
+		inst.op++
+	}
+	s.st.ec2.instances.rows = map[string]*ec2Instance{}
+	for _, lb := range s.st.loadBalancers.all() {
 		for _, l := range lb.listeners {
 			l.stop()
 		}
@@ -274,7 +320,7 @@ func (s *Server) wipe(ctx context.Context) error {
 		f.close()
 		delete(s.forwarders, ip)
 	}
-	s.st.instances = map[string]*instance{}
+	s.st.instances.rows = map[string]*instance{}
 	s.mu.Unlock()
 
 	var errs []error
@@ -299,14 +345,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	format := "JSON"
 	productName := "Ecs"
 	fail := func(e *APIError, injected bool) {
-		call.Status, call.Code, call.Injected = e.Status, e.Code, injected
-		s.calls.record(call)
-		level := slog.LevelInfo
-		if e.Status >= 500 {
-			level = slog.LevelWarn
-		}
-		s.log.Log(r.Context(), level, "cloudsim: API error", "product", call.Product, "action", call.Action,
-			"code", e.Code, "status", e.Status, "request_id", requestID, "injected", injected)
+		s.recordFailure(r, &call, e, injected)
 		writeAnswer(w, e.Status, format, "Error", errorBody(e, requestID, r.Host, productName))
 	}
 
@@ -378,12 +417,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	c := &callCtx{s: s, ctx: r.Context(), product: prod, action: call.Action, p: p, requestID: requestID, host: r.Host}
 	answer, err := s.invoke(c, h)
 	if err != nil {
-		var ae *APIError
-		if !errors.As(err, &ae) {
-			s.log.Error("cloudsim: action failed", "action", call.Action, "request_id", requestID, "err", err)
-			ae = newError("InternalError", "")
-		}
-		fail(ae, false)
+		fail(s.asAPIError(err, &call, newError), false)
 		return
 	}
 	answer["RequestId"] = requestID
@@ -391,6 +425,30 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.calls.record(call)
 	s.log.Debug("cloudsim: API call", "product", prod.Name, "action", call.Action, "request_id", requestID)
 	writeAnswer(w, http.StatusOK, format, call.Action+"Response", answer)
+}
+
+// asAPIError is the answer for a handler's error: an APIError as it is,
+// anything else (a bug or a host problem) logged and answered InternalError
+// from the product's table.
+func (s *Server) asAPIError(err error, call *Call, errorOf func(code, msg string) *APIError) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	s.log.Error("cloudsim: action failed", "product", call.Product, "action", call.Action, "request_id", call.RequestID, "err", err)
+	return errorOf("InternalError", "")
+}
+
+// recordFailure logs an error answer and records it in the call log.
+func (s *Server) recordFailure(r *http.Request, call *Call, e *APIError, injected bool) {
+	call.Status, call.Code, call.Injected = e.Status, e.Code, injected
+	s.calls.record(*call)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.Log(r.Context(), level, "cloudsim: API error", "product", call.Product, "action", call.Action,
+		"code", e.Code, "status", e.Status, "request_id", call.RequestID, "injected", injected)
 }
 
 // invoke runs a handler, honouring ClientToken: the same token with the same
@@ -434,10 +492,13 @@ func (s *Server) invoke(c *callCtx, h handler) (obj, error) {
 }
 
 // fingerprint digests the action parameters (not the gateway's).
-func fingerprint(p params) string {
+func fingerprint(p params) string { return fingerprintExcept(p, commonParams) }
+
+// fingerprintExcept digests the parameters but those in skip.
+func fingerprintExcept(p params, skip []string) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
-		if !slices.Contains(commonParams, k) {
+		if !slices.Contains(skip, k) {
 			keys = append(keys, k)
 		}
 	}
@@ -460,6 +521,59 @@ func (c *callCtx) region() (*regionInfo, error) {
 		return nil, newErrorf("InvalidRegionId.NotFound", "The specified RegionId %q does not exist.", id)
 	}
 	return r, nil
+}
+
+// regionOptional lists the actions whose API reference takes RegionId as
+// optional although the action is regional: the resource ID determines the
+// region, and older SDKs send none.
+var regionOptional = map[string]bool{
+	"Ecs/AssociateEipAddress":           true,
+	"Ecs/UnassociateEipAddress":         true,
+	"Ecs/ReleaseEipAddress":             true,
+	"Ecs/DescribeRouteTables":           true,
+	"Slb/DescribeLoadBalancerAttribute": true,
+}
+
+// regionUnlessOptional reads RegionId: required, or for the actions of
+// regionOptional "" (any region) when absent. A given RegionId must be known.
+func (c *callCtx) regionUnlessOptional() (string, error) {
+	if regionOptional[c.product.Name+"/"+c.action] && c.p.get("RegionId") == "" {
+		return "", nil
+	}
+	r, err := c.region()
+	if err != nil {
+		return "", err
+	}
+	return r.ID, nil
+}
+
+// regionWith reads RegionId, then each of the named required parameters in
+// order, and returns their values in that order.
+func (c *callCtx) regionWith(names ...string) (*regionInfo, []string, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, nil, err
+	}
+	vals := make([]string, len(names))
+	for i, n := range names {
+		if vals[i], err = c.p.required(n); err != nil {
+			return nil, nil, err
+		}
+	}
+	return r, vals, nil
+}
+
+// regionPage reads RegionId, then PageNumber and PageSize.
+func (c *callCtx) regionPage(defSize, maxSize int) (*regionInfo, int, int, error) {
+	r, err := c.region()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	number, size, err := c.p.pageArgs(defSize, maxSize)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return r, number, size, nil
 }
 
 // dryRun answers DryRunOperation when the call asked for a dry run; handlers

@@ -13,13 +13,13 @@ import (
 // 127.101.0.0/16, whatever its AddressType: clients on this machine reach its
 // listeners there.
 type loadBalancer struct {
-	ID, RegionID, Name, Address, AddressType, NetworkType string
-	VpcID, VSwitchID, Status, Spec, InternetChargeType    string
-	MasterZoneID, SlaveZoneID, ResourceGroupID            string
-	Bandwidth                                             int
-	Created                                               time.Time
-	backends                                              []*backendServer
-	listeners                                             map[int]*listener
+	meta
+	Name, Address, AddressType, NetworkType            string
+	VpcID, VSwitchID, Status, Spec, InternetChargeType string
+	MasterZoneID, SlaveZoneID, ResourceGroupID         string
+	Bandwidth                                          int
+	backends                                           []*backendServer
+	listeners                                          map[int]*listener
 
 	s *Server
 }
@@ -79,8 +79,8 @@ func (s *Server) slbActions() map[string]handler {
 		"TagResources":     s.tagResources,
 		"UntagResources":   s.untagResources,
 		"ListTagResources": s.listTagResources,
-		"AddTags":          s.slbAddTags,
-		"RemoveTags":       s.slbRemoveTags,
+		"AddTags":          s.slbTagAction(slbAddTags),
+		"RemoveTags":       s.slbTagAction(slbRemoveTags),
 		"DescribeTags":     s.slbDescribeTags,
 	}
 }
@@ -141,10 +141,10 @@ func (s *Server) slbCreateLoadBalancer(c *callCtx) (obj, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lb := &loadBalancer{
-		ID: newID("lb", r.ID), RegionID: r.ID, Name: name, AddressType: addrType, NetworkType: "classic",
+		meta: newMeta(newID("lb", r.ID), r.ID, time.Now().UTC()), Name: name, AddressType: addrType, NetworkType: "classic",
 		Status: "active", Spec: c.p.get("LoadBalancerSpec"), InternetChargeType: ict, Bandwidth: bw,
 		MasterZoneID: c.p.get("MasterZoneId"), SlaveZoneID: c.p.get("SlaveZoneId"),
-		ResourceGroupID: c.p.get("ResourceGroupId"), Created: time.Now().UTC(), listeners: map[int]*listener{}, s: s,
+		ResourceGroupID: c.p.get("ResourceGroupId"), listeners: map[int]*listener{}, s: s,
 	}
 	if lb.Name == "" {
 		lb.Name = "auto_named_slb"
@@ -153,7 +153,7 @@ func (s *Server) slbCreateLoadBalancer(c *callCtx) (obj, error) {
 		lb.ResourceGroupID = s.st.defaultResourceGroup
 	}
 	if swID := c.p.get("VSwitchId"); swID != "" {
-		sw, err := s.st.vswitchInRegion(r.ID, swID)
+		sw, err := s.st.vswitches.find(r.ID, swID)
 		if err != nil {
 			return nil, err
 		}
@@ -178,10 +178,8 @@ func (s *Server) slbCreateLoadBalancer(c *callCtx) (obj, error) {
 		return nil, newErrorf("InsufficientCapacity", "There is insufficient capacity available for the requested load balancer: %v", err)
 	}
 	lb.Address = addr
-	if err := s.st.setTags("loadbalancer", lb.ID, tags); err != nil {
-		return nil, err
-	}
-	s.st.loadBalancers[lb.ID] = lb
+	lb.Tags = tags
+	s.st.loadBalancers.put(lb)
 	return obj{
 		"LoadBalancerId": lb.ID, "LoadBalancerName": lb.Name, "Address": lb.Address, "NetworkType": lb.NetworkType,
 		"VpcId": lb.VpcID, "VSwitchId": lb.VSwitchID, "AddressIPVersion": "ipv4", "ResourceGroupId": lb.ResourceGroupID,
@@ -191,16 +189,7 @@ func (s *Server) slbCreateLoadBalancer(c *callCtx) (obj, error) {
 
 // lbCall reads RegionId and LoadBalancerId; it returns with s.mu held.
 func (s *Server) lbCall(c *callCtx) (*loadBalancer, error) {
-	return regionalCall(s, c, "LoadBalancerId", (*state).lbInRegion)
-}
-
-// lbInRegion returns the load balancer or InvalidLoadBalancerId.NotFound.
-func (st *state) lbInRegion(region, id string) (*loadBalancer, error) {
-	lb := st.loadBalancers[id]
-	if lb == nil || lb.RegionID != region {
-		return nil, newErrorf("InvalidLoadBalancerId.NotFound", "The specified load balancer %q does not exist in region %s.", id, region)
-	}
-	return lb, nil
+	return regionalCall(s, c, "LoadBalancerId", lbsOf)
 }
 
 func (s *Server) slbDeleteLoadBalancer(c *callCtx) (obj, error) {
@@ -212,9 +201,8 @@ func (s *Server) slbDeleteLoadBalancer(c *callCtx) (obj, error) {
 	for _, l := range lb.listeners {
 		l.stop()
 	}
-	delete(s.st.loadBalancers, lb.ID)
+	s.st.loadBalancers.remove(lb)
 	s.st.slbAddrs.give(lb.Address)
-	s.st.dropResource("loadbalancer", lb.ID)
 	return obj{}, nil
 }
 
@@ -228,16 +216,12 @@ func (s *Server) lbView(lb *loadBalancer) obj {
 		"ResourceGroupId": lb.ResourceGroupID, "AddressIPVersion": "ipv4", "Bandwidth": lb.Bandwidth,
 		"LoadBalancerSpec": lb.Spec, "DeleteProtection": "off", "ModificationProtectionStatus": "",
 		"ModificationProtectionReason": "", "BusinessStatus": "Normal", "InstanceChargeType": "PayBySpec",
-		"Tags": obj{"Tag": tagViews(s.st.tagsOf("loadbalancer", lb.ID))},
+		"Tags": obj{"Tag": tagViews(lb.Tags)},
 	}
 }
 
 func (s *Server) slbDescribeLoadBalancers(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(50, 100)
+	r, number, size, err := c.regionPage(50, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -261,26 +245,19 @@ func (s *Server) slbDescribeLoadBalancers(c *callCtx) (obj, error) {
 	eq := func(param, have string) bool { v := c.p.get(param); return v == "" || strings.EqualFold(v, have) }
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var list []*loadBalancer
-	for _, lb := range s.st.loadBalancers {
-		if lb.RegionID != r.ID || (len(ids) > 0 && !slices.Contains(ids, lb.ID)) || (len(names) > 0 && !slices.Contains(names, lb.Name)) {
-			continue
+	list := s.st.loadBalancers.list(selector{region: r.ID, ids: ids, tags: filterTags}, func(lb *loadBalancer) bool {
+		if len(names) > 0 && !slices.Contains(names, lb.Name) {
+			return false
 		}
 		if !eq("AddressType", lb.AddressType) || !eq("NetworkType", lb.NetworkType) || !eq("VpcId", lb.VpcID) ||
 			!eq("VSwitchId", lb.VSwitchID) || !eq("Address", lb.Address) || !eq("LoadBalancerStatus", lb.Status) ||
 			!eq("MasterZoneId", lb.MasterZoneID) || !eq("ResourceGroupId", lb.ResourceGroupID) ||
 			!eq("InternetChargeType", lb.InternetChargeType) {
-			continue
+			return false
 		}
-		if srv := c.p.get("ServerId"); srv != "" && !slices.ContainsFunc(lb.backends, func(b *backendServer) bool { return b.ServerID == srv }) {
-			continue
-		}
-		if !s.st.matchTags("loadbalancer", lb.ID, filterTags) {
-			continue
-		}
-		list = append(list, lb)
-	}
-	slices.SortFunc(list, func(a, b *loadBalancer) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
+		srv := c.p.get("ServerId")
+		return srv == "" || slices.ContainsFunc(lb.backends, func(b *backendServer) bool { return b.ServerID == srv })
+	})
 	return obj{"TotalCount": len(list), "PageNumber": number, "PageSize": size, "LoadBalancers": obj{"LoadBalancer": views(page(list, number, size), s.lbView)}}, nil
 }
 
@@ -311,7 +288,7 @@ func (s *Server) slbDescribeLoadBalancerAttribute(c *callCtx) (obj, error) {
 	backends := []obj{}
 	for _, b := range lb.backends {
 		ip, vpcID := "", ""
-		if inst := s.st.instances[b.ServerID]; inst != nil {
+		if inst := s.st.instances.at(b.ServerID); inst != nil {
 			ip, vpcID = inst.PrivateIP, inst.VpcID
 		}
 		backends = append(backends, obj{"ServerId": b.ServerID, "Weight": b.Weight, "Type": b.Type, "Description": b.Description, "ServerIp": ip, "VpcId": vpcID})
@@ -428,14 +405,12 @@ func parseBackendServers(c *callCtx) ([]backendServer, error) {
 	return out, nil
 }
 
-func backendList(bs []*backendServer, weightAsString bool) []obj {
+// backendList is the BackendServers answer of Add/Remove/SetBackendServers;
+// Weight is a number, as the service answers it.
+func backendList(bs []*backendServer) []obj {
 	out := []obj{}
 	for _, b := range bs {
-		var w any = b.Weight
-		if weightAsString {
-			w = strconv.Itoa(b.Weight)
-		}
-		out = append(out, obj{"ServerId": b.ServerID, "Weight": w, "Type": b.Type, "Description": b.Description})
+		out = append(out, obj{"ServerId": b.ServerID, "Weight": b.Weight, "Type": b.Type, "Description": b.Description})
 	}
 	return out
 }
@@ -478,7 +453,7 @@ func (s *Server) slbAddBackendServers(c *callCtx) (obj, error) {
 	}
 	defer s.mu.Unlock()
 	for _, b := range in {
-		inst := s.st.instances[b.ServerID]
+		inst := s.st.instances.at(b.ServerID)
 		if inst == nil || inst.RegionID != lb.RegionID {
 			return nil, newErrorf("InvalidServerId.NotFound", "The specified ServerId %q does not exist.", b.ServerID)
 		}
@@ -498,7 +473,7 @@ func (s *Server) slbAddBackendServers(c *callCtx) (obj, error) {
 		lb.backends = append(lb.backends, &nb)
 	}
 	lb.refreshTargetsLocked()
-	return obj{"LoadBalancerId": lb.ID, "BackendServers": obj{"BackendServer": backendList(lb.backends, true)}}, nil
+	return obj{"LoadBalancerId": lb.ID, "BackendServers": obj{"BackendServer": backendList(lb.backends)}}, nil
 }
 
 func (s *Server) slbRemoveBackendServers(c *callCtx) (obj, error) {
@@ -511,7 +486,7 @@ func (s *Server) slbRemoveBackendServers(c *callCtx) (obj, error) {
 		return slices.ContainsFunc(in, func(b backendServer) bool { return b.ServerID == have.ServerID })
 	})
 	lb.refreshTargetsLocked()
-	return obj{"LoadBalancerId": lb.ID, "BackendServers": obj{"BackendServer": backendList(lb.backends, false)}}, nil
+	return obj{"LoadBalancerId": lb.ID, "BackendServers": obj{"BackendServer": backendList(lb.backends)}}, nil
 }
 
 func (s *Server) slbSetBackendServers(c *callCtx) (obj, error) {
@@ -537,7 +512,7 @@ func (s *Server) slbSetBackendServers(c *callCtx) (obj, error) {
 		changed = append(changed, lb.backends[i])
 	}
 	lb.refreshTargetsLocked()
-	return obj{"LoadBalancerId": lb.ID, "BackendServers": obj{"BackendServer": backendList(changed, true)}}, nil
+	return obj{"LoadBalancerId": lb.ID, "BackendServers": obj{"BackendServer": backendList(changed)}}, nil
 }
 
 func (s *Server) slbDescribeHealthStatus(c *callCtx) (obj, error) {
@@ -566,7 +541,7 @@ func (s *Server) slbDescribeHealthStatus(c *callCtx) (obj, error) {
 				status = l.px.health(b.ServerID)
 			}
 			ip, vpcID := "", ""
-			if inst := s.st.instances[b.ServerID]; inst != nil {
+			if inst := s.st.instances.at(b.ServerID); inst != nil {
 				ip, vpcID = inst.PrivateIP, inst.VpcID
 			}
 			out = append(out, obj{
@@ -876,11 +851,7 @@ func (s *Server) slbDescribeLoadBalancerListeners(c *callCtx) (obj, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var list []*listener
-	for _, id := range sortedKeys(s.st.loadBalancers) {
-		lb := s.st.loadBalancers[id]
-		if lb.RegionID != r.ID || (len(ids) > 0 && !slices.Contains(ids, lb.ID)) {
-			continue
-		}
+	for _, lb := range s.st.loadBalancers.list(selector{region: r.ID, ids: ids, order: byID}, nil) {
 		for _, lp := range lb.ports() {
 			l := lb.listeners[lp]
 			if (proto != "" && proto != l.Protocol) || (port != 0 && port != lp) {

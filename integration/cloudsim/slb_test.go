@@ -56,7 +56,7 @@ func TestSLBAPI(t *testing.T) {
 	add.LoadBalancerId = lb
 	add.BackendServers = backends(a, "100", b, "50")
 	ar, err := sim.SLB.AddBackendServers(add)
-	ok(t, ar, err)
+	okBackends(t, ar.GetHttpContentBytes(), err)
 	require.Len(t, ar.BackendServers.BackendServer, 2)
 	assert.Equal(t, "50", ar.BackendServers.BackendServer[1].Weight)
 
@@ -78,7 +78,7 @@ func TestSLBAPI(t *testing.T) {
 	set.LoadBalancerId = lb
 	set.BackendServers = backends(b, "80")
 	sr, err := sim.SLB.SetBackendServers(set)
-	ok(t, sr, err)
+	okBackends(t, sr.GetHttpContentBytes(), err)
 
 	tcp := slb.CreateCreateLoadBalancerTCPListenerRequest()
 	tcp.RegionId = region
@@ -383,7 +383,7 @@ func TestSLBForwardsByWeightAndHealth(t *testing.T) {
 	add.LoadBalancerId = lbID
 	add.BackendServers = backends(a, "100", b, "100")
 	ar, err := sim.SLB.AddBackendServers(add)
-	ok(t, ar, err)
+	okBackends(t, ar.GetHttpContentBytes(), err)
 
 	for _, proto := range []string{"tcp", "http"} {
 		t.Run(proto, func(t *testing.T) {
@@ -427,13 +427,13 @@ func TestSLBForwardsByWeightAndHealth(t *testing.T) {
 			set.RegionId, set.LoadBalancerId = region, lbID
 			set.BackendServers = backends(b, "0")
 			setr, err := sim.SLB.SetBackendServers(set)
-			ok(t, setr, err)
+			okBackends(t, setr.GetHttpContentBytes(), err)
 			assert.Equal(t, map[string]int{a: 6}, hits(t, addr, 6))
 			set = slb.CreateSetBackendServersRequest()
 			set.RegionId, set.LoadBalancerId = region, lbID
 			set.BackendServers = backends(b, "100")
 			setr, err = sim.SLB.SetBackendServers(set)
-			ok(t, setr, err)
+			okBackends(t, setr.GetHttpContentBytes(), err)
 
 			// Stopping an instance: once the health check notices, all
 			// traffic goes to the other.

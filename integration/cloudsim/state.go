@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -14,26 +15,23 @@ import (
 type state struct {
 	defaultResourceGroup string
 
-	vpcs           map[string]*vpc
-	vswitches      map[string]*vswitch
-	routeTables    map[string]*routeTable
-	securityGroups map[string]*securityGroup
-	keyPairs       map[string]*keyPair // region + "/" + name
-	instances      map[string]*instance
-	eips           map[string]*eip
-	loadBalancers  map[string]*loadBalancer
-	tags           map[resourceRef][]tag
-	clientTokens   map[string]*tokenRecord
+	vpcs           *table[*vpc]
+	vswitches      *table[*vswitch]
+	routeTables    *table[*routeTable]
+	securityGroups *table[*securityGroup]
+	keyPairs       *table[*keyPair] // keyed region + "/" + name
+	instances      *table[*instance]
+	eips           *table[*eip]
+	loadBalancers  *table[*loadBalancer]
+	// ec2 is the EC2 side, with its own regions.
+	ec2 *ec2State
+	// taggable is every table the tag actions reach, by kind.
+	taggable     map[string]tagged
+	clientTokens map[string]*tokenRecord
 
 	// addresses hands out loopback addresses for public IPs, EIPs and SLBs.
 	publicAddrs *addrPool
 	slbAddrs    *addrPool
-}
-
-// resourceRef names a taggable resource.
-type resourceRef struct {
-	Kind string // instance, securitygroup, keypair, vpc, vswitch, routetable, eip, loadbalancer
-	ID   string
 }
 
 type tag struct {
@@ -47,26 +45,40 @@ type tokenRecord struct {
 }
 
 type vpc struct {
-	ID, RegionID, Name, Description, CidrBlock string
-	IsDefault                                  bool
-	Status                                     string
-	Created                                    time.Time
-	VRouterID, RouteTableID, ResourceGroupID   string
+	meta
+	Name, Description, CidrBlock             string
+	IsDefault                                bool
+	Status                                   string
+	VRouterID, RouteTableID, ResourceGroupID string
 }
 
 type vswitch struct {
-	ID, VpcID, RegionID, ZoneID, Name, Description string
-	Cidr                                           netip.Prefix
-	IsDefault                                      bool
-	Status                                         string
-	Created                                        time.Time
-	used                                           map[netip.Addr]bool
+	meta
+	addrBlock
+	VpcID, ZoneID, Name, Description string
+	IsDefault                        bool
+	Status                           string
 }
 
+// addrBlock hands out the private addresses of a VSwitch or subnet.
+type addrBlock struct {
+	Cidr netip.Prefix
+	used map[netip.Addr]bool
+}
+
+func newAddrBlock(p netip.Prefix) addrBlock { return addrBlock{Cidr: p, used: map[netip.Addr]bool{}} }
+
+// Why an address cannot be taken.
+var (
+	errAddrUnusable = errors.New("not a usable address of the block")
+	errAddrInUse    = errors.New("already in use")
+	errAddrFull     = errors.New("no free address left")
+)
+
 type routeTable struct {
-	ID, VpcID, VRouterID, RegionID string
-	Created                        time.Time
-	Entries                        []*routeEntry
+	meta
+	VpcID, VRouterID string
+	Entries          []*routeEntry
 }
 
 type routeEntry struct {
@@ -77,9 +89,9 @@ type routeEntry struct {
 }
 
 type securityGroup struct {
-	ID, RegionID, Name, Description, VpcID, Type, ResourceGroupID string
-	Created                                                       time.Time
-	Rules                                                         []*sgRule
+	meta
+	Name, Description, VpcID, Type, ResourceGroupID string
+	Rules                                           []*sgRule
 }
 
 type sgRule struct {
@@ -90,8 +102,8 @@ type sgRule struct {
 }
 
 type keyPair struct {
-	Name, ID, RegionID, Fingerprint, PublicKey, ResourceGroupID string
-	Created                                                     time.Time
+	meta                                          // ID is the name
+	Name, Fingerprint, PublicKey, ResourceGroupID string
 }
 
 type disk struct {
@@ -100,35 +112,36 @@ type disk struct {
 }
 
 type instance struct {
-	ID, RegionID, ZoneID, Name, HostName, Description string
-	ImageID, InstanceType                             string
-	VpcID, VSwitchID, PrivateIP                       string
-	vswitchIP                                         string // the address taken in the VSwitch
-	SecurityGroupIDs                                  []string
-	KeyPairName                                       string
-	password                                          string // secret: never logged nor answered
-	UserData                                          string // base64, as given
-	Status                                            string
-	Created, Started                                  time.Time
-	BandwidthOut, BandwidthIn                         int
-	InternetChargeType, InstanceChargeType            string
-	PublicIP                                          string
-	EIPID                                             string
-	SystemDisk                                        disk
-	DataDisks                                         []disk
-	ResourceGroupID                                   string
-	DeletionProtection                                bool
-	ENIID, MAC                                        string
+	meta
+	ZoneID, Name, HostName, Description    string
+	ImageID, InstanceType                  string
+	VpcID, VSwitchID, PrivateIP            string
+	vswitchIP                              string // the address taken in the VSwitch
+	SecurityGroupIDs                       []string
+	KeyPairName                            string
+	password                               string // secret: never logged nor answered
+	UserData                               string // base64, as given
+	Status                                 string
+	Started                                time.Time
+	BandwidthOut, BandwidthIn              int
+	InternetChargeType, InstanceChargeType string
+	PublicIP                               string
+	EIPID                                  string
+	SystemDisk                             disk
+	DataDisks                              []disk
+	ResourceGroupID                        string
+	DeletionProtection                     bool
+	ENIID, MAC                             string
 	// op counts lifecycle operations so a late transition goroutine of an
 	// earlier operation never overwrites the state of a newer one.
 	op int
 }
 
 type eip struct {
-	ID, IP, RegionID, Bandwidth, InternetChargeType, ISP string
-	Status, InstanceID, InstanceType, Name, Description  string
-	ResourceGroupID                                      string
-	Created                                              time.Time
+	meta
+	IP, Bandwidth, InternetChargeType, ISP string
+	Status, InstanceID, InstanceType       string
+	Name, Description, ResourceGroupID     string
 }
 
 // Instance states as the API names them.
@@ -143,19 +156,41 @@ const (
 func newState() *state {
 	st := &state{
 		defaultResourceGroup: "rg-acfm" + randomID(14),
-		vpcs:                 map[string]*vpc{},
-		vswitches:            map[string]*vswitch{},
-		routeTables:          map[string]*routeTable{},
-		securityGroups:       map[string]*securityGroup{},
-		keyPairs:             map[string]*keyPair{},
-		instances:            map[string]*instance{},
-		eips:                 map[string]*eip{},
-		loadBalancers:        map[string]*loadBalancer{},
-		tags:                 map[resourceRef][]tag{},
-		clientTokens:         map[string]*tokenRecord{},
-		publicAddrs:          newAddrPool(netip.MustParsePrefix("127.100.0.0/16")),
-		slbAddrs:             newAddrPool(netip.MustParsePrefix("127.101.0.0/16")),
+		vpcs: newTable[*vpc]("vpc", func(region, id string) error {
+			return newErrorf("InvalidVpcId.NotFound", "Specified VPC %q does not exist in region %s.", id, region)
+		}),
+		vswitches: newTable[*vswitch]("vswitch", func(_, id string) error {
+			return newErrorf("InvalidVSwitchId.NotFound", "The VSwitchId %q provided does not exist in our records.", id)
+		}),
+		routeTables: newTable[*routeTable]("routetable", func(_, id string) error {
+			return newErrorf("InvalidRouteTableId.NotFound", "The specified route table %q does not exist.", id)
+		}),
+		securityGroups: newTable[*securityGroup]("securitygroup", func(region, id string) error {
+			return newErrorf("InvalidSecurityGroupId.NotFound", "The specified SecurityGroupId %q does not exist in region %s.", id, region)
+		}),
+		keyPairs: newTable[*keyPair]("keypair", func(_, name string) error {
+			return newErrorf("InvalidKeyPairName.NotFound", "The specified KeyPairName %q does not exist in our records.", name)
+		}),
+		instances: newTable[*instance]("instance", func(_, id string) error {
+			return newErrorf("InvalidInstanceId.NotFound", "The specified InstanceId %q does not exist.", id)
+		}),
+		eips: newTable[*eip]("eip", func(_, id string) error {
+			return newErrorf("InvalidAllocationId.NotFound", "Specified allocation ID of EIP %q does not exist.", id)
+		}),
+		loadBalancers: newTable[*loadBalancer]("loadbalancer", func(region, id string) error {
+			return newErrorf("InvalidLoadBalancerId.NotFound", "The specified load balancer %q does not exist in region %s.", id, region)
+		}),
+		clientTokens: map[string]*tokenRecord{},
+		ec2:          newEC2State(),
+		publicAddrs:  newAddrPool(netip.MustParsePrefix("127.100.0.0/16")),
+		slbAddrs:     newAddrPool(netip.MustParsePrefix("127.101.0.0/16")),
 	}
+	st.keyPairs.keyOf = keyPairKey
+	st.taggable = map[string]tagged{}
+	for _, t := range []tagged{st.vpcs, st.vswitches, st.routeTables, st.securityGroups, st.keyPairs, st.instances, st.eips, st.loadBalancers} {
+		st.taggable[t.kindName()] = t
+	}
+	st.addDependencies()
 	now := time.Now().UTC()
 	for _, r := range regions {
 		v := st.addVpc(r.ID, "", "", netip.MustParsePrefix("172.16.0.0/12"), now)
@@ -167,6 +202,70 @@ func newState() *state {
 		}
 	}
 	return st
+}
+
+// addDependencies declares what refuses a delete: the resources that still
+// refer to the one being deleted.
+func (st *state) addDependencies() {
+	st.vpcs.blockedBy(func(v *vpc) error {
+		if sw, ok := st.vswitches.first(func(sw *vswitch) bool { return sw.VpcID == v.ID }); ok {
+			return newErrorf("DependencyViolation.VSwitch", "Specified object has dependent resources: VPC %s still has VSwitch %s; delete the VSwitches first.", v.ID, sw.ID)
+		}
+		return nil
+	})
+	st.vpcs.blockedBy(func(v *vpc) error {
+		if sg, ok := st.securityGroups.first(func(sg *securityGroup) bool { return sg.VpcID == v.ID }); ok {
+			return newErrorf("DependencyViolation.SecurityGroup", "Specified object has dependent resources: VPC %s still has security group %s.", v.ID, sg.ID)
+		}
+		return nil
+	})
+	st.vpcs.blockedBy(func(v *vpc) error {
+		if rt := st.routeTables.at(v.RouteTableID); rt != nil {
+			for _, e := range rt.Entries {
+				if e.Type == "Custom" {
+					return newErrorf("DependencyViolation.RouteEntry", "Specified object has dependent resources: VPC %s still has the custom route entry %s (%s).", v.ID, e.ID, e.Dest)
+				}
+			}
+		}
+		return nil
+	})
+	st.vswitches.blockedBy(func(sw *vswitch) error {
+		if inst, ok := st.instances.first(func(inst *instance) bool { return inst.VSwitchID == sw.ID }); ok {
+			return newErrorf("DependencyViolation.Instance", "Specified object has dependent resources: VSwitch %s still has instance %s.", sw.ID, inst.ID)
+		}
+		return nil
+	})
+	st.vswitches.blockedBy(func(sw *vswitch) error {
+		if lb, ok := st.loadBalancers.first(func(lb *loadBalancer) bool { return lb.VSwitchID == sw.ID }); ok {
+			return newErrorf("DependencyViolation.Instance", "Specified object has dependent resources: VSwitch %s still has load balancer %s.", sw.ID, lb.ID)
+		}
+		return nil
+	})
+	st.securityGroups.blockedBy(func(sg *securityGroup) error {
+		if n := st.groupMembers(sg.ID); n > 0 {
+			return newErrorf("DependencyViolation", "There is still instance(s) in the specified security group: %d instance(s) use %s.", n, sg.ID)
+		}
+		return nil
+	})
+	st.securityGroups.blockedBy(func(sg *securityGroup) error {
+		other, ok := st.securityGroups.first(func(o *securityGroup) bool {
+			return o.ID != sg.ID && slices.ContainsFunc(o.Rules, func(r *sgRule) bool { return r.SourceGroupID == sg.ID || r.DestGroupID == sg.ID })
+		})
+		if ok {
+			return newErrorf("DependencyViolation", "The specified security group has been authorized in another one (%s).", other.ID)
+		}
+		return nil
+	})
+	st.instances.blockedBy(func(inst *instance) error {
+		for _, rt := range st.routeTables.all() {
+			for _, e := range rt.Entries {
+				if e.NextHopID == inst.ID {
+					return newErrorf("DependencyViolation.RouteEntry", "Specified instance is used by route entry %s (%s) of route table %s; delete the route entry first.", e.ID, e.Dest, rt.ID)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -199,29 +298,28 @@ func apiMinute(t time.Time) string { return t.UTC().Format("2006-01-02T15:04Z") 
 
 func (st *state) addVpc(regionID, name, desc string, cidr netip.Prefix, now time.Time) *vpc {
 	v := &vpc{
-		ID: newID("vpc", regionID), RegionID: regionID, Name: name, Description: desc,
-		CidrBlock: cidr.String(), Status: "Available", Created: now,
+		meta: newMeta(newID("vpc", regionID), regionID, now), Name: name, Description: desc,
+		CidrBlock: cidr.String(), Status: "Available",
 		VRouterID: newID("vrt", regionID), ResourceGroupID: st.defaultResourceGroup,
 	}
-	rt := &routeTable{ID: newID("vtb", regionID), VpcID: v.ID, VRouterID: v.VRouterID, RegionID: regionID, Created: now}
+	rt := &routeTable{meta: newMeta(newID("vtb", regionID), regionID, now), VpcID: v.ID, VRouterID: v.VRouterID}
 	rt.Entries = append(rt.Entries, &routeEntry{
 		ID: newID("rte", regionID), RouteTableID: rt.ID, Dest: "100.64.0.0/10",
 		NextHopType: "service", Type: "System", Status: "Available",
 	})
 	v.RouteTableID = rt.ID
-	st.vpcs[v.ID] = v
-	st.routeTables[rt.ID] = rt
+	st.vpcs.put(v)
+	st.routeTables.put(rt)
 	return v
 }
 
 func (st *state) addVSwitch(v *vpc, zoneID, name, desc string, cidr netip.Prefix, now time.Time) *vswitch {
 	sw := &vswitch{
-		ID: newID("vsw", v.RegionID), VpcID: v.ID, RegionID: v.RegionID, ZoneID: zoneID,
-		Name: name, Description: desc, Cidr: cidr, Status: "Available", Created: now,
-		used: map[netip.Addr]bool{},
+		meta: newMeta(newID("vsw", v.RegionID), v.RegionID, now), VpcID: v.ID, ZoneID: zoneID,
+		Name: name, Description: desc, addrBlock: newAddrBlock(cidr), Status: "Available",
 	}
-	st.vswitches[sw.ID] = sw
-	if rt := st.routeTables[v.RouteTableID]; rt != nil {
+	st.vswitches.put(sw)
+	if rt := st.routeTables.at(v.RouteTableID); rt != nil {
 		rt.Entries = append(rt.Entries, &routeEntry{
 			ID: newID("rte", v.RegionID), RouteTableID: rt.ID, Dest: cidr.String(),
 			NextHopType: "local", Type: "System", Status: "Available",
@@ -232,63 +330,77 @@ func (st *state) addVSwitch(v *vpc, zoneID, name, desc string, cidr netip.Prefix
 
 // removeVSwitchRoutes drops the system route of a deleted VSwitch.
 func (st *state) removeVSwitchRoutes(sw *vswitch) {
-	v := st.vpcs[sw.VpcID]
+	v := st.vpcs.at(sw.VpcID)
 	if v == nil {
 		return
 	}
-	if rt := st.routeTables[v.RouteTableID]; rt != nil {
+	if rt := st.routeTables.at(v.RouteTableID); rt != nil {
 		rt.Entries = slices.DeleteFunc(rt.Entries, func(e *routeEntry) bool {
 			return e.Type == "System" && e.NextHopType == "local" && e.Dest == sw.Cidr.String()
 		})
 	}
 }
 
-// reserved tells whether the VSwitch keeps an address for itself: the
-// network address, the first three hosts and the last address, as the real
-// VSwitches do.
-func (sw *vswitch) reserved(a netip.Addr) bool {
-	first := sw.Cidr.Masked().Addr()
+// reserved tells whether the block keeps an address for itself: the
+// network address, the first three hosts and the last address, as real
+// VSwitches and subnets do.
+func (b *addrBlock) reserved(a netip.Addr) bool {
+	first := b.Cidr.Masked().Addr()
 	for i := 0; i < 4; i++ {
 		if a == first {
 			return true
 		}
 		first = first.Next()
 	}
-	last := lastAddr(sw.Cidr)
+	last := lastAddr(b.Cidr)
 	return a == last
+}
+
+// take takes want (if set) or the next free address of the block.
+func (b *addrBlock) take(want string) (string, error) {
+	if want != "" {
+		a, err := netip.ParseAddr(want)
+		if err != nil || !a.Is4() || !b.Cidr.Contains(a) || b.reserved(a) {
+			return "", errAddrUnusable
+		}
+		if b.used[a] {
+			return "", errAddrInUse
+		}
+		b.used[a] = true
+		return a.String(), nil
+	}
+	for a := b.Cidr.Masked().Addr(); b.Cidr.Contains(a); a = a.Next() {
+		if !b.reserved(a) && !b.used[a] {
+			b.used[a] = true
+			return a.String(), nil
+		}
+	}
+	return "", errAddrFull
+}
+
+func (b *addrBlock) releaseIP(ip string) {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		delete(b.used, a)
+	}
+}
+
+func (b *addrBlock) available() int64 {
+	total := int64(1) << (32 - b.Cidr.Bits())
+	return max(0, total-5-int64(len(b.used)))
 }
 
 // allocIP takes want (if set) or the next free address of the VSwitch.
 func (sw *vswitch) allocIP(want string) (string, error) {
-	if want != "" {
-		a, err := netip.ParseAddr(want)
-		if err != nil || !a.Is4() || !sw.Cidr.Contains(a) || sw.reserved(a) {
-			return "", newErrorf("InvalidPrivateIpAddress.Malformed", "The specified private IP %q is not a usable address of VSwitch %s (%s).", want, sw.ID, sw.Cidr)
-		}
-		if sw.used[a] {
-			return "", newErrorf("InvalidPrivateIpAddress.Duplicated", "The specified private IP address %s is already in use.", want)
-		}
-		sw.used[a] = true
-		return a.String(), nil
+	ip, err := sw.take(want)
+	switch {
+	case errors.Is(err, errAddrUnusable):
+		return "", newErrorf("InvalidPrivateIpAddress.Malformed", "The specified private IP %q is not a usable address of VSwitch %s (%s).", want, sw.ID, sw.Cidr)
+	case errors.Is(err, errAddrInUse):
+		return "", newErrorf("InvalidPrivateIpAddress.Duplicated", "The specified private IP address %s is already in use.", want)
+	case err != nil:
+		return "", newErrorf("QuotaExceeded.PrivateIpAddress", "Don't have enough private IPs in this switch %s.", sw.ID)
 	}
-	for a := sw.Cidr.Masked().Addr(); sw.Cidr.Contains(a); a = a.Next() {
-		if !sw.reserved(a) && !sw.used[a] {
-			sw.used[a] = true
-			return a.String(), nil
-		}
-	}
-	return "", newErrorf("QuotaExceeded.PrivateIpAddress", "Don't have enough private IPs in this switch %s.", sw.ID)
-}
-
-func (sw *vswitch) releaseIP(ip string) {
-	if a, err := netip.ParseAddr(ip); err == nil {
-		delete(sw.used, a)
-	}
-}
-
-func (sw *vswitch) available() int64 {
-	total := int64(1) << (32 - sw.Cidr.Bits())
-	return max(0, total-5-int64(len(sw.used)))
+	return ip, nil
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
@@ -364,55 +476,8 @@ func (p *addrPool) give(s string) {
 	}
 }
 
-// tagsOf returns the tags of a resource.
-func (st *state) tagsOf(kind, id string) []tag { return st.tags[resourceRef{kind, id}] }
-
-// setTags adds or overwrites tags of a resource.
-func (st *state) setTags(kind, id string, tags []tag) error {
-	ref := resourceRef{kind, id}
-	cur := st.tags[ref]
-	for _, t := range tags {
-		if i := slices.IndexFunc(cur, func(c tag) bool { return c.Key == t.Key }); i >= 0 {
-			cur[i].Value = t.Value
-			continue
-		}
-		cur = append(cur, t)
-	}
-	if len(cur) > 20 {
-		return newErrorf("InvalidTagCount", "Resource %s would have %d tags; at most 20 are allowed.", id, len(cur))
-	}
-	st.tags[ref] = cur
-	return nil
-}
-
-func (st *state) removeTags(kind, id string, keys []string, all bool) {
-	ref := resourceRef{kind, id}
-	if all {
-		delete(st.tags, ref)
-		return
-	}
-	cur := slices.DeleteFunc(st.tags[ref], func(t tag) bool { return slices.Contains(keys, t.Key) })
-	if len(cur) == 0 {
-		delete(st.tags, ref)
-		return
-	}
-	st.tags[ref] = cur
-}
-
-// dropResource forgets the tags of a deleted resource.
-func (st *state) dropResource(kind, id string) { delete(st.tags, resourceRef{kind, id}) }
-
-// matchTags tells whether a resource carries every tag of the filter (a
-// filter tag with an empty value matches any value).
-func (st *state) matchTags(kind, id string, filter []tag) bool {
-	have := st.tags[resourceRef{kind, id}]
-	for _, f := range filter {
-		if !slices.ContainsFunc(have, func(t tag) bool { return tagMatches(f, t) }) {
-			return false
-		}
-	}
-	return true
-}
+// maxTags is how many tags an Alibaba Cloud resource may carry.
+const maxTags = 20
 
 // checkTag validates a tag the way the services do.
 func checkTag(key, value string) error {

@@ -11,88 +11,32 @@ import (
 // and SLB, ECS's AddTags/RemoveTags/DescribeTags and SLB's
 // AddTags/RemoveTags/DescribeTags.
 
+// tagKinds maps each product's ResourceType (lower case) to the table kind.
+var tagKinds = map[string]map[string]string{
+	"Ecs": {"instance": "instance", "securitygroup": "securitygroup", "keypair": "keypair"},
+	"Vpc": {"vpc": "vpc", "vswitch": "vswitch", "routetable": "routetable", "eip": "eip"},
+	"Slb": {"instance": "loadbalancer"},
+}
+
 // tagKind maps a product's ResourceType to the internal kind.
 func tagKind(product, resourceType string) (string, bool) {
-	t := strings.ToLower(resourceType)
-	switch product {
-	case "Ecs":
-		switch t {
-		case "instance", "securitygroup", "keypair":
-			return t, true
-		}
-	case "Vpc":
-		switch t {
-		case "vpc", "vswitch", "routetable", "eip":
-			return t, true
-		}
-	case "Slb":
-		if t == "instance" {
-			return "loadbalancer", true
-		}
-	}
-	return "", false
+	kind, ok := tagKinds[product][strings.ToLower(resourceType)]
+	return kind, ok
 }
 
-// tagTarget is the internal ID of a resource of the region, or "" when there
-// is none. Key pairs are named, per region, so their region is not looked up.
-func (st *state) tagTarget(kind, region, id string) string {
-	if kind == "keypair" {
-		if _, ok := st.keyPairs[keyPairKey(region, id)]; ok {
-			return keyPairKey(region, id)
+// tagTargets looks up every ID in the region's table of kind: all or an
+// InvalidResourceId.NotFound naming the first missing one, so a bad ID
+// changes nothing.
+func (st *state) tagTargets(kind, region string, ids []string) ([]*meta, error) {
+	out := make([]*meta, 0, len(ids))
+	for _, id := range ids {
+		m := st.taggable[kind].lookup(region, id)
+		if m == nil {
+			return nil, newErrorf("InvalidResourceId.NotFound", "The specified ResourceIds are not found in our records: %s.", id)
 		}
-		return ""
+		out = append(out, m)
 	}
-	if r := st.tagRegion(kind, id); r != "" && r == region {
-		return id
-	}
-	return ""
-}
-
-// publicTagID turns an internal ID back into what the API shows.
-func publicTagID(kind, id string) string {
-	if kind == "keypair" {
-		_, name, _ := strings.Cut(id, "/")
-		return name
-	}
-	return id
-}
-
-// tagRegion tells which region a tagged resource is in.
-func (st *state) tagRegion(kind, id string) string {
-	switch kind {
-	case "instance":
-		if inst := st.instances[id]; inst != nil {
-			return inst.RegionID
-		}
-	case "securitygroup":
-		if sg := st.securityGroups[id]; sg != nil {
-			return sg.RegionID
-		}
-	case "keypair":
-		region, _, _ := strings.Cut(id, "/")
-		return region
-	case "vpc":
-		if v := st.vpcs[id]; v != nil {
-			return v.RegionID
-		}
-	case "vswitch":
-		if sw := st.vswitches[id]; sw != nil {
-			return sw.RegionID
-		}
-	case "routetable":
-		if rt := st.routeTables[id]; rt != nil {
-			return rt.RegionID
-		}
-	case "eip":
-		if e := st.eips[id]; e != nil {
-			return e.RegionID
-		}
-	case "loadbalancer":
-		if lb := st.loadBalancers[id]; lb != nil {
-			return lb.RegionID
-		}
-	}
-	return ""
+	return out, nil
 }
 
 // tagCall reads RegionId, ResourceType and ResourceId.N.
@@ -124,14 +68,14 @@ func (c *callCtx) tagCall(needIDs bool) (region *regionInfo, kind, shownType str
 // value matches any value.
 func tagMatches(f, t tag) bool { return t.Key == f.Key && (f.Value == "" || t.Value == f.Value) }
 
-// keysMatching lists the keys of a resource's tags that a tag of want
-// matches, for the RemoveTags actions.
-func (st *state) keysMatching(kind, id string, want []tag) []string {
+// keysMatching lists the keys of tags in have that a tag of want matches,
+// for the RemoveTags actions.
+func keysMatching(have, want []tag) []string {
 	var keys []string
 	for _, w := range want {
-		for _, have := range st.tagsOf(kind, id) {
-			if tagMatches(w, have) {
-				keys = append(keys, have.Key)
+		for _, t := range have {
+			if tagMatches(w, t) {
+				keys = append(keys, t.Key)
 			}
 		}
 	}
@@ -161,16 +105,12 @@ func (s *Server) tagResources(c *callCtx) (obj, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var targets []string
-	for _, id := range ids {
-		t := s.st.tagTarget(kind, r.ID, id)
-		if t == "" {
-			return nil, newErrorf("InvalidResourceId.NotFound", "The specified ResourceIds are not found in our records: %s.", id)
-		}
-		targets = append(targets, t)
+	targets, err := s.st.tagTargets(kind, r.ID, ids)
+	if err != nil {
+		return nil, err
 	}
-	for _, t := range targets {
-		if err := s.st.setTags(kind, t, tags); err != nil {
+	for _, m := range targets {
+		if err := m.mergeTags(tags, maxTags); err != nil {
 			return nil, err
 		}
 	}
@@ -192,17 +132,12 @@ func (s *Server) untagResources(c *callCtx) (obj, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Every ID is checked before any tag goes, so a bad ID changes nothing.
-	targets := make([]string, 0, len(ids))
-	for _, id := range ids {
-		t := s.st.tagTarget(kind, r.ID, id)
-		if t == "" {
-			return nil, newErrorf("InvalidResourceId.NotFound", "The specified ResourceIds are not found in our records: %s.", id)
-		}
-		targets = append(targets, t)
+	targets, err := s.st.tagTargets(kind, r.ID, ids)
+	if err != nil {
+		return nil, err
 	}
-	for _, t := range targets {
-		s.st.removeTags(kind, t, keys, all)
+	for _, m := range targets {
+		m.dropTags(keys, all)
 	}
 	return obj{}, nil
 }
@@ -228,21 +163,14 @@ func (s *Server) listTagResources(c *callCtx) (obj, error) {
 	defer s.mu.Unlock()
 	type row struct{ id, key, value string }
 	var rows []row
-	for ref, ts := range s.st.tags {
-		if ref.Kind != kind || s.st.tagRegion(kind, ref.ID) != r.ID {
-			continue
+	s.st.taggable[kind].each(func(m *meta) {
+		if m.RegionID != r.ID || (len(ids) > 0 && !slices.Contains(ids, m.ID)) || !hasTags(m.Tags, filter) {
+			return
 		}
-		pub := publicTagID(kind, ref.ID)
-		if len(ids) > 0 && !slices.Contains(ids, pub) {
-			continue
+		for _, t := range m.Tags {
+			rows = append(rows, row{m.ID, t.Key, t.Value})
 		}
-		if !s.st.matchTags(kind, ref.ID, filter) {
-			continue
-		}
-		for _, t := range ts {
-			rows = append(rows, row{pub, t.Key, t.Value})
-		}
-	}
+	})
 	slices.SortFunc(rows, func(a, b row) int {
 		if c := strings.Compare(a.id, b.id); c != 0 {
 			return c
@@ -269,14 +197,11 @@ func (s *Server) listTagResources(c *callCtx) (obj, error) {
 // ECS legacy tags: one resource per call.
 
 func (s *Server) ecsLegacyTagCall(c *callCtx) (*regionInfo, string, string, error) {
-	r, err := c.region()
+	r, args, err := c.regionWith("ResourceType")
 	if err != nil {
 		return nil, "", "", err
 	}
-	typ, err := c.p.required("ResourceType")
-	if err != nil {
-		return nil, "", "", err
-	}
+	typ := args[0]
 	kind, ok := tagKind("Ecs", typ)
 	if !ok {
 		return nil, "", "", newErrorf("InvalidResourceType.NotFound", "The ResourceType %q is not supported here: use instance, securitygroup or keypair.", typ)
@@ -299,11 +224,11 @@ func (s *Server) ecsAddTags(c *callCtx) (obj, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.st.tagTarget(kind, r.ID, id)
-	if t == "" {
+	m := s.st.taggable[kind].lookup(r.ID, id)
+	if m == nil {
 		return nil, newErrorf("InvalidResourceId.NotFound", "The specified ResourceId %q is not found in our records.", id)
 	}
-	return obj{}, s.st.setTags(kind, t, tags)
+	return obj{}, m.mergeTags(tags, maxTags)
 }
 
 func (s *Server) ecsRemoveTags(c *callCtx) (obj, error) {
@@ -314,28 +239,24 @@ func (s *Server) ecsRemoveTags(c *callCtx) (obj, error) {
 	pairs := c.p.structs("Tag")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.st.tagTarget(kind, r.ID, id)
-	if t == "" {
+	m := s.st.taggable[kind].lookup(r.ID, id)
+	if m == nil {
 		return nil, newErrorf("InvalidResourceId.NotFound", "The specified ResourceId %q is not found in our records.", id)
 	}
 	if len(pairs) == 0 {
-		s.st.removeTags(kind, t, nil, true)
+		m.dropTags(nil, true)
 		return obj{}, nil
 	}
 	want := make([]tag, 0, len(pairs))
-	for _, m := range pairs {
-		want = append(want, tag{Key: m["Key"], Value: m["Value"]})
+	for _, p := range pairs {
+		want = append(want, tag{Key: p["Key"], Value: p["Value"]})
 	}
-	s.st.removeTags(kind, t, s.st.keysMatching(kind, t, want), false)
+	m.dropTags(keysMatching(m.Tags, want), false)
 	return obj{}, nil
 }
 
 func (s *Server) ecsDescribeTags(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(50, 100)
+	r, number, size, err := c.regionPage(50, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -359,23 +280,22 @@ func (s *Server) ecsDescribeTags(c *callCtx) (obj, error) {
 		counts     map[string]int
 	}
 	byPair := map[string]*agg{}
-	for ref, ts := range s.st.tags {
-		if !slices.Contains(kinds, ref.Kind) || s.st.tagRegion(ref.Kind, ref.ID) != r.ID {
-			continue
-		}
-		if resID != "" && publicTagID(ref.Kind, ref.ID) != resID {
-			continue
-		}
-		for _, t := range ts {
-			if len(filter) > 0 && !slices.ContainsFunc(filter, func(f tag) bool { return tagMatches(f, t) }) {
-				continue
+	for _, kind := range kinds {
+		s.st.taggable[kind].each(func(m *meta) {
+			if m.RegionID != r.ID || (resID != "" && m.ID != resID) {
+				return
 			}
-			k := t.Key + "\x00" + t.Value
-			if byPair[k] == nil {
-				byPair[k] = &agg{key: t.Key, value: t.Value, counts: map[string]int{}}
+			for _, t := range m.Tags {
+				if len(filter) > 0 && !slices.ContainsFunc(filter, func(f tag) bool { return tagMatches(f, t) }) {
+					continue
+				}
+				k := t.Key + "\x00" + t.Value
+				if byPair[k] == nil {
+					byPair[k] = &agg{key: t.Key, value: t.Value, counts: map[string]int{}}
+				}
+				byPair[k].counts[kind]++
 			}
-			byPair[k].counts[ref.Kind]++
-		}
+		})
 	}
 	keys := sortedKeys(byPair)
 	out := []obj{}
@@ -421,39 +341,32 @@ func slbTagsParam(c *callCtx, required bool) ([]tag, error) {
 	return out, nil
 }
 
-func (s *Server) slbAddTags(c *callCtx) (obj, error) {
-	tags, err := slbTagsParam(c, true)
-	if err != nil {
-		return nil, err
+// slbTagAction is AddTags and RemoveTags of SLB: Tags, then the load
+// balancer, then change under the lock.
+func (s *Server) slbTagAction(change func(lb *loadBalancer, tags []tag) error) handler {
+	return func(c *callCtx) (obj, error) {
+		tags, err := slbTagsParam(c, true)
+		if err != nil {
+			return nil, err
+		}
+		lb, err := s.lbCall(c)
+		if err != nil {
+			return nil, err
+		}
+		defer s.mu.Unlock()
+		return obj{}, change(lb, tags)
 	}
-	lb, err := s.lbCall(c)
-	if err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	return obj{}, s.st.setTags("loadbalancer", lb.ID, tags)
 }
 
-func (s *Server) slbRemoveTags(c *callCtx) (obj, error) {
-	tags, err := slbTagsParam(c, true)
-	if err != nil {
-		return nil, err
-	}
-	lb, err := s.lbCall(c)
-	if err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	s.st.removeTags("loadbalancer", lb.ID, s.st.keysMatching("loadbalancer", lb.ID, tags), false)
-	return obj{}, nil
+func slbAddTags(lb *loadBalancer, tags []tag) error { return lb.mergeTags(tags, maxTags) }
+
+func slbRemoveTags(lb *loadBalancer, tags []tag) error {
+	lb.dropTags(keysMatching(lb.Tags, tags), false)
+	return nil
 }
 
 func (s *Server) slbDescribeTags(c *callCtx) (obj, error) {
-	r, err := c.region()
-	if err != nil {
-		return nil, err
-	}
-	number, size, err := c.p.pageArgs(50, 100)
+	r, number, size, err := c.regionPage(50, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -470,11 +383,11 @@ func (s *Server) slbDescribeTags(c *callCtx) (obj, error) {
 	defer s.mu.Unlock()
 	counts := map[string]int{}
 	pairs := map[string]tag{}
-	for ref, ts := range s.st.tags {
-		if ref.Kind != "loadbalancer" || s.st.tagRegion(ref.Kind, ref.ID) != r.ID || (lbID != "" && lbID != ref.ID) {
+	for _, lb := range s.st.loadBalancers.list(selector{region: r.ID}, nil) {
+		if lbID != "" && lbID != lb.ID {
 			continue
 		}
-		for _, t := range ts {
+		for _, t := range lb.Tags {
 			if len(filter) > 0 && !slices.ContainsFunc(filter, func(f tag) bool { return tagMatches(f, t) }) {
 				continue
 			}

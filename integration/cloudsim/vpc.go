@@ -34,6 +34,7 @@ func (s *Server) vpcActions() map[string]handler {
 		"DescribeRouteTables":    s.vpcDescribeRouteTables,
 		"DescribeRouteEntryList": s.vpcDescribeRouteEntryList,
 		"DescribeRouteTableList": s.vpcDescribeRouteTableList,
+		"DescribeVRouters":       s.describeVRouters,
 
 		"TagResources":     s.tagResources,
 		"UnTagResources":   s.untagResources,
@@ -98,16 +99,14 @@ func (s *Server) vpcCreateVpc(c *callCtx) (obj, error) {
 	if g := c.p.get("ResourceGroupId"); g != "" {
 		v.ResourceGroupID = g
 	}
-	if err := s.st.setTags("vpc", v.ID, tags); err != nil {
-		return nil, err
-	}
+	v.Tags = tags
 	if d := s.faults.get().NetworkTime.D(); d > 0 {
 		v.Status = "Pending"
 		id := v.ID
 		s.goBackground(func(ctx context.Context) {
 			if sleepCtx(ctx, d) == nil {
 				s.mu.Lock()
-				if v := s.st.vpcs[id]; v != nil {
+				if v := s.st.vpcs.at(id); v != nil {
 					v.Status = "Available"
 				}
 				s.mu.Unlock()
@@ -121,65 +120,38 @@ func (s *Server) vpcCreateVpc(c *callCtx) (obj, error) {
 	return answer, nil
 }
 
-func (st *state) vpcInRegion(region, id string) (*vpc, error) {
-	v := st.vpcs[id]
-	if v == nil || v.RegionID != region {
-		return nil, newErrorf("InvalidVpcId.NotFound", "Specified VPC %q does not exist in region %s.", id, region)
-	}
-	return v, nil
-}
+// The table pickers regionalCall takes.
+func vpcsOf(st *state) *table[*vpc]               { return st.vpcs }
+func vswitchesOf(st *state) *table[*vswitch]      { return st.vswitches }
+func eipsOf(st *state) *table[*eip]               { return st.eips }
+func lbsOf(st *state) *table[*loadBalancer]       { return st.loadBalancers }
+func routeTablesOf(st *state) *table[*routeTable] { return st.routeTables }
 
 func (s *Server) vpcDeleteVpc(c *callCtx) (obj, error) {
-	v, err := regionalCall(s, c, "VpcId", (*state).vpcInRegion)
+	v, err := regionalCall(s, c, "VpcId", vpcsOf)
 	if err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	id := v.ID
-	for _, sw := range s.st.vswitches {
-		if sw.VpcID == id {
-			return nil, newErrorf("DependencyViolation.VSwitch", "Specified object has dependent resources: VPC %s still has VSwitch %s; delete the VSwitches first.", id, sw.ID)
-		}
-	}
-	for _, sg := range s.st.securityGroups {
-		if sg.VpcID == id {
-			return nil, newErrorf("DependencyViolation.SecurityGroup", "Specified object has dependent resources: VPC %s still has security group %s.", id, sg.ID)
-		}
-	}
-	if rt := s.st.routeTables[v.RouteTableID]; rt != nil {
-		for _, e := range rt.Entries {
-			if e.Type == "Custom" {
-				return nil, newErrorf("DependencyViolation.RouteEntry", "Specified object has dependent resources: VPC %s still has the custom route entry %s (%s).", id, e.ID, e.Dest)
-			}
-		}
+	if err := s.st.vpcs.deletable(v); err != nil {
+		return nil, err
 	}
 	if err := c.dryRun(); err != nil {
 		return nil, err
 	}
-	delete(s.st.routeTables, v.RouteTableID)
-	delete(s.st.vpcs, id)
-	s.st.dropResource("vpc", id)
-	s.st.dropResource("routetable", v.RouteTableID)
+	if rt := s.st.routeTables.at(v.RouteTableID); rt != nil {
+		s.st.routeTables.remove(rt)
+	}
+	s.st.vpcs.remove(v)
 	return obj{}, nil
 }
 
 func (s *Server) vpcCreateVSwitch(c *callCtx) (obj, error) {
-	r, err := c.region()
+	r, args, err := c.regionWith("VpcId", "ZoneId", "CidrBlock")
 	if err != nil {
 		return nil, err
 	}
-	vpcID, err := c.p.required("VpcId")
-	if err != nil {
-		return nil, err
-	}
-	zoneID, err := c.p.required("ZoneId")
-	if err != nil {
-		return nil, err
-	}
-	cidrText, err := c.p.required("CidrBlock")
-	if err != nil {
-		return nil, err
-	}
+	vpcID, zoneID, cidrText := args[0], args[1], args[2]
 	if r.zone(zoneID) == nil {
 		return nil, newErrorf("InvalidZoneId.NotFound", "The specified zone %q does not exist in region %s.", zoneID, r.ID)
 	}
@@ -197,7 +169,7 @@ func (s *Server) vpcCreateVSwitch(c *callCtx) (obj, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.st.vpcInRegion(r.ID, vpcID)
+	v, err := s.st.vpcs.find(r.ID, vpcID)
 	if err != nil {
 		return nil, err
 	}
@@ -208,56 +180,31 @@ func (s *Server) vpcCreateVSwitch(c *callCtx) (obj, error) {
 	if !vc.Contains(cidr.Addr()) || cidr.Bits() < vc.Bits() {
 		return nil, newErrorf("InvalidCidrBlock.Malformed", "Specified CIDR block %s is not inside the VPC's %s.", cidr, vc)
 	}
-	for _, sw := range s.st.vswitches {
-		if sw.VpcID == vpcID && prefixesOverlap(sw.Cidr, cidr) {
-			return nil, newErrorf("InvalidCidrBlock.Overlapped", "Specified CIDR block %s overlapped with VSwitch %s (%s).", cidr, sw.ID, sw.Cidr)
-		}
+	if sw, ok := s.st.vswitches.first(func(sw *vswitch) bool { return sw.VpcID == vpcID && prefixesOverlap(sw.Cidr, cidr) }); ok {
+		return nil, newErrorf("InvalidCidrBlock.Overlapped", "Specified CIDR block %s overlapped with VSwitch %s (%s).", cidr, sw.ID, sw.Cidr)
 	}
 	sw := s.st.addVSwitch(v, zoneID, name, c.p.get("Description"), cidr, time.Now().UTC())
-	if err := s.st.setTags("vswitch", sw.ID, tags); err != nil {
-		return nil, err
-	}
+	sw.Tags = tags
 	return obj{"VSwitchId": sw.ID}, nil
 }
 
-// vswitchInRegion returns the VSwitch or InvalidVSwitchId.NotFound.
-func (st *state) vswitchInRegion(region, id string) (*vswitch, error) {
-	sw := st.vswitches[id]
-	if sw == nil || sw.RegionID != region {
-		return nil, newErrorf("InvalidVSwitchId.NotFound", "The VSwitchId %q provided does not exist in our records.", id)
-	}
-	return sw, nil
-}
-
 func (s *Server) vpcDeleteVSwitch(c *callCtx) (obj, error) {
-	sw, err := regionalCall(s, c, "VSwitchId", (*state).vswitchInRegion)
+	sw, err := regionalCall(s, c, "VSwitchId", vswitchesOf)
 	if err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	id := sw.ID
-	for _, inst := range s.st.instances {
-		if inst.VSwitchID == id {
-			return nil, newErrorf("DependencyViolation.Instance", "Specified object has dependent resources: VSwitch %s still has instance %s.", id, inst.ID)
-		}
-	}
-	for _, lb := range s.st.loadBalancers {
-		if lb.VSwitchID == id {
-			return nil, newErrorf("DependencyViolation.Instance", "Specified object has dependent resources: VSwitch %s still has load balancer %s.", id, lb.ID)
-		}
+	if err := s.st.vswitches.removeChecked(sw); err != nil {
+		return nil, err
 	}
 	s.st.removeVSwitchRoutes(sw)
-	delete(s.st.vswitches, id)
-	s.st.dropResource("vswitch", id)
 	return obj{}, nil
 }
 
 func (s *Server) vswitchIDsOf(vpcID string) []string {
 	out := []string{}
-	for _, id := range sortedKeys(s.st.vswitches) {
-		if s.st.vswitches[id].VpcID == vpcID {
-			out = append(out, id)
-		}
+	for _, sw := range s.st.vswitches.list(selector{order: byID}, func(sw *vswitch) bool { return sw.VpcID == vpcID }) {
+		out = append(out, sw.ID)
 	}
 	return out
 }
@@ -265,39 +212,32 @@ func (s *Server) vswitchIDsOf(vpcID string) []string {
 // filterVpcs applies the DescribeVpcs filters of both products; the caller
 // holds s.mu.
 func (s *Server) filterVpcs(c *callCtx, region string) ([]*vpc, error) {
-	ids, err := c.p.idList("VpcId")
+	sel, isDefault, err := c.defaultsSelection(region, "VpcId")
 	if err != nil {
 		return nil, err
 	}
-	isDefault, err := c.p.boolean("IsDefault", false)
+	return s.st.vpcs.list(sel, func(v *vpc) bool {
+		return isDefault(v.IsDefault) && c.p.eq("VpcName", v.Name) && c.p.eq("ResourceGroupId", v.ResourceGroupID)
+	}), nil
+}
+
+// defaultsSelection reads the IDs in idParam, IsDefault and Tag.N, the
+// filters DescribeVpcs and DescribeVSwitches share.
+func (c *callCtx) defaultsSelection(region, idParam string) (selector, func(bool) bool, error) {
+	ids, err := c.p.idList(idParam)
 	if err != nil {
-		return nil, err
+		return selector{}, nil, err
+	}
+	want, err := c.p.boolean("IsDefault", false)
+	if err != nil {
+		return selector{}, nil, err
 	}
 	filterTags, err := c.p.tagPairs("Tag")
 	if err != nil {
-		return nil, err
+		return selector{}, nil, err
 	}
-	var list []*vpc
-	for _, v := range s.st.vpcs {
-		if v.RegionID != region || (len(ids) > 0 && !slices.Contains(ids, v.ID)) {
-			continue
-		}
-		if c.p.has("IsDefault") && v.IsDefault != isDefault {
-			continue
-		}
-		if n := c.p.get("VpcName"); n != "" && n != v.Name {
-			continue
-		}
-		if g := c.p.get("ResourceGroupId"); g != "" && g != v.ResourceGroupID {
-			continue
-		}
-		if !s.st.matchTags("vpc", v.ID, filterTags) {
-			continue
-		}
-		list = append(list, v)
-	}
-	slices.SortFunc(list, func(a, b *vpc) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
-	return list, nil
+	given := c.p.has("IsDefault")
+	return selector{region: region, ids: ids, tags: filterTags}, func(have bool) bool { return !given || have == want }, nil
 }
 
 func (s *Server) ecsVpcView(v *vpc) obj {
@@ -318,7 +258,7 @@ func (s *Server) vpcVpcView(v *vpc) obj {
 		"NatGatewayIds":       obj{"NatGatewayIds": []string{}},
 		"SecondaryCidrBlocks": obj{"SecondaryCidrBlock": []string{}},
 		"Ipv6CidrBlocks":      obj{"Ipv6CidrBlock": []obj{}},
-		"Tags":                obj{"Tag": tagViews(s.st.tagsOf("vpc", v.ID))},
+		"Tags":                obj{"Tag": tagViews(v.Tags)},
 	}
 	for k, val := range extra {
 		out[k] = val
@@ -334,7 +274,7 @@ func (s *Server) ecsDescribeVpcs(c *callCtx) (obj, error) { return s.describeVpc
 func (s *Server) vpcDescribeVpcs(c *callCtx) (obj, error) { return s.describeVpcs(c, s.vpcVpcView) }
 
 func (s *Server) vpcDescribeVpcAttribute(c *callCtx) (obj, error) {
-	v, err := regionalCall(s, c, "VpcId", (*state).vpcInRegion)
+	v, err := regionalCall(s, c, "VpcId", vpcsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -352,42 +292,13 @@ func (s *Server) vpcDescribeVpcAttribute(c *callCtx) (obj, error) {
 }
 
 func (s *Server) filterVSwitches(c *callCtx, region string) ([]*vswitch, error) {
-	ids, err := c.p.idList("VSwitchId")
+	sel, isDefault, err := c.defaultsSelection(region, "VSwitchId")
 	if err != nil {
 		return nil, err
 	}
-	isDefault, err := c.p.boolean("IsDefault", false)
-	if err != nil {
-		return nil, err
-	}
-	filterTags, err := c.p.tagPairs("Tag")
-	if err != nil {
-		return nil, err
-	}
-	var list []*vswitch
-	for _, sw := range s.st.vswitches {
-		if sw.RegionID != region || (len(ids) > 0 && !slices.Contains(ids, sw.ID)) {
-			continue
-		}
-		if v := c.p.get("VpcId"); v != "" && v != sw.VpcID {
-			continue
-		}
-		if z := c.p.get("ZoneId"); z != "" && z != sw.ZoneID {
-			continue
-		}
-		if c.p.has("IsDefault") && sw.IsDefault != isDefault {
-			continue
-		}
-		if n := c.p.get("VSwitchName"); n != "" && n != sw.Name {
-			continue
-		}
-		if !s.st.matchTags("vswitch", sw.ID, filterTags) {
-			continue
-		}
-		list = append(list, sw)
-	}
-	slices.SortFunc(list, func(a, b *vswitch) int { return byCreated(a.Created, b.Created, a.ID, b.ID) })
-	return list, nil
+	return s.st.vswitches.list(sel, func(sw *vswitch) bool {
+		return c.p.eq("VpcId", sw.VpcID) && c.p.eq("ZoneId", sw.ZoneID) && isDefault(sw.IsDefault) && c.p.eq("VSwitchName", sw.Name)
+	}), nil
 }
 
 func (s *Server) ecsVSwitchView(sw *vswitch) obj {
@@ -401,12 +312,12 @@ func (s *Server) ecsVSwitchView(sw *vswitch) obj {
 func (s *Server) vpcVSwitchView(sw *vswitch) obj {
 	out := s.ecsVSwitchView(sw)
 	rtID := ""
-	if v := s.st.vpcs[sw.VpcID]; v != nil {
+	if v := s.st.vpcs.at(sw.VpcID); v != nil {
 		rtID = v.RouteTableID
 	}
 	out["NetworkAclId"], out["ShareType"], out["EnabledIpv6"], out["Ipv6CidrBlock"] = "", "Sharing", false, ""
 	out["RouteTable"] = obj{"RouteTableId": rtID, "RouteTableType": "System"}
-	out["Tags"] = obj{"Tag": tagViews(s.st.tagsOf("vswitch", sw.ID))}
+	out["Tags"] = obj{"Tag": tagViews(sw.Tags)}
 	return out
 }
 
@@ -423,7 +334,7 @@ func (s *Server) vpcDescribeVSwitches(c *callCtx) (obj, error) {
 }
 
 func (s *Server) vpcDescribeVSwitchAttributes(c *callCtx) (obj, error) {
-	sw, err := regionalCall(s, c, "VSwitchId", (*state).vswitchInRegion)
+	sw, err := regionalCall(s, c, "VSwitchId", vswitchesOf)
 	if err != nil {
 		return nil, err
 	}
@@ -435,14 +346,6 @@ func (s *Server) vpcDescribeVSwitchAttributes(c *callCtx) (obj, error) {
 
 // Route tables and entries.
 
-func (st *state) routeTableInRegion(region, id string) (*routeTable, error) {
-	rt := st.routeTables[id]
-	if rt == nil || rt.RegionID != region {
-		return nil, newErrorf("InvalidRouteTableId.NotFound", "The specified route table %q does not exist.", id)
-	}
-	return rt, nil
-}
-
 func (rt *routeTable) busy() *routeEntry {
 	for _, e := range rt.Entries {
 		if e.Status == "Pending" || e.Status == "Deleting" {
@@ -453,18 +356,11 @@ func (rt *routeTable) busy() *routeEntry {
 }
 
 func (s *Server) vpcCreateRouteEntry(c *callCtx) (obj, error) {
-	r, err := c.region()
+	r, args, err := c.regionWith("RouteTableId", "DestinationCidrBlock")
 	if err != nil {
 		return nil, err
 	}
-	rtID, err := c.p.required("RouteTableId")
-	if err != nil {
-		return nil, err
-	}
-	destText, err := c.p.required("DestinationCidrBlock")
-	if err != nil {
-		return nil, err
-	}
+	rtID, destText := args[0], args[1]
 	dest, err := netip.ParsePrefix(destText)
 	if err != nil || !dest.Addr().Is4() {
 		return nil, newErrorf("InvalidDestinationCidrBlock.Malformed", "The specified DestinationCidrBlock %q is not a valid IPv4 CIDR block.", destText)
@@ -486,7 +382,7 @@ func (s *Server) vpcCreateRouteEntry(c *callCtx) (obj, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rt, err := s.st.routeTableInRegion(r.ID, rtID)
+	rt, err := s.st.routeTables.find(r.ID, rtID)
 	if err != nil {
 		return nil, err
 	}
@@ -498,7 +394,7 @@ func (s *Server) vpcCreateRouteEntry(c *callCtx) (obj, error) {
 			return nil, newErrorf("InvalidCIDRBlock.Duplicate", "Specified CIDR block %s is already exists in route table %s.", dest, rt.ID)
 		}
 	}
-	inst := s.st.instances[hop]
+	inst := s.st.instances.at(hop)
 	if inst == nil || inst.VpcID != rt.VpcID {
 		return nil, newErrorf("InvalidInstanceId.NotFound", "The next hop instance %q does not exist in the VPC of route table %s.", hop, rt.ID)
 	}
@@ -546,8 +442,8 @@ func (s *Server) vpcDeleteRouteEntry(c *callCtx) (obj, error) {
 	defer s.mu.Unlock()
 	var rt *routeTable
 	var entry *routeEntry
-	for _, t := range s.st.routeTables {
-		if t.RegionID != r.ID || (rtID != "" && t.ID != rtID) {
+	for _, t := range s.st.routeTables.list(selector{region: r.ID, order: byID}, nil) {
+		if rtID != "" && t.ID != rtID {
 			continue
 		}
 		for _, e := range t.Entries {
@@ -559,7 +455,7 @@ func (s *Server) vpcDeleteRouteEntry(c *callCtx) (obj, error) {
 			}
 		}
 	}
-	if rtID != "" && s.st.routeTables[rtID] == nil {
+	if rtID != "" && !s.st.routeTables.has(rtID) {
 		return nil, newErrorf("InvalidRouteTableId.NotFound", "The specified route table %q does not exist.", rtID)
 	}
 	if entry == nil {
@@ -610,33 +506,10 @@ func vpcRouteEntryView(e *routeEntry) obj {
 }
 
 func (s *Server) filterRouteTables(c *callCtx, region string) []*routeTable {
-	var list []*routeTable
-	for _, rt := range s.st.routeTables {
-		if rt.RegionID != region {
-			continue
-		}
-		if v := c.p.get("RouteTableId"); v != "" && v != rt.ID {
-			continue
-		}
-		if v := c.p.get("VRouterId"); v != "" && v != rt.VRouterID {
-			continue
-		}
-		if v := c.p.get("RouterId"); v != "" && v != rt.VRouterID {
-			continue
-		}
-		if v := c.p.get("VpcId"); v != "" && v != rt.VpcID {
-			continue
-		}
-		if v := c.p.get("RouterType"); v != "" && v != "VRouter" {
-			continue
-		}
-		if v := c.p.get("RouteTableType"); v != "" && v != "System" {
-			continue
-		}
-		list = append(list, rt)
-	}
-	slices.SortFunc(list, func(a, b *routeTable) int { return strings.Compare(a.ID, b.ID) })
-	return list
+	return s.st.routeTables.list(selector{region: region, order: byID}, func(rt *routeTable) bool {
+		return c.p.eq("RouteTableId", rt.ID) && c.p.eq("VRouterId", rt.VRouterID) && c.p.eq("RouterId", rt.VRouterID) &&
+			c.p.eq("VpcId", rt.VpcID) && c.p.eq("RouterType", "VRouter") && c.p.eq("RouteTableType", "System")
+	})
 }
 
 func (s *Server) describeRouteTables(c *callCtx, entryView func(*routeEntry) obj, vpcShape bool) (obj, error) {
@@ -660,7 +533,56 @@ func (s *Server) routeTableLister(c *callCtx) func(string) ([]*routeTable, error
 }
 
 func (s *Server) ecsDescribeRouteTables(c *callCtx) (obj, error) {
+	if c.p.get("RegionId") == "" {
+		// RegionId is optional here: the route table or router named
+		// decides the region.
+		region, err := s.routeTableRegion(c)
+		if err != nil {
+			return nil, err
+		}
+		c.p["RegionId"] = region
+	}
 	return s.describeRouteTables(c, ecsRouteEntryView, false)
+}
+
+// routeTableRegion is the region of the route table or VRouter a
+// DescribeRouteTables without RegionId names.
+func (s *Server) routeTableRegion(c *callCtx) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id := c.p.get("RouteTableId"); id != "" {
+		rt, err := s.st.routeTables.find("", id)
+		if err != nil {
+			return "", err
+		}
+		return rt.RegionID, nil
+	}
+	for _, param := range []string{"VRouterId", "RouterId"} {
+		id := c.p.get(param)
+		if id == "" {
+			continue
+		}
+		if v, ok := s.st.vpcs.first(func(v *vpc) bool { return v.VRouterID == id }); ok {
+			return v.RegionID, nil
+		}
+		return "", newErrorf("InvalidVRouterId.NotFound", "The specified VRouterId %q does not exist.", id)
+	}
+	return "", newError("MissingParameter", "The input parameter \"RegionId\" that is mandatory for processing this request is not supplied: give RegionId, RouteTableId or VRouterId.")
+}
+
+// vrouterView is one VRouter: every VPC has one, holding its route table.
+func vrouterView(v *vpc) obj {
+	return obj{
+		"VRouterId": v.VRouterID, "VpcId": v.ID, "RegionId": v.RegionID, "VRouterName": "", "Description": "",
+		"CreationTime": apiTime(v.Created), "RouteTableIds": obj{"RouteTableId": []string{v.RouteTableID}},
+	}
+}
+
+// describeVRouters is DescribeVRouters of ECS (deprecated, still served) and VPC.
+func (s *Server) describeVRouters(c *callCtx) (obj, error) {
+	return describePage(s, c, 10, 50, "VRouters", "VRouter", func(region string) ([]*vpc, error) {
+		return s.st.vpcs.list(selector{region: region}, func(v *vpc) bool { return c.p.eq("VRouterId", v.VRouterID) }), nil
+	}, vrouterView)
 }
 
 func (s *Server) vpcDescribeRouteTables(c *callCtx) (obj, error) {
@@ -668,14 +590,11 @@ func (s *Server) vpcDescribeRouteTables(c *callCtx) (obj, error) {
 }
 
 func (s *Server) vpcDescribeRouteEntryList(c *callCtx) (obj, error) {
-	r, err := c.region()
+	r, args, err := c.regionWith("RouteTableId")
 	if err != nil {
 		return nil, err
 	}
-	rtID, err := c.p.required("RouteTableId")
-	if err != nil {
-		return nil, err
-	}
+	rtID := args[0]
 	maxResults, err := c.p.integer("MaxResult", 20, 1, 100)
 	if err != nil {
 		return nil, err
@@ -683,7 +602,7 @@ func (s *Server) vpcDescribeRouteEntryList(c *callCtx) (obj, error) {
 	dests := c.p.list("DestCidrBlockList")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rt, err := s.st.routeTableInRegion(r.ID, rtID)
+	rt, err := s.st.routeTables.find(r.ID, rtID)
 	if err != nil {
 		return nil, err
 	}
@@ -726,7 +645,7 @@ func (s *Server) vpcDescribeRouteTableList(c *callCtx) (obj, error) {
 			"RouteTableType": "System", "RouteTableName": "", "Description": "", "Status": "Available",
 			"CreationTime": apiTime(rt.Created), "ResourceGroupId": s.st.defaultResourceGroup, "AssociateType": "VSwitch",
 			"VSwitchIds": obj{"VSwitchId": s.vswitchIDsOf(rt.VpcID)}, "GatewayIds": obj{"GatewayIds": []string{}},
-			"Tags": obj{"Tag": tagViews(s.st.tagsOf("routetable", rt.ID))},
+			"Tags": obj{"Tag": tagViews(rt.Tags)},
 		}
 	})
 	if err != nil {

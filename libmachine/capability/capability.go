@@ -166,6 +166,29 @@ type LoadBalancing interface {
 	ListenerManager
 }
 
+// Resource is one cloud resource a machine owns, as a user would look it
+// up in the cloud's console.
+type Resource struct {
+	Kind   string // "instance", "security group", "key pair", ...
+	ID     string
+	Region string
+}
+
+func (r Resource) String() string {
+	s := r.Kind + " " + r.ID
+	if r.Region != "" {
+		s += " in " + r.Region
+	}
+	return s
+}
+
+// ResourceReporter is a driver that lists, from its stored configuration
+// alone (no API call), the resources its machine owns, for `rm -f` to name
+// what it could not remove.
+type ResourceReporter interface {
+	Resources() []Resource
+}
+
 // Cancellable is a driver whose calls that wait or talk to a network take
 // the command's context: when it ends, the call returns promptly with the
 // context's error. The plain drivers.Driver methods of such a driver run the

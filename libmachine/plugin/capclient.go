@@ -60,6 +60,11 @@ func (c *Client) Capability(target any) bool {
 			*t = rpcLoadBalancing{c}
 			return true
 		}
+	case *capability.ResourceReporter:
+		if has(CapResources) {
+			*t = rpcResources{c}
+			return true
+		}
 	case *capability.Cancellable:
 		// Every plugin can be stopped: by closing it.
 		*t = rpcCancellable{c}
@@ -202,6 +207,16 @@ func (r rpcNoSSH) HasNoSSH() bool {
 		r.c.logger.Warn("Driver plugin call failed", "machine", r.c.machineName(), "method", "HasNoSSH", "err", err)
 	}
 	return no
+}
+
+type rpcResources struct{ c *Client }
+
+func (r rpcResources) Resources() []capability.Resource {
+	var rs []capability.Resource
+	if err := r.c.callCap(context.Background(), "Resources", struct{}{}, &rs); err != nil {
+		r.c.logger.Warn("Driver plugin call failed", "machine", r.c.machineName(), "method", "Resources", "err", err)
+	}
+	return rs
 }
 
 type rpcLoadBalancing struct{ c *Client }

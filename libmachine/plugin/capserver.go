@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/rpc"
+	"os"
 	"slices"
 
 	"github.com/docker/machine/libmachine/drivers"
@@ -22,6 +24,7 @@ import (
 //	Addresses(struct{}, *capability.Addresses)     CapAddresses
 //	DataDisk(struct{}, *DataDiskReply)             CapDataDisk
 //	HasNoSSH(struct{}, *bool)                      CapNoSSH
+//	Resources(struct{}, *[]capability.Resource)    CapResources
 //	BackendOptions(LBArgs, *map[string]string)     CapLoadBalancing, and the
 //	DescribeLoadBalancer(LBArgs, *capability.LoadBalancer)   listener calls
 //	Listeners(LBArgs, *[]capability.Listener)
@@ -40,6 +43,7 @@ const (
 	CapDataDisk      = "data-disk"
 	CapNoSSH         = "no-ssh"
 	CapLoadBalancing = "load-balancing"
+	CapResources     = "resources"
 )
 
 // DataDiskReply carries an optional data disk (gob cannot send a nil pointer).
@@ -57,8 +61,10 @@ type LBArgs struct {
 }
 
 // Serve runs d as a plugin binary: the stock driver service plus the
-// capability service. Like the stock RegisterDriver it never returns.
+// capability service, logging through NewLineHandler on stdout and stderr.
+// Like the stock RegisterDriver it never returns.
 func Serve(d drivers.Driver) {
+	slog.SetDefault(slog.New(NewLineHandler(os.Stdout, os.Stderr)))
 	if err := rpc.RegisterName(CapabilityService, &capServer{d: d}); err != nil {
 		panic("plugin: registering the capability service: " + err.Error())
 	}
@@ -84,6 +90,9 @@ func supported(d drivers.Driver) []string {
 	}
 	if capability.Has[capability.LoadBalancing](d) {
 		out = append(out, CapLoadBalancing)
+	}
+	if capability.Has[capability.ResourceReporter](d) {
+		out = append(out, CapResources)
 	}
 	slices.Sort(out)
 	return out
@@ -119,6 +128,15 @@ func (s *capServer) DataDisk(_ struct{}, reply *DataDiskReply) error {
 func (s *capServer) HasNoSSH(_ struct{}, reply *bool) error {
 	n, ok := capability.Get[capability.SSHLess](s.d)
 	*reply = ok && n.HasNoSSH()
+	return nil
+}
+
+func (s *capServer) Resources(_ struct{}, reply *[]capability.Resource) error {
+	r, ok := capability.Get[capability.ResourceReporter](s.d)
+	if !ok {
+		return errNotOffered
+	}
+	*reply = r.Resources()
 	return nil
 }
 

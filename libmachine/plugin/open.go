@@ -27,7 +27,9 @@ type Options struct {
 	StorePath   string
 	// SearchDirs are tried after PATH; the CLI passes its own binary's directory.
 	SearchDirs []string
-	// Logger receives plugin output and protocol messages; nil means slog.Default().
+	// Logger receives plugin output and protocol messages, and is handed to
+	// a built-in driver that takes a logger (see the package doc); nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -71,6 +73,9 @@ func Open(ctx context.Context, driverName string, rawConfig []byte, opts Options
 		// behaves identically in process and as a plugin.
 		if err := json.Unmarshal(rawConfig, &d); err != nil {
 			return nil, fmt.Errorf("reading the %s driver configuration of machine %q: %w; the machine's config.json may be damaged", driverName, opts.MachineName, err)
+		}
+		if l, ok := d.(loggerSetter); ok && opts.Logger != nil {
+			l.SetLogger(opts.Logger)
 		}
 		return &local{Driver: d}, nil
 	}
@@ -128,6 +133,12 @@ func isExecutable(path string) bool {
 		return false
 	}
 	return runtime.GOOS == "windows" || info.Mode().Perm()&0o111 != 0
+}
+
+// loggerSetter is a built-in driver that logs through the logger it is
+// given rather than slog's default one.
+type loggerSetter interface {
+	SetLogger(*slog.Logger)
 }
 
 // local is a built-in driver running in this process.

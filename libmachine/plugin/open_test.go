@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/gob"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"testing"
 
@@ -146,4 +147,32 @@ func TestGobNamesMatchStockWire(t *testing.T) {
 	for _, name := range []string{"*mcnflag.StringFlag", "*mcnflag.IntFlag", "*mcnflag.BoolFlag", "*mcnflag.StringSliceFlag", "*rpcdriver.RPCFlags"} {
 		assert.Contains(t, buf.String(), name)
 	}
+}
+
+// loggingDriver is a built-in driver that takes a logger.
+type loggingDriver struct {
+	*none.Driver
+	log *slog.Logger
+}
+
+func (d *loggingDriver) SetLogger(l *slog.Logger) { d.log = l }
+
+func TestOpenBuiltinHandsTheLoggerToADriverThatTakesOne(t *testing.T) {
+	const name = "logging-test"
+	RegisterBuiltin(name, func() drivers.Driver { return &loggingDriver{Driver: none.NewDriver("", "")} })
+	t.Cleanup(func() {
+		registry.Lock()
+		defer registry.Unlock()
+		delete(registry.factories, name)
+	})
+	logger := slog.New(slog.DiscardHandler)
+	d, err := Open(context.Background(), name, nil, Options{MachineName: "m1", StorePath: t.TempDir(), Logger: logger})
+	require.NoError(t, err)
+	got := d.(*local).Driver.(*loggingDriver)
+	assert.Same(t, logger, got.log)
+	assert.Equal(t, "m1", got.GetMachineName(), "the configuration is read as before")
+
+	d, err = Open(context.Background(), name, nil, Options{MachineName: "m2", StorePath: t.TempDir()})
+	require.NoError(t, err)
+	assert.Nil(t, d.(*local).Driver.(*loggingDriver).log, "without a Logger the driver keeps its own default")
 }

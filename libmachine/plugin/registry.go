@@ -3,6 +3,18 @@
 // (API version 1), so any plugin written for docker-machine 0.16.2 or
 // rancher-machine works, and our own binaries can serve our built-ins to
 // those CLIs.
+//
+// Both kinds answer libmachine/capability's Get the same way: a built-in
+// from the driver value, a plugin over the extra "Capabilities" RPC service
+// that Serve registers (see capserver.go). A plugin call whose context ends
+// stops the plugin by closing it; Usable tells the core to relaunch it.
+//
+// A built-in driver that has a method SetLogger(*slog.Logger) gets the
+// Logger of Open's Options, so that in the CLI's process its lines go where
+// the command's progress goes without touching slog's default logger. A
+// driver without one, or opened without a Logger, logs through
+// slog.Default(); so does a driver served as a plugin binary, whose output
+// the CLI reads and logs itself.
 package plugin
 
 import (

@@ -1,13 +1,15 @@
 // Package commands is the docker-machine command line: the 0.16.2 commands,
-// flags, output formats and exit codes, over this project's libmachine.
+// flags, output formats and exit codes, over this project's libmachine. It
+// holds the root command, which fills the Factory's settings from the global
+// flags, and the commands on single machines; the cluster, swarm and slb
+// command groups live in packages of their own below it. Every command is
+// built from one cmdutil.Factory and names no driver.
 package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,7 +18,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/fleetdock/machine/libmachine"
+	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
+	"github.com/fleetdock/machine/cmd/docker-machine/commands/cluster"
+	"github.com/fleetdock/machine/cmd/docker-machine/commands/slb"
+	"github.com/fleetdock/machine/cmd/docker-machine/commands/swarm"
+	"github.com/fleetdock/machine/cmd/docker-machine/iostreams"
 	"github.com/fleetdock/machine/libmachine/store"
 )
 
@@ -26,90 +32,27 @@ var (
 	GitCommit = "dev"
 )
 
-const defaultMachineName = "default"
-
-// Exit codes, as stock: 1 for any error, 3 when the pre-create check fails.
-const (
-	exitError     = 1
-	exitPreCreate = 3
-)
-
-// env holds the streams and global settings of one invocation.
-type env struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	args0          string
-	argv           []string // the whole command line, for usage hints
-
-	debug       bool
-	storagePath string
-	tlsCACert   string
-	tlsCAKey    string
-	tlsCert     string
-	tlsKey      string
-	githubToken string
-	nativeSSH   bool
-	bugsnag     string
-}
-
-// exitError carries a specific exit status out of a command.
-type statusError struct {
-	status int
-	err    error
-}
-
-func (e *statusError) Error() string {
-	if e.err == nil {
-		return ""
-	}
-	return e.err.Error()
-}
-func (e *statusError) Unwrap() error { return e.err }
-
 // Run executes one docker-machine invocation and returns its exit status.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, args0: "docker-machine"}
-	e.argv = args
+	s := &cmdutil.Settings{Argv0: "docker-machine", Argv: args}
 	if len(args) > 0 {
-		e.args0 = args[0]
+		s.Argv0 = args[0]
 		args = args[1:]
 	}
-	root := e.rootCommand()
+	f := cmdutil.New(iostreams.New(stdin, stdout, stderr), s)
+	root := NewRootCmd(f)
 	args, err := takeGlobalFlags(root, normalizeArgs(root, args))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return exitError
+		return cmdutil.ExitError
 	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err = root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
-	}
-	var se *statusError
-	if errors.As(err, &se) {
-		if se.err != nil && se.err.Error() != "" {
-			fmt.Fprintln(stderr, se.err)
-		}
-		return se.status
-	}
-	fmt.Fprintln(stderr, err)
-	var pe *libmachine.PreCreateError
-	if errors.As(err, &pe) {
-		return exitPreCreate
-	}
-	return exitError
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+	return cmdutil.ExitStatus(root.ExecuteContext(ctx), stderr)
 }
 
 func envBool(name string) bool {
@@ -120,7 +63,9 @@ func envBool(name string) bool {
 	return true
 }
 
-func (e *env) rootCommand() *cobra.Command {
+// NewRootCmd is the docker-machine command with every subcommand; its
+// persistent flags fill f.Settings.
+func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "docker-machine",
 		Short:         "Create and manage machines running Docker.",
@@ -132,68 +77,59 @@ func (e *env) rootCommand() *cobra.Command {
 		},
 	}
 	root.SetVersionTemplate(fmt.Sprintf("docker-machine version %s, build %s\n", Version, GitCommit))
+	s := f.Settings
 	pf := root.PersistentFlags()
-	pf.BoolVarP(&e.debug, "debug", "D", envBool("MACHINE_DEBUG"), "Enable debug mode [$MACHINE_DEBUG]")
-	pf.StringVarP(&e.storagePath, "storage-path", "s", store.DefaultPath(), "Configures storage path [$MACHINE_STORAGE_PATH]")
-	pf.StringVar(&e.tlsCACert, "tls-ca-cert", os.Getenv("MACHINE_TLS_CA_CERT"), "CA to verify remotes against [$MACHINE_TLS_CA_CERT]")
-	pf.StringVar(&e.tlsCAKey, "tls-ca-key", os.Getenv("MACHINE_TLS_CA_KEY"), "Private key to generate certificates [$MACHINE_TLS_CA_KEY]")
-	pf.StringVar(&e.tlsCert, "tls-client-cert", os.Getenv("MACHINE_TLS_CLIENT_CERT"), "Client cert to use for TLS [$MACHINE_TLS_CLIENT_CERT]")
-	pf.StringVar(&e.tlsKey, "tls-client-key", os.Getenv("MACHINE_TLS_CLIENT_KEY"), "Private key used in client TLS auth [$MACHINE_TLS_CLIENT_KEY]")
-	pf.StringVar(&e.githubToken, "github-api-token", os.Getenv("MACHINE_GITHUB_API_TOKEN"), "Token to use for requests to the Github API [$MACHINE_GITHUB_API_TOKEN]")
-	pf.BoolVar(&e.nativeSSH, "native-ssh", envBool("MACHINE_NATIVE_SSH"), "Use the native (Go-based) SSH implementation. [$MACHINE_NATIVE_SSH]")
-	pf.StringVar(&e.bugsnag, "bugsnag-api-token", os.Getenv("MACHINE_BUGSNAG_API_TOKEN"), "Accepted for compatibility; crash reports are never sent [$MACHINE_BUGSNAG_API_TOKEN]")
+	pf.BoolVarP(&s.Debug, "debug", "D", envBool("MACHINE_DEBUG"), "Enable debug mode [$MACHINE_DEBUG]")
+	pf.StringVarP(&s.StoragePath, "storage-path", "s", store.DefaultPath(), "Configures storage path [$MACHINE_STORAGE_PATH]")
+	for _, fl := range []struct {
+		p          *string
+		name, help string
+	}{
+		{&s.TLSCACert, "tls-ca-cert", "CA to verify remotes against [$MACHINE_TLS_CA_CERT]"},
+		{&s.TLSCAKey, "tls-ca-key", "Private key to generate certificates [$MACHINE_TLS_CA_KEY]"},
+		{&s.TLSClientCert, "tls-client-cert", "Client cert to use for TLS [$MACHINE_TLS_CLIENT_CERT]"},
+		{&s.TLSClientKey, "tls-client-key", "Private key used in client TLS auth [$MACHINE_TLS_CLIENT_KEY]"},
+		{&s.GithubToken, "github-api-token", "Token to use for requests to the Github API [$MACHINE_GITHUB_API_TOKEN]"},
+		{&s.BugsnagToken, "bugsnag-api-token", "Accepted for compatibility; crash reports are never sent [$MACHINE_BUGSNAG_API_TOKEN]"},
+	} {
+		pf.StringVar(fl.p, fl.name, os.Getenv(envName(fl.name)), fl.help)
+	}
+	pf.BoolVar(&s.NativeSSH, "native-ssh", envBool("MACHINE_NATIVE_SSH"), "Use the native (Go-based) SSH implementation. [$MACHINE_NATIVE_SSH]")
 	root.Flags().BoolP("version", "v", false, "print the version")
 
 	root.AddCommand(
-		e.activeCommand(),
-		e.clusterCommand(),
-		e.configCommand(),
-		e.createCommand(),
-		e.envCommand(),
-		e.inspectCommand(),
-		e.ipCommand(),
-		e.killCommand(),
-		e.lsCommand(),
-		e.mountCommand(),
-		e.provisionCommand(),
-		e.regenerateCertsCommand(),
-		e.restartCommand(),
-		e.rmCommand(),
-		e.scpCommand(),
-		e.slbCommand(),
-		e.sshCommand(),
-		e.startCommand(),
-		e.statusCommand(),
-		e.stopCommand(),
-		e.swarmCommand(),
-		e.upgradeCommand(),
-		e.urlCommand(),
-		e.versionCommand(),
+		newActiveCmd(f),
+		cluster.NewCmd(f),
+		newConfigCmd(f),
+		newCreateCmd(f),
+		newEnvCmd(f),
+		newInspectCmd(f),
+		newIPCmd(f),
+		newKillCmd(f),
+		newLsCmd(f),
+		newMountCmd(f),
+		newProvisionCmd(f),
+		newRegenerateCertsCmd(f),
+		newRestartCmd(f),
+		newRmCmd(f),
+		newSCPCmd(f),
+		slb.NewCmd(f),
+		newSSHCmd(f),
+		newStartCmd(f),
+		newStatusCmd(f),
+		newStopCmd(f),
+		swarm.NewCmd(f),
+		newUpgradeCmd(f),
+		newURLCmd(f),
+		newVersionCmd(f),
 	)
 	return root
 }
 
-// client opens the store named by the global flags.
-func (e *env) client(out io.Writer) *libmachine.Client {
-	// Drivers running in this process log through slog's default logger;
-	// their lines go where the command's progress goes.
-	log := slog.New(newLineHandler(out, e.stderr, e.debug))
-	slog.SetDefault(log)
-	c := libmachine.New(e.storagePath, out, log)
-	c.NativeSSH = e.nativeSSH
-	if e.tlsCACert != "" {
-		c.Certs.CACert = e.tlsCACert
-	}
-	if e.tlsCAKey != "" {
-		c.Certs.CAKey = e.tlsCAKey
-	}
-	if e.tlsCert != "" {
-		c.Certs.ClientCert = e.tlsCert
-	}
-	if e.tlsKey != "" {
-		c.Certs.ClientKey = e.tlsKey
-	}
-	return c
+// envName is the environment variable of a global flag: MACHINE_ and the
+// flag's name in capitals.
+func envName(flag string) string {
+	return "MACHINE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // normalizeArgs rewrites single-dash long flags (-driver x, as the stock

@@ -3,7 +3,6 @@ package commands
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fleetdock/machine/certs"
+	"github.com/fleetdock/machine/cmd/docker-machine/internal/clitest"
 	"github.com/fleetdock/machine/drivers/generic"
 	"github.com/fleetdock/machine/drivers/none"
 	"github.com/fleetdock/machine/libmachine/plugin"
@@ -42,31 +41,14 @@ func cli(t *testing.T, store string, stdin string, args ...string) result {
 	return result{out.String(), errOut.String(), code}
 }
 
-func newStore(t *testing.T) string {
-	t.Helper()
-	t.Setenv("MACHINE_STORAGE_PATH", "")
-	t.Setenv("MACHINE_DRIVER", "")
-	t.Setenv("DOCKER_HOST", "")
-	t.Setenv("SHELL", "/bin/bash")
-	return filepath.Join(t.TempDir(), "machine")
-}
+var newStore = clitest.NewStore
 
 // fakeEngine serves GET /version over TLS with a server certificate signed
 // by the store's CA, requiring the client certificate, like a provisioned
 // Docker daemon.
 func fakeEngine(t *testing.T, store string) string {
 	t.Helper()
-	certDir := filepath.Join(store, "certs")
-	dir := t.TempDir()
-	serverCert, serverKey := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	require.NoError(t, certs.GenerateServerCert(filepath.Join(certDir, "ca.pem"), filepath.Join(certDir, "ca-key.pem"), serverCert, serverKey,
-		certs.ServerCertOptions{Org: "test.engine", Hosts: []string{"127.0.0.1", "localhost"}}))
-	pair, err := tls.LoadX509KeyPair(serverCert, serverKey)
-	require.NoError(t, err)
-	caCert, err := certs.ReadCertificate(filepath.Join(certDir, "ca.pem"))
-	require.NoError(t, err)
-	pool := newPool(caCert)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", clitest.ServerTLS(t, store, "127.0.0.1", "localhost"))
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/version" {
@@ -462,12 +444,6 @@ func copyTree(t *testing.T, src, dst string) {
 		}
 		return os.WriteFile(target, data, mode)
 	}))
-}
-
-func newPool(c *x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(c)
-	return p
 }
 
 func TestConcurrentCreatesAndRemovesKeepTheStoreConsistent(t *testing.T) {

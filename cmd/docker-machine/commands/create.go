@@ -3,12 +3,13 @@ package commands
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
-	"github.com/docker/machine/libmachine/mcnflag"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
 	"github.com/fleetdock/machine/libmachine"
 )
 
@@ -40,6 +41,13 @@ func registerCreateFlags(fs *pflag.FlagSet, r *libmachine.CreateRequest) {
 	fs.StringArrayVar(&r.TLSSANs, "tls-san", r.TLSSANs, "Support extra SANs for TLS certs")
 }
 
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
 // sniffDriver finds the driver name before the full flag set (which depends
 // on the driver) can be built.
 func sniffDriver(args []string) string {
@@ -60,99 +68,30 @@ func sniffDriver(args []string) string {
 	return envOr(libmachine.EnvDriver, defaultDriver)
 }
 
-func (e *env) createCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:                "create [OPTIONS] [arg...]",
-		Short:              "Create a machine",
-		Long:               "Create a machine.\n\nRun 'docker-machine create --driver name --help' to include the create flags for that driver in the help text.",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.runCreate(cmd.Context(), args)
-		},
-	}
+func newCreateCmd(f *cmdutil.Factory) *cobra.Command {
+	return cmdutil.OwnFlagsCmd("create [OPTIONS] [arg...]", "Create a machine",
+		"Create a machine.\n\nRun 'docker-machine create --driver name --help' to include the create flags for that driver in the help text.",
+		func(cmd *cobra.Command, args []string) error { return runCreate(cmd.Context(), f, args) })
 }
 
-// addDriverFlags registers the driver's mcnflags on fs, with defaults taken
-// from their environment variables, and returns how to read them back.
-func addDriverFlags(fs *pflag.FlagSet, flags []mcnflag.Flag) (func() libmachine.DriverOptions, error) {
-	getters := map[string]func() any{}
-	for _, f := range flags {
-		name := f.String()
-		if fs.Lookup(name) != nil {
-			continue
-		}
-		def, err := libmachine.FlagDefault(f)
-		if err != nil {
-			return nil, err
-		}
-		switch v := def.(type) {
-		case string:
-			p := fs.String(name, v, flagUsage(f))
-			getters[name] = func() any { return *p }
-		case int:
-			p := fs.Int(name, v, flagUsage(f))
-			getters[name] = func() any { return *p }
-		case bool:
-			p := fs.Bool(name, v, flagUsage(f))
-			getters[name] = func() any { return *p }
-		case []string:
-			p := fs.StringArray(name, v, flagUsage(f))
-			getters[name] = func() any { return *p }
-		}
-	}
-	return func() libmachine.DriverOptions {
-		v := libmachine.DriverOptions{}
-		for k, g := range getters {
-			v[k] = g()
-		}
-		return v
-	}, nil
-}
-
-// flagUsage is a driver flag's help text with its environment variable.
-func flagUsage(f mcnflag.Flag) string {
-	var usage, envVar string
-	switch fl := f.(type) {
-	case mcnflag.StringFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	case *mcnflag.StringFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	case mcnflag.IntFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	case *mcnflag.IntFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	case mcnflag.BoolFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	case *mcnflag.BoolFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	case mcnflag.StringSliceFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	case *mcnflag.StringSliceFlag:
-		usage, envVar = fl.Usage, fl.EnvVar
-	}
-	if envVar == "" {
-		return usage
-	}
-	return fmt.Sprintf("%s [$%s]", usage, envVar)
-}
-
-func (e *env) runCreate(ctx context.Context, args []string) error {
+func runCreate(ctx context.Context, f *cmdutil.Factory, args []string) error {
 	args = normalizeCreateArgs(args)
-	client := e.client(e.stdout)
+	out := f.IOStreams.Out
+	client := f.Client(out)
 	defer client.Close()
 
-	p, err := e.parseCreateFlags(ctx, client, args)
+	p, err := parseCreateFlags(ctx, client, f.IOStreams.ErrOut, args)
 	if err != nil {
 		return err
 	}
 	if p.help != "" {
-		fmt.Fprint(e.stdout, p.help)
+		fmt.Fprint(out, p.help)
 		return nil
 	}
 	if err := client.CreateMachine(ctx, p.driver, p.req); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: %s env %s\n", e.args0, p.req.Name)
+	fmt.Fprintf(out, "To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: %s env %s\n", f.Settings.Argv0, p.req.Name)
 	return nil
 }
 

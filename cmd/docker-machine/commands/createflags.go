@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/pflag"
 
+	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/plugin"
 )
@@ -24,7 +26,7 @@ type parsedCreate struct {
 // shared flags, and the flags of the driver named by --driver (asked of the
 // driver itself, which then serves the create), with defaults from their
 // environment variables.
-func (e *env) parseCreateFlags(ctx context.Context, client *libmachine.Client, args []string) (*parsedCreate, error) {
+func parseCreateFlags(ctx context.Context, client *libmachine.Client, stderr io.Writer, args []string) (*parsedCreate, error) {
 	driverName := sniffDriver(args)
 	d, err := client.OpenDriver(ctx, driverName)
 	if err != nil {
@@ -32,16 +34,16 @@ func (e *env) parseCreateFlags(ctx context.Context, client *libmachine.Client, a
 	}
 	p := &parsedCreate{req: libmachine.NewCreateRequest("", driverName), driver: d}
 	fs := pflag.NewFlagSet("create", pflag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	registerCreateFlags(fs, &p.req)
 	help := fs.BoolP("help", "h", false, "Show help for create")
-	driverValues, err := addDriverFlags(fs, d.GetCreateFlags())
+	driverValues, err := cmdutil.AddDriverFlags(fs, d.GetCreateFlags())
 	if err != nil {
 		return nil, err
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, &statusError{status: exitError, err: fmt.Errorf("%w\nRun 'docker-machine create --driver %s --help' for the flags of that driver.", err, driverName)}
+		return nil, &cmdutil.StatusError{Status: cmdutil.ExitError, Err: fmt.Errorf("%w\nRun 'docker-machine create --driver %s --help' for the flags of that driver.", err, driverName)}
 	}
 	if *help {
 		p.help = fmt.Sprintf("Usage: docker-machine create [OPTIONS] [arg...]\n\nCreate a machine\n\nDescription:\n   Run 'docker-machine create --driver name --help' to include the create flags for that driver in the help text.\n\nOptions:\n\n%s", fs.FlagUsages())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/host"
 )
@@ -45,33 +46,29 @@ func detectShell(flag string) shellSyntax {
 	return shells["posix"]
 }
 
-func (e *env) envCommand() *cobra.Command {
+func newEnvCmd(f *cmdutil.Factory) *cobra.Command {
 	var (
 		swarm, unset, noProxy bool
 		shell                 string
 	)
-	cmd := &cobra.Command{
-		Use:   "env [arg...]",
-		Short: "Display the commands to set up the environment for the Docker client",
-		Long:  "Display the commands to set up the environment for the Docker client\n\nArgument is a machine name.",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			syn := detectShell(shell)
-			var vars [][2]string
-			if unset {
-				if len(args) != 0 {
-					return errors.New("Error: Expected no machine name when the -u flag is present")
-				}
-				vars = [][2]string{{"DOCKER_TLS_VERIFY"}, {"DOCKER_HOST"}, {"DOCKER_CERT_PATH"}, {"DOCKER_MACHINE_NAME"}}
-				if noProxy {
-					name, value := noProxyFromEnv()
-					vars = append(vars, [2]string{name, value})
-				}
-			} else {
-				// Progress (a certificate re-issue) goes to stderr so that
-				// `eval $(docker-machine env NAME)` sees only the variables.
-				client := e.client(e.stderr)
-				defer client.Close()
-				h, dockerURL, err := e.connect(cmd.Context(), client, args, swarm)
+	cmd := machineCmd("env", "Display the commands to set up the environment for the Docker client", argsMachine)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		syn := detectShell(shell)
+		var vars [][2]string
+		if unset {
+			if len(args) != 0 {
+				return errors.New("Error: Expected no machine name when the -u flag is present")
+			}
+			vars = [][2]string{{"DOCKER_TLS_VERIFY"}, {"DOCKER_HOST"}, {"DOCKER_CERT_PATH"}, {"DOCKER_MACHINE_NAME"}}
+			if noProxy {
+				name, value := noProxyFromEnv()
+				vars = append(vars, [2]string{name, value})
+			}
+		} else {
+			// Progress (a certificate re-issue) goes to stderr so that
+			// `eval $(docker-machine env NAME)` sees only the variables.
+			err := f.WithMachine(cmd.Context(), args, func(client *libmachine.Client, h *host.Host) error {
+				dockerURL, err := connect(cmd.Context(), client, h, swarm)
 				if err != nil {
 					return err
 				}
@@ -95,26 +92,30 @@ func (e *env) envCommand() *cobra.Command {
 					}
 					vars = append(vars, [2]string{name, value})
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			var b strings.Builder
-			for _, v := range vars {
-				if unset {
-					b.WriteString(syn.unsetPrefix + v[0] + syn.unsetDelim + syn.unsetSuffix)
-				} else {
-					b.WriteString(syn.setPrefix + v[0] + syn.setDelim + v[1] + syn.setSuffix)
-				}
+		}
+		var b strings.Builder
+		for _, v := range vars {
+			if unset {
+				b.WriteString(syn.unsetPrefix + v[0] + syn.unsetDelim + syn.unsetSuffix)
+			} else {
+				b.WriteString(syn.setPrefix + v[0] + syn.setDelim + v[1] + syn.setSuffix)
 			}
-			commandLine := strings.Join(e.argv, " ")
-			fmt.Fprintf(&b, "%s Run this command to configure your shell: \n%s %s\n", syn.comment, syn.comment, fmt.Sprintf(syn.evalFmt, commandLine))
-			_, err := fmt.Fprint(e.stdout, b.String())
-			return err
-		},
+		}
+		commandLine := strings.Join(f.Settings.Argv, " ")
+		fmt.Fprintf(&b, "%s Run this command to configure your shell: \n%s %s\n", syn.comment, syn.comment, fmt.Sprintf(syn.evalFmt, commandLine))
+		_, err := fmt.Fprint(f.IOStreams.Out, b.String())
+		return err
 	}
-	f := cmd.Flags()
-	f.BoolVar(&swarm, "swarm", false, "Display the Swarm config instead of the Docker daemon")
-	f.StringVar(&shell, "shell", "", "Force environment to be configured for a specified shell: [fish, cmd, powershell, tcsh, emacs], default is auto-detect")
-	f.BoolVarP(&unset, "unset", "u", false, "Unset variables instead of setting them")
-	f.BoolVar(&noProxy, "no-proxy", false, "Add machine IP to NO_PROXY environment variable")
+	fl := cmd.Flags()
+	fl.BoolVar(&swarm, "swarm", false, "Display the Swarm config instead of the Docker daemon")
+	fl.StringVar(&shell, "shell", "", "Force environment to be configured for a specified shell: [fish, cmd, powershell, tcsh, emacs], default is auto-detect")
+	fl.BoolVarP(&unset, "unset", "u", false, "Unset variables instead of setting them")
+	fl.BoolVar(&noProxy, "no-proxy", false, "Add machine IP to NO_PROXY environment variable")
 	return cmd
 }
 
@@ -125,54 +126,50 @@ func noProxyFromEnv() (string, string) {
 	return "NO_PROXY", os.Getenv("NO_PROXY")
 }
 
-// connect loads the target machine and checks its Docker API over TLS,
+// connect checks the machine's Docker API over TLS, under its store lock,
 // re-issuing the server certificate when it no longer covers the machine.
 // It returns the URL a client should use (the swarm master's with swarm).
-func (e *env) connect(ctx context.Context, client *libmachine.Client, args []string, swarm bool) (*host.Host, string, error) {
-	h, err := loadOne(ctx, client, args)
-	if err != nil {
-		return nil, "", err
-	}
+func connect(ctx context.Context, client *libmachine.Client, h *host.Host, swarm bool) (string, error) {
 	unlock, err := client.Store.Lock(ctx, h.Name)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	defer unlock()
 	dockerURL, err := client.CheckDocker(ctx, h, true)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if err := client.Save(h); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if swarm {
 		so := h.HostOptions.SwarmOptions
 		if so == nil || !so.Master {
-			return nil, "", fmt.Errorf("Error: %q is not a swarm master. The --swarm flag is intended for use with swarm masters", h.Name)
+			return "", fmt.Errorf("Error: %q is not a swarm master. The --swarm flag is intended for use with swarm masters", h.Name)
 		}
 		dockerURL = swarmURL(dockerURL, so.Host)
 	}
-	return h, dockerURL, nil
+	return dockerURL, nil
 }
 
-func (e *env) configCommand() *cobra.Command {
+func newConfigCmd(f *cmdutil.Factory) *cobra.Command {
 	var swarm bool
-	cmd := &cobra.Command{
-		Use:   "config [arg...]",
-		Short: "Print the connection config for machine",
-		Long:  "Print the connection config for machine\n\nArgument is a machine name.",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			client := e.client(e.stderr)
-			defer client.Close()
-			h, dockerURL, err := e.connect(cmd.Context(), client, args, swarm)
-			if err != nil {
-				return fmt.Errorf("Error running connection boilerplate: %w", err)
-			}
-			a := h.HostOptions.AuthOptions
-			_, err = fmt.Fprintf(e.stdout, "--tlsverify\n--tlscacert=%q\n--tlscert=%q\n--tlskey=%q\n-H=%s\n",
-				a.CaCertPath, a.ClientCertPath, a.ClientKeyPath, dockerURL)
+	cmd := machineCmd("config", "Print the connection config for machine", argsMachine)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var h *host.Host
+		var dockerURL string
+		err := f.WithMachine(cmd.Context(), args, func(client *libmachine.Client, loaded *host.Host) (err error) {
+			h = loaded
+			dockerURL, err = connect(cmd.Context(), client, h, swarm)
 			return err
-		},
+		})
+		if err != nil {
+			return fmt.Errorf("Error running connection boilerplate: %w", err)
+		}
+		a := h.HostOptions.AuthOptions
+		_, err = fmt.Fprintf(f.IOStreams.Out, "--tlsverify\n--tlscacert=%q\n--tlscert=%q\n--tlskey=%q\n-H=%s\n",
+			a.CaCertPath, a.ClientCertPath, a.ClientKeyPath, dockerURL)
+		return err
 	}
 	cmd.Flags().BoolVar(&swarm, "swarm", false, "Display the Swarm config instead of the Docker daemon")
 	return cmd

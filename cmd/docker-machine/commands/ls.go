@@ -9,15 +9,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
 	"github.com/spf13/cobra"
 
+	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
+	"github.com/fleetdock/machine/cmd/docker-machine/internal/listformat"
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/host"
 	"github.com/fleetdock/machine/libmachine/hostopts"
@@ -26,9 +25,6 @@ import (
 const (
 	lsDefaultTimeout = 10
 	lsDefaultFormat  = "table {{ .Name }}\t{{ .Active }}\t{{ .DriverName}}\t{{ .State }}\t{{ .URL }}\t{{ .Swarm }}\t{{ .DockerVersion }}\t{{ .Error}}"
-	// loadWorkers bounds how many machines are loaded at once: a plugin
-	// driver is a process start each.
-	loadWorkers = 16
 )
 
 var lsHeaders = map[string]string{
@@ -96,7 +92,7 @@ func parseFilters(in []string) (lsFilters, error) {
 	return f, nil
 }
 
-func (e *env) lsCommand() *cobra.Command {
+func newLsCmd(f *cmdutil.Factory) *cobra.Command {
 	var (
 		quiet   bool
 		filters []string
@@ -108,13 +104,13 @@ func (e *env) lsCommand() *cobra.Command {
 		Short: "List machines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := parseFilters(filters)
+			filter, err := parseFilters(filters)
 			if err != nil {
 				return err
 			}
-			client := e.client(e.stderr)
+			client := f.Client(f.IOStreams.ErrOut)
 			defer client.Close()
-			return listMachines(cmd.Context(), client, e.stdout, f, quiet, format, time.Duration(timeout)*time.Second)
+			return listMachines(cmd.Context(), client, f.IOStreams.Out, filter, quiet, format, time.Duration(timeout)*time.Second)
 		},
 	}
 	fl := cmd.Flags()
@@ -125,46 +121,18 @@ func (e *env) lsCommand() *cobra.Command {
 	return cmd
 }
 
-// loadedHost is a machine loaded for listing, or the error that kept it from loading.
-type loadedHost struct {
-	name string
-	h    *host.Host
-	err  error
-}
-
-// loadHosts loads the named machines concurrently, keeping their order.
-func loadHosts(ctx context.Context, client *libmachine.Client, names []string) []loadedHost {
-	out := make([]loadedHost, len(names))
-	sem := make(chan struct{}, loadWorkers)
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			h, err := client.Load(ctx, name)
-			out[i] = loadedHost{name: name, h: h, err: err}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
 func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f lsFilters, quiet bool, format string, timeout time.Duration) error {
 	names, err := client.Store.List()
 	if err != nil {
 		return err
 	}
-	loaded := loadHosts(ctx, client, names)
-
 	var ok []*host.Host
-	var broken []loadedHost
-	for _, l := range loaded {
-		if l.err != nil {
+	var broken []cmdutil.LoadedHost
+	for _, l := range cmdutil.LoadHosts(ctx, client, names) {
+		if l.Err != nil {
 			broken = append(broken, l)
 		} else {
-			ok = append(ok, l.h)
+			ok = append(ok, l.Host)
 		}
 	}
 	masters := swarmMasters(ok)
@@ -187,10 +155,10 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 	if noFilters(f) {
 		for _, b := range broken {
 			rows = append(rows, HostListItem{
-				Name:       b.name,
+				Name:       b.Name,
 				DriverName: "not found",
 				State:      state.Error,
-				Error:      strings.ReplaceAll(b.err.Error(), "\n", " "),
+				Error:      strings.ReplaceAll(b.Err.Error(), "\n", " "),
 			})
 		}
 	}
@@ -202,57 +170,11 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 		}
 		return nil
 	}
-	return writeRows(w, format, lsHeaders, rows)
-}
-
-// writeRows prints rows through a --format template, as stock ls does: a
-// template starting with "table" gets a header row (headers names each
-// field's column) and aligned columns.
-func writeRows[T any](w io.Writer, format string, headers map[string]string, rows []T) error {
-	tmpl, table, err := parseListFormat(format)
-	if err != nil {
-		return err
-	}
-	out := w
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(w, 5, 1, 3, ' ', 0)
-		out = tw
-		if err := tmpl.Execute(out, headers); err != nil {
-			return err
-		}
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(out, r); err != nil {
-			return fmt.Errorf("applying the --format template: %w", err)
-		}
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	return listformat.Write(w, format, lsDefaultFormat, lsHeaders, rows)
 }
 
 func noFilters(f lsFilters) bool {
 	return len(f.swarm)+len(f.driver)+len(f.state)+len(f.name)+len(f.label) == 0
-}
-
-func parseListFormat(format string) (*template.Template, bool, error) {
-	if format == "" {
-		format = lsDefaultFormat
-	}
-	table := false
-	if rest, ok := strings.CutPrefix(format, "table"); ok {
-		table = true
-		format = rest
-	}
-	format = strings.Trim(format, " ")
-	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
-	t, err := template.New("ls").Parse(format + "\n")
-	if err != nil {
-		return nil, false, fmt.Errorf("invalid --format template: %w", err)
-	}
-	return t, table, nil
 }
 
 func swarmMasters(hosts []*host.Host) map[string]string {
@@ -304,24 +226,19 @@ func matchesFilters(h *host.Host, item HostListItem, f lsFilters, masters map[st
 // that does not answer in time shows as Timeout.
 func hostItems(ctx context.Context, client *libmachine.Client, hosts []*host.Host, masters map[string]string, timeout time.Duration) []HostListItem {
 	items := make([]HostListItem, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			done := make(chan HostListItem, 1)
-			hctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			go func() { done <- hostItem(hctx, client, h, masters) }()
-			select {
-			case it := <-done:
-				items[i] = it
-			case <-hctx.Done():
-				items[i] = HostListItem{Name: h.Name, DriverName: h.DriverName, State: state.Timeout, ResponseTime: timeout}
-			}
-		}()
-	}
-	wg.Wait()
+	cmdutil.Parallel(len(hosts), 0, func(i int) {
+		h := hosts[i]
+		done := make(chan HostListItem, 1)
+		hctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		go func() { done <- hostItem(hctx, client, h, masters) }()
+		select {
+		case it := <-done:
+			items[i] = it
+		case <-hctx.Done():
+			items[i] = HostListItem{Name: h.Name, DriverName: h.DriverName, State: state.Timeout, ResponseTime: timeout}
+		}
+	})
 	return items
 }
 

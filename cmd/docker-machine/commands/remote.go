@@ -13,52 +13,46 @@ import (
 	"github.com/docker/machine/libmachine/state"
 	"github.com/spf13/cobra"
 
+	"github.com/fleetdock/machine/cmd/docker-machine/cmdutil"
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/host"
 	"github.com/fleetdock/machine/libmachine/ssh"
 )
 
-func (e *env) rmCommand() *cobra.Command {
+func newRmCmd(f *cmdutil.Factory) *cobra.Command {
 	var force, yes bool
-	cmd := &cobra.Command{
-		Use:   "rm [arg...]",
-		Short: "Remove a machine",
-		Long:  "Remove a machine\n\nArgument(s) are one or more machine names.",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return errors.New("Error: Expected to get one or more machine names as arguments")
+	cmd := machineCmd("rm", "Remove a machine", argsMachines)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return errors.New("Error: Expected to get one or more machine names as arguments")
+		}
+		fmt.Fprintf(f.IOStreams.Out, "About to remove %s\n", strings.Join(args, ", "))
+		fmt.Fprintln(f.IOStreams.Out, "WARNING: This action will delete both local reference and remote instance.")
+		if !force && !yes {
+			ok, err := f.Prompter.Confirm("Are you sure?")
+			if err != nil || !ok {
+				return err
 			}
-			fmt.Fprintf(e.stdout, "About to remove %s\n", strings.Join(args, ", "))
-			fmt.Fprintln(e.stdout, "WARNING: This action will delete both local reference and remote instance.")
-			if !force && !yes {
-				ok, err := confirm(e.stdin, e.stdout, "Are you sure?")
-				if err != nil || !ok {
-					return err
-				}
+		}
+		client := f.Client(f.IOStreams.Out)
+		defer client.Close()
+		var failed []string
+		for _, name := range args {
+			warning, err := client.Remove(cmd.Context(), name, force)
+			if warning != nil {
+				fmt.Fprintf(f.IOStreams.ErrOut, "Error removing host %q: %v\n", name, warning)
 			}
-			client := e.client(e.stdout)
-			defer client.Close()
-			var failed []string
-			for _, name := range args {
-				warning, err := client.Remove(cmd.Context(), name, force)
-				if warning != nil {
-					fmt.Fprintf(e.stderr, "Error removing host %q: %v\n", name, warning)
-				}
-				if err != nil {
-					if force {
-						fmt.Fprintln(e.stderr, err)
-						continue
-					}
-					failed = append(failed, err.Error())
+			if err != nil {
+				if force {
+					fmt.Fprintln(f.IOStreams.ErrOut, err)
 					continue
 				}
-				fmt.Fprintf(e.stdout, "Successfully removed %s\n", name)
+				failed = append(failed, err.Error())
+				continue
 			}
-			if len(failed) > 0 {
-				return errors.New(strings.Join(failed, "\n"))
-			}
-			return nil
-		},
+			fmt.Fprintf(f.IOStreams.Out, "Successfully removed %s\n", name)
+		}
+		return cmdutil.JoinLines(failed)
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Remove local configuration even if machine cannot be removed, also implies an automatic yes (`-y`)")
 	cmd.Flags().BoolVarP(&yes, "y", "y", false, "Assumes automatic yes to proceed with remove, without prompting further user confirmation")
@@ -81,21 +75,50 @@ func runningHost(ctx context.Context, client *libmachine.Client, name, verb stri
 	return h, nil
 }
 
-func (e *env) sshCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:                "ssh [arg...]",
-		Short:              "Log into or run a command on a machine with SSH.",
-		Long:               "Log into or run a command on a machine with SSH.\n\nArguments are [machine-name] [command]",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
+// sshConfig is how to reach the running machine t names over SSH, as t's
+// user when it names one.
+func sshConfig(ctx context.Context, client *libmachine.Client, t scpTarget, verb string) (ssh.Config, error) {
+	h, err := runningHost(ctx, client, t.machine, verb)
+	if err != nil {
+		return ssh.Config{}, err
+	}
+	cfg, err := client.SSHConfig(h)
+	if err != nil {
+		return ssh.Config{}, err
+	}
+	if t.user != "" {
+		cfg.User = t.user
+	}
+	return cfg, nil
+}
+
+// externalSSHConfig is sshConfig for an external ssh (rsync, sshfs): one
+// native connection first pins the machine's host key, since the external
+// ssh trusts only pinned keys.
+func externalSSHConfig(ctx context.Context, client *libmachine.Client, t scpTarget, verb string) (ssh.Config, error) {
+	cfg, err := sshConfig(ctx, client, t, verb)
+	if err != nil {
+		return cfg, err
+	}
+	c, err := ssh.Dial(ctx, cfg)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, c.Close()
+}
+
+func newSSHCmd(f *cmdutil.Factory) *cobra.Command {
+	return cmdutil.OwnFlagsCmd("ssh [arg...]", "Log into or run a command on a machine with SSH.",
+		"Log into or run a command on a machine with SSH.\n\nArguments are [machine-name] [command]",
+		func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 				return cmd.Help()
 			}
-			client := e.client(e.stderr)
+			client := f.Client(f.IOStreams.ErrOut)
 			defer client.Close()
 			var name string
 			if len(args) == 0 {
-				names, err := targetNames(client, nil)
+				names, err := cmdutil.TargetNames(client, nil)
 				if err != nil {
 					return err
 				}
@@ -104,11 +127,7 @@ func (e *env) sshCommand() *cobra.Command {
 				name, args = args[0], args[1:]
 			}
 			ctx := cmd.Context()
-			h, err := runningHost(ctx, client, name, "run SSH command")
-			if err != nil {
-				return err
-			}
-			cfg, err := client.SSHConfig(h)
+			cfg, err := sshConfig(ctx, client, scpTarget{machine: name}, "run SSH command")
 			if err != nil {
 				return err
 			}
@@ -117,19 +136,27 @@ func (e *env) sshCommand() *cobra.Command {
 				return fmt.Errorf("connecting to %q over SSH: %w", name, err)
 			}
 			defer conn.Close()
-			err = conn.Shell(ctx, strings.Join(args, " "), e.stdin, e.stdout, e.stderr)
+			err = conn.Shell(ctx, strings.Join(args, " "), f.IOStreams.In, f.IOStreams.Out, f.IOStreams.ErrOut)
 			var exit *ssh.ExitError
 			if errors.As(err, &exit) {
-				return &statusError{status: exit.Status}
+				return &cmdutil.StatusError{Status: exit.Status}
 			}
 			return err
-		},
-	}
+		})
 }
 
 // scpTarget is one side of a copy: a local path, or a path on a machine.
 type scpTarget struct {
 	machine, user, path string
+}
+
+// remoteSide is the side of a copy between this computer and one machine
+// that names the machine.
+func remoteSide(src, dst scpTarget) scpTarget {
+	if src.machine == "" {
+		return dst
+	}
+	return src
 }
 
 func parseSCPArg(arg string) scpTarget {
@@ -146,7 +173,7 @@ func parseSCPArg(arg string) scpTarget {
 	return scpTarget{machine: machine, user: user, path: after}
 }
 
-func (e *env) scpCommand() *cobra.Command {
+func newSCPCmd(f *cmdutil.Factory) *cobra.Command {
 	var recursive, delta, quiet bool
 	cmd := &cobra.Command{
 		Use:   "scp [arg...]",
@@ -160,70 +187,57 @@ func (e *env) scpCommand() *cobra.Command {
 			if src.machine == "" && dst.machine == "" {
 				return errors.New("Error: at least one of the arguments must name a machine, as in NAME:path")
 			}
-			client := e.client(e.stderr)
+			client := f.Client(f.IOStreams.ErrOut)
 			defer client.Close()
 			ctx := cmd.Context()
 			if delta {
-				return e.rsync(ctx, client, src, dst, quiet)
+				return rsync(f, ctx, client, src, dst, quiet)
 			}
 			open := func(t scpTarget) (*ssh.Client, error) {
-				h, err := runningHost(ctx, client, t.machine, "copy files")
+				cfg, err := sshConfig(ctx, client, t, "copy files")
 				if err != nil {
 					return nil, err
-				}
-				cfg, err := client.SSHConfig(h)
-				if err != nil {
-					return nil, err
-				}
-				if t.user != "" {
-					cfg.User = t.user
 				}
 				return ssh.Dial(ctx, cfg)
 			}
-			switch {
-			case src.machine == "":
-				c, err := open(dst)
+			if src.machine == "" || dst.machine == "" {
+				c, err := open(remoteSide(src, dst))
 				if err != nil {
 					return err
 				}
 				defer c.Close()
-				return c.CopyTo(ctx, src.path, dst.path, recursive)
-			case dst.machine == "":
-				c, err := open(src)
-				if err != nil {
-					return err
+				if src.machine == "" {
+					return c.CopyTo(ctx, src.path, dst.path, recursive)
 				}
-				defer c.Close()
 				return c.CopyFrom(ctx, src.path, dst.path, recursive)
-			default:
-				// Machine to machine goes through this computer, like scp -3.
-				tmp, err := os.MkdirTemp("", "docker-machine-scp-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(tmp)
-				from, err := open(src)
-				if err != nil {
-					return err
-				}
-				defer from.Close()
-				local := filepath.Join(tmp, filepath.Base(filepath.Clean(src.path)))
-				if err := from.CopyFrom(ctx, src.path, local, recursive); err != nil {
-					return err
-				}
-				to, err := open(dst)
-				if err != nil {
-					return err
-				}
-				defer to.Close()
-				return to.CopyTo(ctx, local, dst.path, recursive)
 			}
+			// Machine to machine goes through this computer, like scp -3.
+			tmp, err := os.MkdirTemp("", "docker-machine-scp-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			from, err := open(src)
+			if err != nil {
+				return err
+			}
+			defer from.Close()
+			local := filepath.Join(tmp, filepath.Base(filepath.Clean(src.path)))
+			if err := from.CopyFrom(ctx, src.path, local, recursive); err != nil {
+				return err
+			}
+			to, err := open(dst)
+			if err != nil {
+				return err
+			}
+			defer to.Close()
+			return to.CopyTo(ctx, local, dst.path, recursive)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVarP(&recursive, "recursive", "r", false, "Copy files recursively (required to copy directories)")
-	f.BoolVarP(&delta, "delta", "d", false, "Reduce amount of data sent over network by sending only the differences (uses rsync)")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Disables the progress meter as well as warning and diagnostic messages from ssh")
+	fl := cmd.Flags()
+	fl.BoolVarP(&recursive, "recursive", "r", false, "Copy files recursively (required to copy directories)")
+	fl.BoolVarP(&delta, "delta", "d", false, "Reduce amount of data sent over network by sending only the differences (uses rsync)")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "Disables the progress meter as well as warning and diagnostic messages from ssh")
 	return cmd
 }
 
@@ -239,39 +253,16 @@ func externalSSH(cfg ssh.Config) []string {
 	return args
 }
 
-// pinHostKey connects once natively so the machine's host key is pinned
-// before an external ssh (which trusts only pinned keys) runs.
-func pinHostKey(ctx context.Context, cfg ssh.Config) error {
-	c, err := ssh.Dial(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
-func (e *env) rsync(ctx context.Context, client *libmachine.Client, src, dst scpTarget, quiet bool) error {
+func rsync(f *cmdutil.Factory, ctx context.Context, client *libmachine.Client, src, dst scpTarget, quiet bool) error {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		return errors.New("You must have a copy of the rsync binary locally to use the --delta option")
 	}
 	if src.machine != "" && dst.machine != "" {
 		return errors.New("Error: --delta copies between this computer and one machine, not between two machines")
 	}
-	remote := src
-	if remote.machine == "" {
-		remote = dst
-	}
-	h, err := runningHost(ctx, client, remote.machine, "copy files")
+	remote := remoteSide(src, dst)
+	cfg, err := externalSSHConfig(ctx, client, remote, "copy files")
 	if err != nil {
-		return err
-	}
-	cfg, err := client.SSHConfig(h)
-	if err != nil {
-		return err
-	}
-	if remote.user != "" {
-		cfg.User = remote.user
-	}
-	if err := pinHostKey(ctx, cfg); err != nil {
 		return err
 	}
 	spec := func(t scpTarget) string {
@@ -286,11 +277,11 @@ func (e *env) rsync(ctx context.Context, client *libmachine.Client, src, dst scp
 	}
 	args = append(args, spec(src), spec(dst))
 	c := exec.CommandContext(ctx, "rsync", args...)
-	c.Stdout, c.Stderr = e.stdout, e.stderr
+	c.Stdout, c.Stderr = f.IOStreams.Out, f.IOStreams.ErrOut
 	return c.Run()
 }
 
-func (e *env) mountCommand() *cobra.Command {
+func newMountCmd(f *cmdutil.Factory) *cobra.Command {
 	var unmount bool
 	cmd := &cobra.Command{
 		Use:   "mount [arg...]",
@@ -317,32 +308,22 @@ func (e *env) mountCommand() *cobra.Command {
 					return errors.New("You must have a copy of the fusermount binary locally to use the unmount option")
 				}
 				c := exec.CommandContext(ctx, "fusermount", "-u", mountpoint)
-				c.Stdout, c.Stderr = e.stdout, e.stderr
+				c.Stdout, c.Stderr = f.IOStreams.Out, f.IOStreams.ErrOut
 				return c.Run()
 			}
 			if _, err := exec.LookPath("sshfs"); err != nil {
 				return errors.New("You must have a copy of the sshfs binary locally to use the mount feature")
 			}
-			client := e.client(e.stderr)
+			client := f.Client(f.IOStreams.ErrOut)
 			defer client.Close()
-			h, err := runningHost(ctx, client, src.machine, "mount")
+			cfg, err := externalSSHConfig(ctx, client, src, "mount")
 			if err != nil {
-				return err
-			}
-			cfg, err := client.SSHConfig(h)
-			if err != nil {
-				return err
-			}
-			if src.user != "" {
-				cfg.User = src.user
-			}
-			if err := pinHostKey(ctx, cfg); err != nil {
 				return err
 			}
 			sshArgs := externalSSH(cfg)
 			opts := []string{"-o", "ssh_command=" + strings.Join(sshArgs, " ")}
 			c := exec.CommandContext(ctx, "sshfs", append(opts, fmt.Sprintf("%s@%s:%s", cfg.User, cfg.Host, src.path), mountpoint)...)
-			c.Stdout, c.Stderr = e.stdout, e.stderr
+			c.Stdout, c.Stderr = f.IOStreams.Out, f.IOStreams.ErrOut
 			return c.Run()
 		},
 	}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,12 +17,16 @@ import (
 )
 
 // brokenDriver fails Create on request, and Remove too, so the rollback of a
-// failed create can be watched from the CLI.
+// failed create can be watched from the CLI. It logs through the logger the
+// CLI hands it, as the built-in drivers do.
 type brokenDriver struct {
 	*drivers.BaseDriver
 	FailCreate, FailRemove bool
 	Removed                bool
+	log                    *slog.Logger
 }
+
+func (d *brokenDriver) SetLogger(l *slog.Logger) { d.log = l }
 
 func (d *brokenDriver) DriverName() string { return "broken" }
 func (d *brokenDriver) GetCreateFlags() []mcnflag.Flag {
@@ -39,6 +44,11 @@ func (d *brokenDriver) GetURL() (string, error)         { return "", nil }
 func (d *brokenDriver) GetState() (state.State, error)  { return state.Running, nil }
 func (d *brokenDriver) PreCreateCheck() error           { return nil }
 func (d *brokenDriver) Create() error {
+	if d.log == nil {
+		return errors.New("no logger was handed to the driver")
+	}
+	d.log.Info("Creating instance", "machine", d.MachineName)
+	d.log.Debug("create options", "machine", d.MachineName, "fail", d.FailCreate)
 	if d.FailCreate {
 		return errors.New("the cloud said no")
 	}
@@ -65,8 +75,18 @@ func TestFailedCreateRollsBack(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "the cloud said no")
 	assert.Contains(t, r.stdout, `Creating "b1" failed; removing what was created...`)
+	assert.Contains(t, r.stdout, "(b1) Creating instance\n", "the driver's lines join the command's progress")
+	assert.NotContains(t, r.stdout+r.stderr, "create options", "debug lines only with --debug")
 	_, err := os.Stat(filepath.Join(store, "machines", "b1"))
 	assert.True(t, os.IsNotExist(err), "a create whose driver cleaned up leaves no machine")
+}
+
+func TestDriverDebugLinesGoToStderrWithDebug(t *testing.T) {
+	store := newStore(t)
+	r := cli(t, store, "", "-D", "create", "-d", "broken", "--broken-fail-create", "b3")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(b3) Creating instance\n")
+	assert.Contains(t, r.stderr, "(b3) create options fail=true\n")
 }
 
 func TestFailedCreateWithLeftoversStaysForRm(t *testing.T) {
@@ -75,7 +95,7 @@ func TestFailedCreateWithLeftoversStaysForRm(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "the cloud said no")
 	assert.Contains(t, r.stderr, "instance i-123 could not be deleted")
-	assert.Contains(t, r.stderr, "Run 'docker-machine rm -f b2' to remove them.")
+	assert.Contains(t, r.stderr, "Run 'docker-machine rm b2' to remove them")
 	require.FileExists(t, filepath.Join(store, "machines", "b2", "config.json"))
 
 	r = cli(t, store, "", "ls", "-q")

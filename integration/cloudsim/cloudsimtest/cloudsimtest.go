@@ -1,6 +1,8 @@
 // Package cloudsimtest starts a cloudsim.Server for a test and gives it
 // official SDK clients pointed at it, the way product code points its
-// clients at a custom endpoint: Domain "127.0.0.1:PORT", scheme HTTP.
+// clients at a custom endpoint: for Alibaba Cloud, Domain "127.0.0.1:PORT"
+// and scheme HTTP; for EC2 (aws-sdk-go-v2), BaseEndpoint
+// "http://127.0.0.1:PORT" with the simulator's static AWS credentials.
 package cloudsimtest
 
 import (
@@ -12,6 +14,10 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/fleetdock/machine/integration/cloudsim"
 )
@@ -25,6 +31,8 @@ type Sim struct {
 	ECS *ecs.Client
 	VPC *vpc.Client
 	SLB *slb.Client
+	// EC2 is an aws-sdk-go-v2 EC2 client in EC2Region.
+	EC2 *ec2.Client
 }
 
 // Start runs a simulator for the test and closes it (deleting every host the
@@ -53,6 +61,7 @@ func Start(t testing.TB, cfg cloudsim.Config) *Sim {
 	if sim.SLB, err = NewSLBClient(srv.Domain(), Region, id, secret); err != nil {
 		t.Fatal(err)
 	}
+	sim.EC2 = NewEC2Client(srv, EC2Region)
 	return sim
 }
 
@@ -91,4 +100,35 @@ func NewSLBClient(domain, region, accessKeyID, secret string) (*slb.Client, erro
 	}
 	Point(&c.Client, domain)
 	return c, nil
+}
+
+// EC2Region is the region EC2 clients default to.
+const EC2Region = "us-east-1"
+
+// AWSConfig returns an aws.Config for the simulator's EC2 endpoint with its
+// static credentials, in region (EC2Region when ""). Nothing of the SDK's
+// default chain (environment, files, IMDS) is consulted.
+func AWSConfig(srv *cloudsim.Server, region string) aws.Config {
+	id, secret := srv.AWSCredentials()
+	return AWSConfigFor(srv.EC2Endpoint(), region, id, secret)
+}
+
+// AWSConfigFor is AWSConfig for a simulator known by its ready line: the
+// EC2 endpoint and the AWS key pair.
+func AWSConfigFor(endpoint, region, accessKeyID, secretAccessKey string) aws.Config {
+	if region == "" {
+		region = EC2Region
+	}
+	return aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
+		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   awshttp.NewBuildableClient(),
+	}
+}
+
+// NewEC2Client returns an EC2 client of the real SDK pointed at the
+// simulator, the way product code points one at a custom endpoint.
+func NewEC2Client(srv *cloudsim.Server, region string, optFns ...func(*ec2.Options)) *ec2.Client {
+	return ec2.NewFromConfig(AWSConfig(srv, region), optFns...)
 }

@@ -1,0 +1,294 @@
+package amazonec2
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// Remove deletes everything made for the machine: instance (in any state),
+// spot request, key pair (unless it was an existing one), and the security
+// groups docker-machine created once no other instance uses them. A
+// resource already gone counts as removed, so Remove can run again after a
+// partial failure; IDs missing from the stored config are found by the
+// machine's tag.
+func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
+
+// RemoveContext is Remove bounded by ctx.
+func (d *Driver) RemoveContext(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
+	defer cancel()
+	a, err := d.api(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot remove machine %q from EC2: %w", d.MachineName, err)
+	}
+	if err := d.teardown(ctx, a); err != nil {
+		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)
+	}
+	return nil
+}
+
+// cleanupError lists what teardown could not remove.
+type cleanupError struct {
+	Machine string
+	Left    []string
+	Errs    []error
+}
+
+func (e *cleanupError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "these resources are left: %s (", strings.Join(e.Left, ", "))
+	for i, err := range e.Errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	fmt.Fprintf(&b, "); run 'docker-machine rm -f %s' to finish removing them", e.Machine)
+	return b.String()
+}
+
+func (e *cleanupError) Unwrap() []error { return e.Errs }
+
+// teardown removes in the reverse order of creation, carries on past
+// failures so one stuck resource does not strand the others, and clears
+// each ID once its resource is gone.
+func (d *Driver) teardown(ctx context.Context, a *api) error {
+	ce := &cleanupError{Machine: d.MachineName}
+	fail := func(what string, err error) {
+		ce.Left = append(ce.Left, what)
+		ce.Errs = append(ce.Errs, fmt.Errorf("%s: %w", what, err))
+	}
+
+	instances, err := d.instancesToRemove(ctx, a)
+	if err != nil {
+		fail("instances tagged "+tagMachineID+"="+d.Id, err)
+	}
+	instanceLeft := err != nil
+	if len(instances) > 0 {
+		_, err := a.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: instances})
+		switch {
+		case err == nil:
+			d.log().Info("instance terminated", "instances", strings.Join(instances, ","))
+		case isNotFound(err) && len(instances) == 1:
+			d.log().Info("instance does not exist any more", "instance", instances[0])
+		default:
+			fail("instance "+strings.Join(instances, ", "), err)
+			instanceLeft = true
+		}
+	}
+
+	if err := d.cancelSpotRequests(ctx, a, instances); err != nil {
+		fail("spot instance request of the machine", err)
+	} else {
+		d.SpotInstanceRequestId = ""
+	}
+
+	if err := d.removeKeyPair(ctx, a); err != nil {
+		fail("key pair "+d.KeyName, err)
+	}
+
+	// A security group can go only once no instance is in it any more.
+	groups, err := d.groupsToRemove(ctx, a)
+	if err != nil {
+		fail("security groups of the machine", err)
+	}
+	if len(groups) > 0 && instanceLeft {
+		for _, g := range groups {
+			ce.Left = append(ce.Left, "security group "+g)
+		}
+	} else if len(groups) > 0 {
+		if err := d.waitTerminated(ctx, a, instances); err != nil {
+			fail("security groups "+strings.Join(groups, ", "), err)
+		} else {
+			for _, g := range groups {
+				if err := d.removeSecurityGroup(ctx, a, g); err != nil {
+					fail("security group "+g, err)
+				}
+			}
+		}
+	}
+
+	if !instanceLeft {
+		d.InstanceId = ""
+		d.PublicIPAddress, d.PrivateIPAddress, d.IPv6Address, d.IPAddress = "", "", "", ""
+	}
+	if len(ce.Left) > 0 {
+		return ce
+	}
+	return nil
+}
+
+// instancesToRemove is the stored instance, or those carrying the machine's
+// tag when a create stopped before the ID was stored.
+func (d *Driver) instancesToRemove(ctx context.Context, a *api) ([]string, error) {
+	if d.InstanceId != "" {
+		return []string{d.InstanceId}, nil
+	}
+	if d.Id == "" {
+		return nil, nil
+	}
+	list, err := a.instances(ctx, filter("tag:"+tagMachineID, d.Id), filter("instance-state-name", liveStates...))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, inst := range list {
+		if id := deref(inst.InstanceId); !slices.Contains(ids, id) {
+			ids = append(ids, id)
+			d.log().Info("found an instance of the machine by its tag", "instance", id)
+		}
+	}
+	return ids, nil
+}
+
+// cancelSpotRequests cancels the machine's spot request: the stored one,
+// or those found by tag or instance when none is stored.
+func (d *Driver) cancelSpotRequests(ctx context.Context, a *api, instances []string) error {
+	ids := []string{}
+	if d.SpotInstanceRequestId != "" {
+		ids = append(ids, d.SpotInstanceRequestId)
+	} else if d.RequestSpotInstance && d.Id != "" {
+		filters := [][]types.Filter{{filter("tag:"+tagMachineID, d.Id)}}
+		if len(instances) > 0 {
+			filters = append(filters, []types.Filter{filter("instance-id", instances...)})
+		}
+		for _, f := range filters {
+			out, err := a.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{Filters: f})
+			if err != nil {
+				return err
+			}
+			for _, r := range out.SpotInstanceRequests {
+				id := deref(r.SpotInstanceRequestId)
+				if r.State != types.SpotInstanceStateCancelled && r.State != types.SpotInstanceStateClosed && !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := a.ec2.CancelSpotInstanceRequests(ctx, &ec2.CancelSpotInstanceRequestsInput{SpotInstanceRequestIds: ids})
+	if err != nil && !(isNotFound(err) && len(ids) == 1) {
+		return err
+	}
+	d.log().Info("spot instance request cancelled", "requests", strings.Join(ids, ","))
+	return nil
+}
+
+// removeKeyPair deletes the key pair this driver imported: the stored
+// name, or those carrying the machine's tag when no name is stored.
+func (d *Driver) removeKeyPair(ctx context.Context, a *api) error {
+	if d.ExistingKey {
+		return nil
+	}
+	names := []string{}
+	if d.KeyName != "" {
+		names = append(names, d.KeyName)
+	} else if d.Id != "" {
+		list, err := a.keyPairsByTag(ctx, d.Id)
+		if err != nil {
+			return err
+		}
+		for _, kp := range list {
+			names = append(names, deref(kp.KeyName))
+		}
+	}
+	for _, name := range names {
+		if _, err := a.ec2.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyName: ptr(name)}); err != nil && !isNotFound(err) {
+			return err
+		}
+		d.log().Info("key pair deleted", "name", name)
+	}
+	d.KeyName = ""
+	return nil
+}
+
+// groupsToRemove are the security groups of the machine that
+// docker-machine created: for this machine, or for another one that has
+// since gone (the docker-machine-managed tag).
+func (d *Driver) groupsToRemove(ctx context.Context, a *api) ([]string, error) {
+	ids := slices.Clone(d.CreatedSecurityGroupIds)
+	var filters []types.Filter
+	switch mine := d.securityGroupIds(); {
+	case len(mine) > 0:
+		filters = []types.Filter{filter("group-id", mine...), filter("tag:"+tagManaged, "true")}
+	case d.Id != "":
+		filters = []types.Filter{filter("tag:"+tagMachineID, d.Id), filter("tag:"+tagManaged, "true")}
+	}
+	if filters != nil {
+		found, err := a.securityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: filters})
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range found {
+			if id := deref(g.GroupId); !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// waitTerminated waits until none of the instances is in a live state, so
+// that their security groups are free.
+func (d *Driver) waitTerminated(ctx context.Context, a *api, instances []string) error {
+	if len(instances) == 0 {
+		return nil
+	}
+	return waitFor(ctx, "instances "+strings.Join(instances, ", ")+" to terminate", instanceTimeout, func(ctx context.Context) (bool, string, error) {
+		list, err := a.instances(ctx, filter("instance-id", instances...), filter("instance-state-name", liveStates...))
+		if err != nil {
+			if transient(err) {
+				return false, errorCode(err), nil
+			}
+			return false, "", err
+		}
+		if len(list) == 0 {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("%d still %s", len(list), instanceStateName(&list[0])), nil
+	})
+}
+
+// removeSecurityGroup deletes a group docker-machine created, unless other
+// instances still use it: then the last machine's rm deletes it.
+func (d *Driver) removeSecurityGroup(ctx context.Context, a *api, id string) error {
+	forget := func() {
+		d.CreatedSecurityGroupIds = slices.DeleteFunc(d.CreatedSecurityGroupIds, func(s string) bool { return s == id })
+	}
+	users, err := a.instances(ctx, filter("instance.group-id", id), filter("instance-state-name", liveStates...))
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		d.log().Info("security group still used by other instances; keeping it", "group", id, "instances", len(users))
+		forget()
+		return nil
+	}
+	err = waitFor(ctx, fmt.Sprintf("security group %s to be free", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
+		_, err := a.ec2.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: ptr(id)})
+		switch {
+		case err == nil, isNotFound(err):
+			return true, "", nil
+		case errorCode(err) == "DependencyViolation":
+			// The interfaces of a terminated instance take a moment to go.
+			return false, "in use", nil
+		case transient(err):
+			return false, errorCode(err), nil
+		}
+		return false, "", err
+	})
+	if err != nil {
+		return err
+	}
+	d.log().Info("security group deleted", "group", id)
+	forget()
+	d.SecurityGroupIds = slices.DeleteFunc(d.SecurityGroupIds, func(s string) bool { return s == id })
+	return nil
+}
