@@ -92,7 +92,7 @@ func (c *Client) BootstrapCerts(ctx context.Context) error {
 func (c *Client) Create(ctx context.Context, h *host.Host) error {
 	// The lock is taken before the entry exists, so no other command of
 	// ours sees the machine half made.
-	unlock, err := c.Store.Lock(ctx, h.Name)
+	unlock, err := c.Store.LockFor(ctx, h.Name, store.OpCreate)
 	if err != nil {
 		return fmt.Errorf("locking machine %q: %w", h.Name, err)
 	}
@@ -327,7 +327,7 @@ func (c *Client) Remove(ctx context.Context, name string, force bool) (warning e
 	if !exists {
 		return nil, &store.NotExistError{Name: name}
 	}
-	unlock, err := c.Store.Lock(ctx, name)
+	unlock, err := c.Store.LockFor(ctx, name, store.OpRemove)
 	if err != nil {
 		return nil, fmt.Errorf("locking machine %q: %w", name, err)
 	}

@@ -37,11 +37,25 @@ func (s *Store) lockPath(name string) string {
 // independent of the machine directory: a holder may Remove the machine, and
 // the next holder then finds it gone (*NotExistError from Load).
 func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	return s.LockFor(ctx, name, OpUse)
+}
+
+// What a lock holder is doing, as Holder reports it.
+const (
+	OpUse    = "use"
+	OpCreate = "create"
+	OpRemove = "remove"
+)
+
+// LockFor is Lock for a holder that says what it does with the machine
+// (OpCreate, OpRemove), so that a listing can tell a machine being made or
+// removed from a broken one.
+func (s *Store) LockFor(ctx context.Context, name, op string) (unlock func(), err error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
 	s.sweep()
-	return lockFile(ctx, s.lockPath(name), fmt.Sprintf("machine %q", name))
+	return lockFile(ctx, s.lockPath(name), fmt.Sprintf("machine %q", name), op)
 }
 
 // LockCerts takes the lock of the store's CA and client certificate, so
@@ -49,10 +63,10 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 // with a dot, which no machine name can.
 func (s *Store) LockCerts(ctx context.Context) (unlock func(), err error) {
 	s.sweep()
-	return lockFile(ctx, s.lockPath(".certs"), "the certificates")
+	return lockFile(ctx, s.lockPath(".certs"), "the certificates", OpUse)
 }
 
-func lockFile(ctx context.Context, path, what string) (unlock func(), err error) {
+func lockFile(ctx context.Context, path, what, op string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("locking %s: creating %s: %w", what, filepath.Dir(path), err)
 	}
@@ -80,6 +94,8 @@ func lockFile(ctx context.Context, path, what string) (unlock func(), err error)
 		}
 		return nil, err
 	}
+	// The holder's operation is the file's content, for Holder.
+	_, _ = f.WriteAt([]byte(op), 0)
 	var once sync.Once
 	return func() { once.Do(func() { releaseLock(f, path) }) }, nil
 }

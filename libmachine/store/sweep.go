@@ -55,20 +55,25 @@ func (s *Store) removeTrash() {
 	}
 }
 
-// Locked reports whether another command holds machine name's lock right
-// now (a create or remove under way), without waiting for it.
-func (s *Store) Locked(name string) bool {
+// Holder reports what the command holding machine name's lock is doing
+// (OpCreate, OpRemove, OpUse), without waiting for it; held is false when
+// nobody holds it.
+func (s *Store) Holder(name string) (op string, held bool) {
 	if checkName(name) != nil {
-		return false
+		return "", false
 	}
 	path := s.lockPath(name)
-	if _, err := os.Stat(path); err != nil {
-		return false // lock files exist only while held or waited for
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", false // lock files exist only while held or waited for
 	}
 	f, held, err := tryLock(path)
 	if f != nil {
 		releaseLock(f, path)
-		return false
+		return "", false
 	}
-	return held && err == nil
+	if !held || err != nil {
+		return "", false
+	}
+	return string(data), true
 }

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,9 @@ import (
 const (
 	ExitError     = 1
 	ExitPreCreate = 3
+	// ExitInterrupted is a command stopped by Ctrl-C or SIGTERM, as shells
+	// report a command killed by SIGINT.
+	ExitInterrupted = 130
 )
 
 // StatusError carries a specific exit status out of a command. An empty
@@ -48,6 +52,10 @@ func ExitStatus(err error, stderr io.Writer) int {
 	var pe *libmachine.PreCreateError
 	if errors.As(err, &pe) {
 		return ExitPreCreate
+	}
+	var ie *libmachine.InterruptedError
+	if errors.As(err, &ie) || errors.Is(err, context.Canceled) {
+		return ExitInterrupted
 	}
 	return ExitError
 }

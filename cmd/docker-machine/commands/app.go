@@ -23,6 +23,7 @@ import (
 	"github.com/fleetdock/machine/cmd/docker-machine/commands/slb"
 	"github.com/fleetdock/machine/cmd/docker-machine/commands/swarm"
 	"github.com/fleetdock/machine/cmd/docker-machine/iostreams"
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/store"
 )
 
@@ -34,7 +35,7 @@ var (
 
 // Run executes one docker-machine invocation and returns its exit status.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(stderr)
 	defer stop()
 	s := &cmdutil.Settings{Argv0: "docker-machine", Argv: args}
 	if len(args) > 0 {
@@ -53,6 +54,44 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	return cmdutil.ExitStatus(root.ExecuteContext(ctx), stderr)
+}
+
+// interruptible returns the command's context. The first Ctrl-C (or
+// SIGTERM) ends it: work stops and what a create made is rolled back. The
+// rollback runs on the cleanup context it carries (capability.CleanupContext),
+// which a second signal ends; a third exits at once.
+func interruptible(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cleanup, cancelCleanup := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				switch n {
+				case 1:
+					fmt.Fprintf(stderr, "\nReceived %s: stopping; what was made is being removed (press Ctrl-C again to stop the cleanup too)\n", sig)
+					cancel(fmt.Errorf("received %s", sig))
+				case 2:
+					fmt.Fprintf(stderr, "\nReceived %s again: stopping the cleanup\n", sig)
+					cancelCleanup(fmt.Errorf("received %s twice", sig))
+				default:
+					fmt.Fprintf(stderr, "\nReceived %s a third time: exiting now\n", sig)
+					os.Exit(cmdutil.ExitInterrupted)
+				}
+			}
+		}
+	}()
+	return capability.WithCleanup(ctx, cleanup), func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+		cancelCleanup(nil)
+	}
 }
 
 func envBool(name string) bool {

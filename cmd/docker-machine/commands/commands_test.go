@@ -200,7 +200,10 @@ func TestLsShowsBrokenMachinesAndRmForceRemovesThem(t *testing.T) {
 	r = cli(t, store, "", "rm", "-y", "garbage")
 	assert.Equal(t, 1, r.code, "without -f a machine that cannot be loaded stays")
 	r = cli(t, store, "", "rm", "-f", "garbage", "empty", "missing")
-	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 1, r.code, "what an unreadable config recorded may still exist: never a success")
+	assert.Contains(t, r.stderr, `the entry of "garbage" was removed`)
+	assert.Contains(t, r.stderr, "Its cloud resources may still exist")
+	assert.NotContains(t, r.stdout, "Successfully removed")
 	r = cli(t, store, "", "ls", "-q")
 	assert.Equal(t, "good\n", r.stdout)
 }

@@ -60,6 +60,11 @@ func sniffDriver(args []string) string {
 			if a == p && i+1 < len(args) {
 				return args[i+1]
 			}
+			if a == p {
+				// No value: let the flag parser say so, rather than
+				// naming the default driver.
+				return ""
+			}
 			if v, ok := strings.CutPrefix(a, p+"="); ok {
 				return v
 			}

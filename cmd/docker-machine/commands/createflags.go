@@ -28,6 +28,9 @@ type parsedCreate struct {
 // environment variables.
 func parseCreateFlags(ctx context.Context, client *libmachine.Client, stderr io.Writer, args []string) (*parsedCreate, error) {
 	driverName := sniffDriver(args)
+	if driverName == "" {
+		return nil, &cmdutil.StatusError{Status: cmdutil.ExitError, Err: errors.New("flag needs an argument: --driver (-d) names the driver to create the machine with, e.g. -d generic")}
+	}
 	d, err := client.OpenDriver(ctx, driverName)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/fleetdock/machine/libmachine"
 	"github.com/fleetdock/machine/libmachine/host"
 	"github.com/fleetdock/machine/libmachine/hostopts"
+	"github.com/fleetdock/machine/libmachine/store"
 )
 
 const (
@@ -50,7 +51,7 @@ type HostListItem struct {
 	ActiveHost    bool
 	ActiveSwarm   bool
 	DriverName    string
-	State         state.State
+	State         ListState
 	URL           string
 	SwarmOptions  *hostopts.Swarm
 	Swarm         string
@@ -58,6 +59,20 @@ type HostListItem struct {
 	Error         string
 	DockerVersion string
 	ResponseTime  time.Duration
+}
+
+// ListState is a driver's state.State, or Creating for a machine whose
+// create holds its lock, which no driver reports.
+type ListState state.State
+
+// StateCreating is a machine a create is still making.
+const StateCreating ListState = 1 << 10
+
+func (s ListState) String() string {
+	if s == StateCreating {
+		return "Creating"
+	}
+	return state.State(s).String()
 }
 
 type lsFilters struct {
@@ -108,6 +123,9 @@ func newLsCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if timeout < 1 {
+				return fmt.Errorf("--timeout %d: give the seconds each machine may take to answer, 1 or more", timeout)
+			}
 			client := f.Client(f.IOStreams.ErrOut)
 			defer client.Close()
 			return listMachines(cmd.Context(), client, f.IOStreams.Out, filter, quiet, format, time.Duration(timeout)*time.Second)
@@ -148,16 +166,36 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 	}
 	var rows []HostListItem
 	for i, h := range ok {
+		// A machine a create or rm is working on reads as such, not as
+		// whatever error its half-made state gives.
+		switch op, _ := client.Store.Holder(h.Name); op {
+		case store.OpRemove:
+			continue
+		case store.OpCreate:
+			if showsCreating(f) {
+				rows = append(rows, HostListItem{Name: h.Name, DriverName: h.DriverName, State: StateCreating})
+			}
+			continue
+		}
 		if matchesFilters(h, items[i], f, masters) {
 			rows = append(rows, items[i])
 		}
 	}
-	if noFilters(f) {
-		for _, b := range broken {
+	for _, b := range broken {
+		op, _ := client.Store.Holder(b.Name)
+		switch {
+		case errors.As(b.Err, new(*store.NotExistError)), op == store.OpRemove:
+			// Removed between listing and loading, or being removed: gone.
+		case op == store.OpCreate:
+			// A create is making it: not an error, and nothing to remove.
+			if showsCreating(f) {
+				rows = append(rows, HostListItem{Name: b.Name, DriverName: "-", State: StateCreating})
+			}
+		case noFilters(f):
 			rows = append(rows, HostListItem{
 				Name:       b.Name,
 				DriverName: "not found",
-				State:      state.Error,
+				State:      ListState(state.Error),
 				Error:      strings.ReplaceAll(b.Err.Error(), "\n", " "),
 			})
 		}
@@ -171,6 +209,15 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 		return nil
 	}
 	return listformat.Write(w, format, lsDefaultFormat, lsHeaders, rows)
+}
+
+// showsCreating: a machine still being created has only a name and a
+// state, so only a state filter can select it.
+func showsCreating(f lsFilters) bool {
+	if len(f.swarm)+len(f.driver)+len(f.name)+len(f.label) > 0 {
+		return false
+	}
+	return len(f.state) == 0 || slices.ContainsFunc(f.state, func(v string) bool { return strings.EqualFold(v, StateCreating.String()) })
 }
 
 func noFilters(f lsFilters) bool {
@@ -236,7 +283,7 @@ func hostItems(ctx context.Context, client *libmachine.Client, hosts []*host.Hos
 		case it := <-done:
 			items[i] = it
 		case <-hctx.Done():
-			items[i] = HostListItem{Name: h.Name, DriverName: h.DriverName, State: state.Timeout, ResponseTime: timeout}
+			items[i] = HostListItem{Name: h.Name, DriverName: h.DriverName, State: ListState(state.Timeout), ResponseTime: timeout}
 		}
 	})
 	return items
@@ -244,14 +291,14 @@ func hostItems(ctx context.Context, client *libmachine.Client, hosts []*host.Hos
 
 func hostItem(ctx context.Context, client *libmachine.Client, h *host.Host, masters map[string]string) HostListItem {
 	start := time.Now()
-	item := HostListItem{Name: h.Name, DriverName: h.DriverName, State: state.None, DockerVersion: "Unknown"}
+	item := HostListItem{Name: h.Name, DriverName: h.DriverName, State: ListState(state.None), DockerVersion: "Unknown"}
 	if h.HostOptions != nil {
 		item.SwarmOptions = h.HostOptions.SwarmOptions
 		item.EngineOptions = h.HostOptions.EngineOptions
 	}
-	var err error
-	item.State, err = h.Driver.GetState()
-	if err == nil && item.State == state.Running {
+	st, err := h.Driver.GetState()
+	item.State = ListState(st)
+	if err == nil && st == state.Running {
 		item.URL, err = h.Driver.GetURL()
 		if err == nil && item.URL != "" {
 			var v string
@@ -263,12 +310,12 @@ func hostItem(ctx context.Context, client *libmachine.Client, h *host.Host, mast
 	if err != nil && err.Error() != drivers.ErrHostIsNotRunning.Error() {
 		item.Error = strings.ReplaceAll(err.Error(), "\n", " ")
 	}
-	item.ActiveHost = item.State == state.Running && item.URL != "" && item.URL == os.Getenv("DOCKER_HOST")
+	item.ActiveHost = st == state.Running && item.URL != "" && item.URL == os.Getenv("DOCKER_HOST")
 	if so := item.SwarmOptions; so != nil && so.Discovery != "" {
 		item.Swarm = masters[so.Discovery]
 		if so.Master {
 			item.Swarm += " (master)"
-			item.ActiveSwarm = item.State == state.Running && swarmURL(item.URL, so.Host) == os.Getenv("DOCKER_HOST")
+			item.ActiveSwarm = st == state.Running && swarmURL(item.URL, so.Host) == os.Getenv("DOCKER_HOST")
 		}
 	}
 	item.Active = "-"

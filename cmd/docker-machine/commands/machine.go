@@ -201,7 +201,7 @@ func newActiveCmd(f *cmdutil.Factory) *cobra.Command {
 					fmt.Fprintln(f.IOStreams.Out, it.Name)
 					return nil
 				}
-				timedOut = timedOut || it.State == state.Timeout
+				timedOut = timedOut || it.State == ListState(state.Timeout)
 			}
 			if timedOut {
 				return errors.New("Error getting active host: timeout")

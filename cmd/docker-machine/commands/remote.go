@@ -39,18 +39,16 @@ func newRmCmd(f *cmdutil.Factory) *cobra.Command {
 		var failed []string
 		for _, name := range args {
 			warning, err := client.Remove(cmd.Context(), name, force)
-			if warning != nil {
-				fmt.Fprintf(f.IOStreams.ErrOut, "Error removing host %q: %v\n", name, warning)
-			}
-			if err != nil {
-				if force {
-					fmt.Fprintln(f.IOStreams.ErrOut, err)
-					continue
-				}
+			switch {
+			case err != nil:
 				failed = append(failed, err.Error())
-				continue
+			case warning != nil:
+				// -f dropped the entry, but the machine may live on:
+				// never a success.
+				failed = append(failed, fmt.Sprintf("Error removing host %q: %v", name, warning))
+			default:
+				fmt.Fprintf(f.IOStreams.Out, "Successfully removed %s\n", name)
 			}
-			fmt.Fprintf(f.IOStreams.Out, "Successfully removed %s\n", name)
 		}
 		return cmdutil.JoinLines(failed)
 	}

@@ -103,6 +103,8 @@ func TestFailedCreateWithLeftoversStaysForRm(t *testing.T) {
 	r = cli(t, store, "", "rm", "-y", "b2")
 	assert.Equal(t, 1, r.code, "the driver still cannot remove it")
 	r = cli(t, store, "", "rm", "-f", "b2")
-	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 1, r.code, "-f drops the entry, but the instance lives on: not a success")
+	assert.Contains(t, r.stderr, `the entry of "b2" was removed, but its driver could not remove what it made: instance i-123 could not be deleted`)
+	assert.NotContains(t, r.stdout, "Successfully removed")
 	assert.NoDirExists(t, filepath.Join(store, "machines", "b2"))
 }
