@@ -131,6 +131,13 @@ func (s *session) dataDir() string {
 // documentation for the steps. It returns a Report even on failure, saying
 // how far it got.
 func Provision(ctx context.Context, c Commander, opts Options) (*Report, error) {
+	return run(ctx, c, opts, func(s *session) error { return s.provision(ctx) })
+}
+
+// run opens a session, checks the certificates and inspects the host, then
+// does work; nothing on the host changes before work starts. The Report
+// says how far it got, also on failure.
+func run(ctx context.Context, c Commander, opts Options, work func(*session) error) (*Report, error) {
 	s, err := newSession(c, opts)
 	if err != nil {
 		return &Report{}, err
@@ -141,42 +148,43 @@ func Provision(ctx context.Context, c Commander, opts Options) (*Report, error) 
 	if err := s.inspect(ctx); err != nil {
 		return s.finish(err)
 	}
+	return s.finish(work(s))
+}
+
+func (s *session) provision(ctx context.Context) error {
 	needDocker := !s.facts.has("docker")
 	if err := s.preflight(ctx, needDocker); err != nil {
-		return s.finish(err)
+		return err
 	}
 	// Nothing on the host has changed up to here.
 	if s.hostnameDiffers() {
 		if err := s.step("Setting the hostname", func() error { return s.setHostname(ctx) }); err != nil {
-			return s.finish(err)
+			return err
 		}
 	}
 	if pkgs := s.basePackages(needDocker); len(pkgs) > 0 {
 		deferredCheck := needDocker && s.checkedURL() != "" && s.pendingURLCheck()
 		if err := s.step("Installing "+strings.Join(pkgs, ", "), func() error { return s.installPackages(ctx, pkgs) }); err != nil {
-			return s.finish(err)
+			return err
 		}
 		if deferredCheck {
 			if err := s.step("Checking the install URL", func() error { return s.checkURL(ctx, s.checkedURL()) }); err != nil {
-				return s.finish(err)
+				return err
 			}
 		}
 	}
 	if s.o.DataDisk != nil {
 		if err := s.step("Preparing the data disk", func() error { return prepareDataDisk(ctx, s.r, *s.o.DataDisk, s.t) }); err != nil {
-			return s.finish(err)
+			return err
 		}
 	}
 	if needDocker {
 		if err := s.step("Installing Docker", func() error { return s.installDocker(ctx) }); err != nil {
-			return s.finish(err)
+			return err
 		}
 		s.rep.Installed = true
 	}
-	if err := s.configureAndStart(ctx, false); err != nil {
-		return s.finish(err)
-	}
-	return s.finish(nil)
+	return s.configureAndStart(ctx, false)
 }
 
 // inspect reads the host (after cloud-init, when present) and detects it.
@@ -433,21 +441,27 @@ const busyExit = 75
 func lockScript(p Provisioner) string {
 	var b strings.Builder
 	b.WriteString("fdm_busy() {\n")
-	if l := p.lockFiles(); len(l) > 0 {
-		b.WriteString("  for f in " + strings.Join(l, " ") + "; do\n")
-		b.WriteString("    [ -e \"$f\" ] || continue\n")
-		b.WriteString("    i=$(stat -c %i \"$f\") || continue\n")
-		b.WriteString("    awk -v i=\"$i\" '$2 != \"->\" { for (k = 1; k <= NF; k++) if (split($k, a, \":\") == 3 && a[3] == i) found = 1 } END { exit !found }' /proc/locks && return 0\n")
-		b.WriteString("  done\n")
-	}
-	if l := p.pidFiles(); len(l) > 0 {
-		b.WriteString("  for f in " + strings.Join(l, " ") + "; do\n")
-		b.WriteString("    [ -s \"$f\" ] && kill -0 \"$(head -n 1 \"$f\")\" 2>/dev/null && return 0\n")
-		b.WriteString("  done\n")
+	for _, kind := range []struct {
+		files []string
+		held  string // returns 0 when the file $f is held
+	}{{p.lockFiles(), lockFileHeld}, {p.pidFiles(), pidFileHeld}} {
+		if len(kind.files) > 0 {
+			fmt.Fprintf(&b, "  for f in %s; do\n%s  done\n", strings.Join(kind.files, " "), kind.held)
+		}
 	}
 	b.WriteString("  return 1\n}\n")
 	return b.String()
 }
+
+// The loop bodies of fdm_busy, for lock files and for pid files.
+const (
+	lockFileHeld = `    [ -e "$f" ] || continue
+    i=$(stat -c %i "$f") || continue
+    awk -v i="$i" '$2 != "->" { for (k = 1; k <= NF; k++) if (split($k, a, ":") == 3 && a[3] == i) found = 1 } END { exit !found }' /proc/locks && return 0
+`
+	pidFileHeld = `    [ -s "$f" ] && kill -0 "$(head -n 1 "$f")" 2>/dev/null && return 0
+`
+)
 
 // pkgRun runs a package-manager script, waiting with backoff while another
 // process holds the package manager's lock, both before it starts and when

@@ -13,21 +13,15 @@ import (
 // like in Provision, Docker is restarted so the new engine runs, and the TLS
 // check is polled. Report.Upgraded says whether the engine's version changed.
 func Upgrade(ctx context.Context, c Commander, opts Options) (*Report, error) {
-	s, err := newSession(c, opts)
-	if err != nil {
-		return &Report{}, err
-	}
-	if err := checkCerts(opts); err != nil {
-		return s.finish(err)
-	}
-	if err := s.inspect(ctx); err != nil {
-		return s.finish(err)
-	}
+	return run(ctx, c, opts, func(s *session) error { return s.upgrade(ctx) })
+}
+
+func (s *session) upgrade(ctx context.Context) error {
 	if !s.facts.has("docker") {
-		return s.finish(fmt.Errorf("Docker is not installed on machine %q, so it cannot be upgraded: run 'docker-machine provision %s' first", s.o.MachineName, s.o.MachineName))
+		return fmt.Errorf("Docker is not installed on machine %q, so it cannot be upgraded: run 'docker-machine provision %s' first", s.o.MachineName, s.o.MachineName)
 	}
 	var before string
-	err = s.step("Upgrading Docker", func() error {
+	err := s.step("Upgrading Docker", func() error {
 		script := "# fdm:engine-packages\n" + s.p.installedScript(s.p.enginePackages()) + "\n" + section("version") + "dockerd --version 2>/dev/null; true"
 		res, err := s.r.check(ctx, "listing Docker's packages", script, true, s.t.Command)
 		if err != nil {
@@ -51,11 +45,11 @@ func Upgrade(ctx context.Context, c Commander, opts Options) (*Report, error) {
 		return s.installDocker(ctx)
 	})
 	if err != nil {
-		return s.finish(err)
+		return err
 	}
 	if err := s.configureAndStart(ctx, true); err != nil {
-		return s.finish(err)
+		return err
 	}
 	s.rep.Upgraded = s.rep.EngineVersion != before
-	return s.finish(nil)
+	return nil
 }

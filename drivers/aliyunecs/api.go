@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +25,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/fleetdock/machine/drivers/internal/delay"
 )
 
 // Retry tuning for throttled and failed calls; variables so tests can shrink
@@ -256,39 +257,18 @@ func (a *api) call(ctx context.Context, client *sdk.Client, req requests.AcsRequ
 			}
 			return aerr
 		}
-		delay := backoff(attempt)
-		a.logger().Debug("retrying Alibaba Cloud API call", "action", action, "attempt", attempt, "code", aerr.Code, "status", aerr.Status, "delay", delay)
-		if err := sleepCtx(ctx, delay); err != nil {
+		pause := backoff(attempt)
+		a.logger().Debug("retrying Alibaba Cloud API call", "action", action, "attempt", attempt, "code", aerr.Code, "status", aerr.Status, "delay", pause)
+		if err := delay.Sleep(ctx, pause); err != nil {
 			aerr.Err = fmt.Errorf("%w (while retrying after %v)", err, aerr.Err)
 			return aerr
 		}
 	}
 }
 
-// backoff is full-jitter exponential backoff: uniform in [d/2, d] with d
-// doubling from retryBaseDelay up to retryMaxDelay.
+// backoff is the delay before retry attempt of a call.
 func backoff(attempt int) time.Duration {
-	d := retryBaseDelay
-	for i := 1; i < attempt && d < retryMaxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, retryMaxDelay)
-	half := d / 2
-	if half <= 0 {
-		return d
-	}
-	return half + time.Duration(rand.Int64N(int64(half)+1))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return delay.Backoff(attempt, retryBaseDelay, retryMaxDelay)
 }
 
 // apiError is a failed call in words a user can act on. It never carries
@@ -453,6 +433,23 @@ func lookup[T any](ctx context.Context, a *api, client *sdk.Client, req requests
 		}
 	}
 	return nil, nil
+}
+
+// waitGone polls find until the resource is no longer listed. While it
+// still is, present says what it sees; it may act on the resource (ask
+// again for its deletion, say) and may end the wait itself.
+func waitGone[T any](ctx context.Context, a *api, what string, timeout time.Duration, find func(context.Context) (*T, error),
+	present func(context.Context, *T) (done bool, seen string, err error)) error {
+	return a.waitFor(ctx, what, timeout, func(ctx context.Context) (bool, string, error) {
+		r, err := find(ctx)
+		switch {
+		case err != nil:
+			return false, "", err
+		case r == nil:
+			return true, "", nil
+		}
+		return present(ctx, r)
+	})
 }
 
 // scrub replaces every secret value in s; a last line of defence for text

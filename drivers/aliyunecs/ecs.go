@@ -89,16 +89,11 @@ func (a *api) waitInstance(ctx context.Context, id, status string) (*ecs.Instanc
 
 // waitInstanceGone polls until DescribeInstances no longer lists id.
 func (a *api) waitInstanceGone(ctx context.Context, id string) error {
-	return a.waitFor(ctx, fmt.Sprintf("instance %s to be deleted", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
-		inst, err := a.findInstance(ctx, id)
-		if err != nil {
-			return false, "", err
-		}
-		if inst == nil {
-			return true, "", nil
-		}
-		return false, "status " + inst.Status, nil
-	})
+	find := func(ctx context.Context) (*ecs.Instance, error) { return a.findInstance(ctx, id) }
+	return waitGone(ctx, a, fmt.Sprintf("instance %s to be deleted", id), instanceTimeout, find,
+		func(_ context.Context, inst *ecs.Instance) (bool, string, error) {
+			return false, "status " + inst.Status, nil
+		})
 }
 
 // deleteInstance deletes id whatever its state (Force stops a running
@@ -326,15 +321,20 @@ func (a *api) deleteSecurityGroup(ctx context.Context, id string) error {
 func ecsTags(tags []ecs.Tag) map[string]string {
 	out := map[string]string{}
 	for _, t := range tags {
-		k, v := t.TagKey, t.TagValue
-		if k == "" {
-			k, v = t.Key, t.Value
-		}
-		if k != "" {
-			out[k] = v
-		}
+		addTag(out, t.TagKey, t.TagValue, t.Key, t.Value)
 	}
 	return out
+}
+
+// addTag records a tag under whichever of its two spellings the answer
+// filled in.
+func addTag(tags map[string]string, tagKey, tagValue, key, value string) {
+	if tagKey == "" {
+		tagKey, tagValue = key, value
+	}
+	if tagKey != "" {
+		tags[tagKey] = tagValue
+	}
 }
 
 func hasTag(tags map[string]string, key, value string) bool {

@@ -42,78 +42,61 @@ const (
 // name, env var and meaning, followed by this driver's additions.
 func (d *Driver) GetCreateFlags() []mcnflag.Flag {
 	return []mcnflag.Flag{
-		mcnflag.StringFlag{Name: "aliyunecs-access-key-id", EnvVar: "ECS_ACCESS_KEY_ID",
-			Usage: "ECS access key ID (else ALIBABA_CLOUD_ACCESS_KEY_ID, ~/.alibabacloud/credentials, ~/.aliyun/config.json or the ECS RAM role)"},
-		mcnflag.StringFlag{Name: "aliyunecs-access-key-secret", EnvVar: "ECS_ACCESS_KEY_SECRET",
-			Usage: "ECS access key secret"},
-		mcnflag.StringFlag{Name: "aliyunecs-image-id", EnvVar: "ECS_IMAGE_ID",
-			Usage: "ECS image ID (default: the newest Ubuntu LTS system image of the region)"},
-		mcnflag.StringFlag{Name: "aliyunecs-region", EnvVar: "ECS_REGION", Value: defaultRegion,
-			Usage: "ECS region, checked against DescribeRegions"},
-		mcnflag.StringFlag{Name: "aliyunecs-vpc-id", EnvVar: "ECS_VPC_ID",
-			Usage: "VPC ID (default: the VPC of the VSwitch, or the region's default VPC)"},
-		mcnflag.StringFlag{Name: "aliyunecs-vswitch-id", EnvVar: "ECS_VSWITCH_ID",
-			Usage: "VSwitch ID (default: a VSwitch of the VPC in the zone, or the zone's default VSwitch)"},
-		mcnflag.StringFlag{Name: "aliyunecs-zone", EnvVar: "ECS_ZONE",
-			Usage: "ECS zone (default: the VSwitch's zone, or any zone with a default VSwitch)"},
-		mcnflag.StringFlag{Name: "aliyunecs-security-group", EnvVar: "ECS_SECURITY_GROUP", Value: defaultSecurityGroup,
-			Usage: "security group name; found in the VPC or created with SSH and Docker rules only"},
-		mcnflag.StringFlag{Name: "aliyunecs-instance-type", EnvVar: "ECS_INSTANCE_TYPE", Value: defaultInstanceType,
-			Usage: "ECS instance type"},
-		mcnflag.StringFlag{Name: "aliyunecs-private-ip", EnvVar: "ECS_VPC_PRIVATE_IP",
-			Usage: "private IP address for the instance in its VSwitch"},
-		mcnflag.StringFlag{Name: "aliyunecs-description", EnvVar: "ECS_DESCRIPTION",
-			Usage: "description of the instance"},
-		mcnflag.StringFlag{Name: "aliyunecs-ssh-password", EnvVar: "ECS_SSH_PASSWORD",
-			Usage: "root password set on the instance (never stored; docker-machine logs in with a key)"},
-		mcnflag.StringFlag{Name: "aliyunecs-ssh-keypair", EnvVar: "ECS_SSH_KEYPAIR",
-			Usage: "existing ECS key pair to use; needs --aliyunecs-ssh-keypath with its private key"},
-		mcnflag.StringFlag{Name: "aliyunecs-ssh-keypath", EnvVar: "ECS_SSH_KEYPATH",
-			Usage: "private key to log in with; KEYPATH.pub must exist (imported as the machine's key pair unless --aliyunecs-ssh-keypair is set)"},
-		mcnflag.BoolFlag{Name: "aliyunecs-private-address-only", EnvVar: "ECS_PRIVATE_ADDR_ONLY",
-			Usage: "give the instance no public address (the VPC then needs a NAT gateway for Docker to install)"},
-		mcnflag.IntFlag{Name: "aliyunecs-internet-max-bandwidth", EnvVar: "ECS_INTERNET_MAX_BANDWIDTH", Value: defaultBandwidth,
-			Usage: "maximum outbound public bandwidth in Mbit/s (1-100)"},
-		mcnflag.StringFlag{Name: "aliyunecs-internet-charge-type", EnvVar: "ECS_INTERNET_CHARGE_TYPE", Value: defaultChargeType,
-			Usage: "public traffic billing: PayByTraffic or PayByBandwidth"},
-		mcnflag.StringFlag{Name: "aliyunecs-route-cidr", EnvVar: "ECS_ROUTE_CIDR",
-			Usage: "Docker bridge CIDR of this host: a VPC route entry to the instance and a security group rule from it"},
-		mcnflag.StringFlag{Name: flagSLBID, EnvVar: "ECS_SLB_ID",
-			Usage: "Server Load Balancer to add the instance to as a backend server"},
-		mcnflag.StringSliceFlag{Name: "aliyunecs-tag", EnvVar: "ECS_TAGS",
-			Usage: "tag key=value for the instance and the resources made for it (repeatable)"},
-		mcnflag.IntFlag{Name: "aliyunecs-disk-size", EnvVar: "ECS_DISK_SIZE",
-			Usage: "data disk size in GB, mounted on /var/lib/docker (0: no data disk)"},
-		mcnflag.StringFlag{Name: "aliyunecs-disk-fs", EnvVar: "ECS_DISK_FS", Value: defaultDiskFS,
-			Usage: "file system of the data disk: ext4 or xfs"},
-		mcnflag.IntFlag{Name: "aliyunecs-system-disk-size", EnvVar: "ECS_SYSTEM_DISK_SIZE", Value: defaultSystemDiskSize,
-			Usage: "system disk size in GB"},
-		mcnflag.StringFlag{Name: "aliyunecs-system-disk-category", EnvVar: "ECS_SYSTEM_DISK_CATEGORY",
-			Usage: "system disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd (default: the instance type's default)"},
-		mcnflag.StringFlag{Name: "aliyunecs-disk-category", EnvVar: "ECS_DISK_CATEGORY",
-			Usage: "data disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd"},
-		mcnflag.BoolFlag{Name: "aliyunecs-upgrade-kernel", EnvVar: "ECS_UPGRADE_KERNEL",
-			Usage: "deprecated: only Ubuntu 14.04 needed it; current images run Docker on their own kernel, so it is ignored with a warning"},
-		mcnflag.StringFlag{Name: "aliyunecs-io-optimized", EnvVar: "ECS_IO_OPTIMIZED",
-			Usage: "I/O optimized instance: true/optimized or false/none (default: the API's default)"},
-		mcnflag.StringFlag{Name: "aliyunecs-api-endpoint", EnvVar: "ECS_API_ENDPOINT",
-			Usage: "API endpoint for ECS, VPC and SLB: host[:port] (HTTPS) or http(s)://host[:port]"},
-		mcnflag.StringFlag{Name: "aliyunecs-resource-group-id", EnvVar: "ECS_RESOURCE_GROUP_ID",
-			Usage: "resource group for the instance and the resources made for it"},
+		stringFlag("aliyunecs-access-key-id", "ECS_ACCESS_KEY_ID", "", "ECS access key ID (else ALIBABA_CLOUD_ACCESS_KEY_ID, ~/.alibabacloud/credentials, ~/.aliyun/config.json or the ECS RAM role)"),
+		stringFlag("aliyunecs-access-key-secret", "ECS_ACCESS_KEY_SECRET", "", "ECS access key secret"),
+		stringFlag("aliyunecs-image-id", "ECS_IMAGE_ID", "", "ECS image ID (default: the newest Ubuntu LTS system image of the region)"),
+		stringFlag("aliyunecs-region", "ECS_REGION", defaultRegion, "ECS region, checked against DescribeRegions"),
+		stringFlag("aliyunecs-vpc-id", "ECS_VPC_ID", "", "VPC ID (default: the VPC of the VSwitch, or the region's default VPC)"),
+		stringFlag("aliyunecs-vswitch-id", "ECS_VSWITCH_ID", "", "VSwitch ID (default: a VSwitch of the VPC in the zone, or the zone's default VSwitch)"),
+		stringFlag("aliyunecs-zone", "ECS_ZONE", "", "ECS zone (default: the VSwitch's zone, or any zone with a default VSwitch)"),
+		stringFlag("aliyunecs-security-group", "ECS_SECURITY_GROUP", defaultSecurityGroup, "security group name; found in the VPC or created with SSH and Docker rules only"),
+		stringFlag("aliyunecs-instance-type", "ECS_INSTANCE_TYPE", defaultInstanceType, "ECS instance type"),
+		stringFlag("aliyunecs-private-ip", "ECS_VPC_PRIVATE_IP", "", "private IP address for the instance in its VSwitch"),
+		stringFlag("aliyunecs-description", "ECS_DESCRIPTION", "", "description of the instance"),
+		stringFlag("aliyunecs-ssh-password", "ECS_SSH_PASSWORD", "", "root password set on the instance (never stored; docker-machine logs in with a key)"),
+		stringFlag("aliyunecs-ssh-keypair", "ECS_SSH_KEYPAIR", "", "existing ECS key pair to use; needs --aliyunecs-ssh-keypath with its private key"),
+		stringFlag("aliyunecs-ssh-keypath", "ECS_SSH_KEYPATH", "", "private key to log in with; KEYPATH.pub must exist (imported as the machine's key pair unless --aliyunecs-ssh-keypair is set)"),
+		boolFlag("aliyunecs-private-address-only", "ECS_PRIVATE_ADDR_ONLY", "give the instance no public address (the VPC then needs a NAT gateway for Docker to install)"),
+		intFlag("aliyunecs-internet-max-bandwidth", "ECS_INTERNET_MAX_BANDWIDTH", defaultBandwidth, "maximum outbound public bandwidth in Mbit/s (1-100)"),
+		stringFlag("aliyunecs-internet-charge-type", "ECS_INTERNET_CHARGE_TYPE", defaultChargeType, "public traffic billing: PayByTraffic or PayByBandwidth"),
+		stringFlag("aliyunecs-route-cidr", "ECS_ROUTE_CIDR", "", "Docker bridge CIDR of this host: a VPC route entry to the instance and a security group rule from it"),
+		stringFlag(flagSLBID, "ECS_SLB_ID", "", "Server Load Balancer to add the instance to as a backend server"),
+		listFlag("aliyunecs-tag", "ECS_TAGS", "tag key=value for the instance and the resources made for it (repeatable)"),
+		intFlag("aliyunecs-disk-size", "ECS_DISK_SIZE", 0, "data disk size in GB, mounted on /var/lib/docker (0: no data disk)"),
+		stringFlag("aliyunecs-disk-fs", "ECS_DISK_FS", defaultDiskFS, "file system of the data disk: ext4 or xfs"),
+		intFlag("aliyunecs-system-disk-size", "ECS_SYSTEM_DISK_SIZE", defaultSystemDiskSize, "system disk size in GB"),
+		stringFlag("aliyunecs-system-disk-category", "ECS_SYSTEM_DISK_CATEGORY", "", "system disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd (default: the instance type's default)"),
+		stringFlag("aliyunecs-disk-category", "ECS_DISK_CATEGORY", "", "data disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd"),
+		boolFlag("aliyunecs-upgrade-kernel", "ECS_UPGRADE_KERNEL", "deprecated: only Ubuntu 14.04 needed it; current images run Docker on their own kernel, so it is ignored with a warning"),
+		stringFlag("aliyunecs-io-optimized", "ECS_IO_OPTIMIZED", "", "I/O optimized instance: true/optimized or false/none (default: the API's default)"),
+		stringFlag("aliyunecs-api-endpoint", "ECS_API_ENDPOINT", "", "API endpoint for ECS, VPC and SLB: host[:port] (HTTPS) or http(s)://host[:port]"),
+		stringFlag("aliyunecs-resource-group-id", "ECS_RESOURCE_GROUP_ID", "", "resource group for the instance and the resources made for it"),
 		// Additions.
-		mcnflag.StringFlag{Name: "aliyunecs-source-cidr", EnvVar: "ECS_SOURCE_CIDR", Value: defaultSourceCIDR,
-			Usage: "source CIDR allowed to reach SSH and Docker (and --aliyunecs-open-port ports)"},
-		mcnflag.StringSliceFlag{Name: "aliyunecs-open-port", EnvVar: "ECS_OPEN_PORTS",
-			Usage: "extra port to open from the source CIDR: PORT[/tcp|udp] or FROM-TO[/tcp|udp] (repeatable)"},
-		mcnflag.IntFlag{Name: flagSLBWeight, EnvVar: "ECS_SLB_WEIGHT", Value: defaultSLBWeight,
-			Usage: "weight of the instance as an SLB backend server (0-100)"},
-		mcnflag.BoolFlag{Name: "aliyunecs-eip", EnvVar: "ECS_EIP",
-			Usage: "use an elastic IP address (allocated, associated, and released on rm) instead of the instance's own public IP"},
-		mcnflag.BoolFlag{Name: "aliyunecs-use-private-address", EnvVar: "ECS_USE_PRIVATE_ADDRESS",
-			Usage: "keep the public address for outbound traffic but connect to the host over its private address"},
-		mcnflag.StringFlag{Name: "aliyunecs-userdata", EnvVar: "ECS_USERDATA",
-			Usage: "file whose contents are the instance's user data (run at first boot)"},
+		stringFlag("aliyunecs-source-cidr", "ECS_SOURCE_CIDR", defaultSourceCIDR, "source CIDR allowed to reach SSH and Docker (and --aliyunecs-open-port ports)"),
+		listFlag("aliyunecs-open-port", "ECS_OPEN_PORTS", "extra port to open from the source CIDR: PORT[/tcp|udp] or FROM-TO[/tcp|udp] (repeatable)"),
+		intFlag(flagSLBWeight, "ECS_SLB_WEIGHT", defaultSLBWeight, "weight of the instance as an SLB backend server (0-100)"),
+		boolFlag("aliyunecs-eip", "ECS_EIP", "use an elastic IP address (allocated, associated, and released on rm) instead of the instance's own public IP"),
+		boolFlag("aliyunecs-use-private-address", "ECS_USE_PRIVATE_ADDRESS", "keep the public address for outbound traffic but connect to the host over its private address"),
+		stringFlag("aliyunecs-userdata", "ECS_USERDATA", "", "file whose contents are the instance's user data (run at first boot)"),
 	}
+}
+
+// The constructors of the flag table: name, environment variable, default
+// (strings and ints) and usage.
+func stringFlag(name, env, value, usage string) mcnflag.Flag {
+	return mcnflag.StringFlag{Name: name, EnvVar: env, Value: value, Usage: usage}
+}
+
+func intFlag(name, env string, value int, usage string) mcnflag.Flag {
+	return mcnflag.IntFlag{Name: name, EnvVar: env, Value: value, Usage: usage}
+}
+
+func boolFlag(name, env, usage string) mcnflag.Flag {
+	return mcnflag.BoolFlag{Name: name, EnvVar: env, Usage: usage}
+}
+
+func listFlag(name, env, usage string) mcnflag.Flag {
+	return mcnflag.StringSliceFlag{Name: name, EnvVar: env, Usage: usage}
 }
 
 // SetConfigFromFlags reads and checks every option. It makes no API call;
@@ -130,21 +113,12 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 		return errors.New("--aliyunecs-access-key-id and --aliyunecs-access-key-secret must be given together")
 	}
 	d.ImageID = strings.TrimSpace(flags.String("aliyunecs-image-id"))
-	d.Region = strings.TrimSpace(flags.String("aliyunecs-region"))
-	if d.Region == "" {
-		d.Region = defaultRegion
-	}
+	d.Region = stringOr(flags, "aliyunecs-region", defaultRegion)
 	d.VpcId = strings.TrimSpace(flags.String("aliyunecs-vpc-id"))
 	d.VSwitchId = strings.TrimSpace(flags.String("aliyunecs-vswitch-id"))
 	d.Zone = strings.TrimSpace(flags.String("aliyunecs-zone"))
-	d.SecurityGroupName = strings.TrimSpace(flags.String("aliyunecs-security-group"))
-	if d.SecurityGroupName == "" {
-		d.SecurityGroupName = defaultSecurityGroup
-	}
-	d.InstanceType = strings.TrimSpace(flags.String("aliyunecs-instance-type"))
-	if d.InstanceType == "" {
-		d.InstanceType = defaultInstanceType
-	}
+	d.SecurityGroupName = stringOr(flags, "aliyunecs-security-group", defaultSecurityGroup)
+	d.InstanceType = stringOr(flags, "aliyunecs-instance-type", defaultInstanceType)
 	d.RequestedPrivateIP = strings.TrimSpace(flags.String("aliyunecs-private-ip"))
 	if d.RequestedPrivateIP != "" {
 		if _, err := netip.ParseAddr(d.RequestedPrivateIP); err != nil {
@@ -172,12 +146,9 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 		}
 	}
 	d.PrivateIPOnly = flags.Bool("aliyunecs-private-address-only")
-	d.InternetMaxBandwidthOut = flags.Int("aliyunecs-internet-max-bandwidth")
-	if d.InternetMaxBandwidthOut == 0 {
-		d.InternetMaxBandwidthOut = defaultBandwidth
-	}
-	if d.InternetMaxBandwidthOut < 1 || d.InternetMaxBandwidthOut > 100 {
-		return fmt.Errorf("--aliyunecs-internet-max-bandwidth %d is out of range: use 1 to 100 (Mbit/s)", d.InternetMaxBandwidthOut)
+	var err error
+	if d.InternetMaxBandwidthOut, err = intOr(flags, "aliyunecs-internet-max-bandwidth", defaultBandwidth, 1, 100, "Mbit/s"); err != nil {
+		return err
 	}
 	d.InternetChargeType = strings.TrimSpace(flags.String("aliyunecs-internet-charge-type"))
 	switch strings.ToLower(d.InternetChargeType) {
@@ -206,19 +177,12 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 	if d.DiskSize < 0 {
 		return fmt.Errorf("--aliyunecs-disk-size %d: the size must be positive, or 0 for no data disk", d.DiskSize)
 	}
-	d.DiskFS = strings.ToLower(strings.TrimSpace(flags.String("aliyunecs-disk-fs")))
-	if d.DiskFS == "" {
-		d.DiskFS = defaultDiskFS
-	}
+	d.DiskFS = strings.ToLower(stringOr(flags, "aliyunecs-disk-fs", defaultDiskFS))
 	if d.DiskFS != "ext4" && d.DiskFS != "xfs" {
 		return fmt.Errorf("--aliyunecs-disk-fs %q: use ext4 or xfs", d.DiskFS)
 	}
-	d.SystemDiskSize = flags.Int("aliyunecs-system-disk-size")
-	if d.SystemDiskSize == 0 {
-		d.SystemDiskSize = defaultSystemDiskSize
-	}
-	if d.SystemDiskSize < 20 || d.SystemDiskSize > 2048 {
-		return fmt.Errorf("--aliyunecs-system-disk-size %d is out of range: use 20 to 2048 (GB)", d.SystemDiskSize)
+	if d.SystemDiskSize, err = intOr(flags, "aliyunecs-system-disk-size", defaultSystemDiskSize, 20, 2048, "GB"); err != nil {
+		return err
 	}
 	d.SystemDiskCategory = strings.TrimSpace(flags.String("aliyunecs-system-disk-category"))
 	d.DiskCategory = strings.TrimSpace(flags.String("aliyunecs-disk-category"))
@@ -233,10 +197,7 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 	}
 	d.ResourceGroupId = strings.TrimSpace(flags.String("aliyunecs-resource-group-id"))
 
-	d.SourceCIDR = strings.TrimSpace(flags.String("aliyunecs-source-cidr"))
-	if d.SourceCIDR == "" {
-		d.SourceCIDR = defaultSourceCIDR
-	}
+	d.SourceCIDR = stringOr(flags, "aliyunecs-source-cidr", defaultSourceCIDR)
 	if p, err := netip.ParsePrefix(d.SourceCIDR); err != nil || !p.Addr().Is4() {
 		return fmt.Errorf("--aliyunecs-source-cidr %q is not an IPv4 CIDR such as 203.0.113.0/24", d.SourceCIDR)
 	}
@@ -282,6 +243,28 @@ func (d *Driver) SetConfigFromFlags(flags drivers.DriverOptions) error {
 		d.MachineID = newMachineID()
 	}
 	return nil
+}
+
+// stringOr is a string flag's value without surrounding spaces, or def when
+// that is empty.
+func stringOr(flags drivers.DriverOptions, name, def string) string {
+	if v := strings.TrimSpace(flags.String(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// intOr is an int flag's value, or def when it is 0, checked against the
+// range lo to hi of its unit.
+func intOr(flags drivers.DriverOptions, name string, def, lo, hi int, unit string) (int, error) {
+	v := flags.Int(name)
+	if v == 0 {
+		v = def
+	}
+	if v < lo || v > hi {
+		return 0, fmt.Errorf("--%s %d is out of range: use %d to %d (%s)", name, v, lo, hi, unit)
+	}
+	return v, nil
 }
 
 // checkPassword applies ECS's password rule early, so a bad password fails

@@ -1,47 +1,23 @@
 package aliyunecs
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetdock/machine/drivers/internal/sshkey"
 )
 
-// rsaKeyBits: ImportKeyPair takes RSA, DSA and ECDSA keys but not ed25519,
-// and RSA is what tools expect in a file named id_rsa.
-const rsaKeyBits = 3072
-
-// generateKey makes the machine's key pair; a variable so tests can reuse
-// one key instead of paying for RSA generation in every create.
-var generateKey = func() (privatePEM, authorizedKey []byte, err error) {
-	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generating an SSH key: %w", err)
-	}
-	pub, err := ssh.NewPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding the SSH public key: %w", err)
-	}
-	privatePEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	return privatePEM, ssh.MarshalAuthorizedKey(pub), nil
-}
-
-// writeKeyFiles stores the private key (0600) and its .pub (0644).
-func writeKeyFiles(path string, privatePEM, authorizedKey []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, privatePEM, 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(path+".pub", authorizedKey, 0o644)
-}
+// The machine's key pair is made and stored as every cloud driver does it.
+// generateKey is a variable so tests can reuse one key instead of paying for
+// RSA generation in every create. ECS key pairs take RSA, DSA and ECDSA keys
+// but not ed25519.
+var (
+	generateKey   = sshkey.Generate
+	writeKeyFiles = sshkey.WriteFiles
+)
 
 // readPublicKey reads and checks KEY.pub for --aliyunecs-ssh-keypath.
 func readPublicKey(keyPath string) (string, error) {

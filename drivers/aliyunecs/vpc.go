@@ -150,12 +150,9 @@ func (a *api) createRouteEntry(ctx context.Context, tableID, cidr, instanceID, t
 // deleteRouteEntry removes the entry for cidr if it points at the instance,
 // and waits until it is gone (the instance cannot be deleted before).
 func (a *api) deleteRouteEntry(ctx context.Context, tableID, cidr, instanceID string) error {
-	return a.waitFor(ctx, fmt.Sprintf("route entry %s to be deleted", cidr), resourceTimeout, func(ctx context.Context) (bool, string, error) {
-		e, err := a.routeEntry(ctx, tableID, cidr)
-		if err != nil {
-			return false, "", err
-		}
-		if e == nil || (instanceID != "" && routeNextHop(e) != instanceID) {
+	find := func(ctx context.Context) (*vpc.RouteEntry, error) { return a.routeEntry(ctx, tableID, cidr) }
+	return waitGone(ctx, a, fmt.Sprintf("route entry %s to be deleted", cidr), resourceTimeout, find, func(ctx context.Context, e *vpc.RouteEntry) (bool, string, error) {
+		if instanceID != "" && routeNextHop(e) != instanceID {
 			return true, "", nil
 		}
 		if e.Status == "Deleting" || e.Status == "Pending" {
@@ -166,7 +163,7 @@ func (a *api) deleteRouteEntry(ctx context.Context, tableID, cidr, instanceID st
 		req.DestinationCidrBlock = cidr
 		req.NextHopId = routeNextHop(e)
 		req.RouteEntryId = e.RouteEntryId
-		err = a.call(ctx, &a.vpc.Client, req, vpc.CreateDeleteRouteEntryResponse())
+		err := a.call(ctx, &a.vpc.Client, req, vpc.CreateDeleteRouteEntryResponse())
 		switch {
 		case err == nil:
 			return false, "deleting", nil
@@ -282,14 +279,8 @@ func (a *api) associateEIP(ctx context.Context, id, instanceID, token string) (*
 // releaseEIP unbinds the EIP if needed, waits for it to be Available and
 // releases it.
 func (a *api) releaseEIP(ctx context.Context, id string) error {
-	return a.waitFor(ctx, fmt.Sprintf("EIP %s to be released", id), resourceTimeout, func(ctx context.Context) (bool, string, error) {
-		e, err := a.eip(ctx, id)
-		if err != nil {
-			return false, "", err
-		}
-		if e == nil {
-			return true, "", nil
-		}
+	find := func(ctx context.Context) (*vpc.EipAddress, error) { return a.eip(ctx, id) }
+	return waitGone(ctx, a, fmt.Sprintf("EIP %s to be released", id), resourceTimeout, find, func(ctx context.Context, e *vpc.EipAddress) (bool, string, error) {
 		switch e.Status {
 		case "InUse":
 			req := vpc.CreateUnassociateEipAddressRequest()
@@ -317,16 +308,11 @@ func (a *api) releaseEIP(ctx context.Context, id string) error {
 	})
 }
 
+// vpcTags flattens VPC tags, spelt like ECS's.
 func vpcTags(tags []vpc.Tag) map[string]string {
 	out := map[string]string{}
 	for _, t := range tags {
-		k, v := t.TagKey, t.TagValue
-		if k == "" {
-			k, v = t.Key, t.Value
-		}
-		if k != "" {
-			out[k] = v
-		}
+		addTag(out, t.TagKey, t.TagValue, t.Key, t.Value)
 	}
 	return out
 }

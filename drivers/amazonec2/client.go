@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/fleetdock/machine/drivers/internal/delay"
 )
 
 // Retry tuning; variables so tests can shrink the waits.
@@ -205,19 +206,9 @@ type cleanError struct {
 func (e *cleanError) Error() string { return e.secrets.scrub(e.err.Error()) }
 func (e *cleanError) Unwrap() error { return e.err }
 
-// backoff is full-jitter exponential backoff: uniform in [d/2, d] with d
-// doubling from retryBaseDelay up to retryMaxDelay.
+// backoff is the SDK's delay before retry attempt of a call.
 func backoff(attempt int, _ error) (time.Duration, error) {
-	d := retryBaseDelay
-	for i := 1; i < attempt && d < retryMaxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, retryMaxDelay)
-	half := d / 2
-	if half <= 0 {
-		return d, nil
-	}
-	return half + time.Duration(rand.Int64N(int64(half)+1)), nil
+	return delay.Backoff(attempt, retryBaseDelay, retryMaxDelay), nil
 }
 
 // secretSet holds the values that must never reach a log or an error.

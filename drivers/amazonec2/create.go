@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/fleetdock/machine/drivers/internal/sshkey"
 )
 
 // phaseTiming is how long one step of Create took.
@@ -289,7 +291,7 @@ func (d *Driver) keyPairName() string {
 func (d *Driver) setupKey(ctx context.Context, a *api) error {
 	keyPath := d.GetSSHKeyPath()
 	if d.SSHPrivateKeyPath != "" {
-		if err := copyKey(d.SSHPrivateKeyPath, keyPath); err != nil {
+		if err := sshkey.Copy(d.SSHPrivateKeyPath, keyPath); err != nil {
 			return fmt.Errorf("copying --amazonec2-ssh-keypath %s into the machine directory: %w", d.SSHPrivateKeyPath, err)
 		}
 	}
@@ -308,7 +310,7 @@ func (d *Driver) setupKey(ctx context.Context, a *api) error {
 		if err != nil {
 			return err
 		}
-		if err := writeKeyFiles(keyPath, priv, authorized); err != nil {
+		if err := sshkey.WriteFiles(keyPath, priv, authorized); err != nil {
 			return fmt.Errorf("writing the SSH key to %s: %w", keyPath, err)
 		}
 		pub = authorized

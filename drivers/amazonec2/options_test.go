@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fleetdock/machine/drivers/internal/sshkey"
 	"github.com/fleetdock/machine/integration/cloudsim"
 )
 
@@ -70,7 +71,7 @@ func TestExistingKeyPairIsKept(t *testing.T) {
 	priv, pub, err := generateKey()
 	require.NoError(t, err)
 	keyPath := filepath.Join(t.TempDir(), "id_rsa")
-	require.NoError(t, writeKeyFiles(keyPath, priv, pub))
+	require.NoError(t, sshkey.WriteFiles(keyPath, priv, pub))
 	maker := newDriver(t, s, "maker", nil)
 	a, err := maker.api(t.Context())
 	require.NoError(t, err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/fleetdock/machine/drivers/internal/delay"
 )
 
 // Polling tuning; variables so tests can shrink the waits.
@@ -55,7 +57,7 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, check func
 		}
 		// Jitter keeps parallel creates from polling in lockstep.
 		d := interval/2 + time.Duration(rand.Int64N(int64(interval/2)+1))
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := delay.Sleep(ctx, d); err != nil {
 			break
 		}
 		interval = min(interval*3/2, pollMax)
@@ -67,15 +69,4 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, check func
 		seen = " (last seen: " + seen + ")"
 	}
 	return fmt.Errorf("%w after %s waiting for %s%s", errWaitTimeout, timeout, what, seen)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

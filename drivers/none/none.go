@@ -26,12 +26,7 @@ type Driver struct {
 
 // NewDriver returns a driver for machine hostName in the store at storePath.
 func NewDriver(hostName, storePath string) *Driver {
-	return &Driver{
-		BaseDriver: &drivers.BaseDriver{
-			MachineName: hostName,
-			StorePath:   storePath,
-		},
-	}
+	return &Driver{BaseDriver: &drivers.BaseDriver{MachineName: hostName, StorePath: storePath}}
 }
 
 // HasNoSSH says the machine is reached by its Docker URL only: there is

@@ -142,6 +142,19 @@ type LoadBalancer struct {
 	Backends                  []Backend
 }
 
+// ListenerManager reads load balancers and manages their listeners: what
+// the cluster and the slb commands do with a load balancer once its
+// backends are attached.
+type ListenerManager interface {
+	DescribeLoadBalancer(ctx context.Context, lbID string) (LoadBalancer, error)
+	Listeners(ctx context.Context, lbID string) ([]Listener, error)
+	// CreateListener makes a stopped listener with a health check on the
+	// backend port.
+	CreateListener(ctx context.Context, lbID string, l Listener) error
+	StartListener(ctx context.Context, lbID string, port int) error
+	DeleteListener(ctx context.Context, lbID string, port int) error
+}
+
 // LoadBalancing is a driver that manages its cloud's load balancers with
 // the driver's own settings (region, endpoint, credentials).
 type LoadBalancing interface {
@@ -150,13 +163,7 @@ type LoadBalancing interface {
 	// driver's default). The driver attaches it during create, undoes that
 	// on a failed create and detaches it on rm.
 	BackendOptions(lbID string, weight int) (map[string]string, error)
-	DescribeLoadBalancer(ctx context.Context, lbID string) (LoadBalancer, error)
-	Listeners(ctx context.Context, lbID string) ([]Listener, error)
-	// CreateListener makes a stopped listener with a health check on the
-	// backend port.
-	CreateListener(ctx context.Context, lbID string, l Listener) error
-	StartListener(ctx context.Context, lbID string, port int) error
-	DeleteListener(ctx context.Context, lbID string, port int) error
+	ListenerManager
 }
 
 // Resource is one cloud resource a machine owns, as a user would look it

@@ -20,12 +20,10 @@ import (
 // user, instead of being kept by every node because the others still exist.
 func Down(ctx context.Context, f *File, m Machines, opt Options) *Result {
 	r := newRunner(f, m, nil, opt)
-	existing, err := m.List(ctx)
-	if err != nil {
-		r.res.Errs = append(r.res.Errs, fmt.Errorf("listing the machines in the store: %w", err))
+	plan, ok := r.plan(ctx)
+	if !ok {
 		return &r.res
 	}
-	plan := NewPlan(f, existing)
 
 	for _, lb := range f.LoadBalancers {
 		lbs, err := opt.LoadBalancers(ctx, lb.ID)
@@ -77,23 +75,17 @@ func Down(ctx context.Context, f *File, m Machines, opt Options) *Result {
 		r.mu.Unlock()
 		r.emit(Event{Node: name, Phase: PhaseRemoved})
 	}
-	sem := make(chan struct{}, r.opt.Parallel)
-	var wg sync.WaitGroup
+	var together, alone []string
 	for _, name := range names {
 		if final[name] {
-			continue
+			alone = append(alone, name)
+		} else {
+			together = append(together, name)
 		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			remove(name)
-		})
 	}
-	wg.Wait()
-	for _, name := range names {
-		if final[name] {
-			remove(name)
-		}
+	inParallel(r.opt.Parallel, together, remove)
+	for _, name := range alone {
+		remove(name)
 	}
 	slices.Sort(r.res.Removed)
 	return &r.res
@@ -130,11 +122,10 @@ type Status struct {
 
 // GetStatus reads nodes, their swarm membership, and the load balancers.
 func GetStatus(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) (*Status, error) {
-	existing, err := m.List(ctx)
+	plan, err := currentPlan(ctx, f, m)
 	if err != nil {
-		return nil, fmt.Errorf("listing the machines in the store: %w", err)
+		return nil, err
 	}
-	plan := NewPlan(f, existing)
 	st := &Status{Name: f.Name}
 	have := map[string]bool{}
 	for _, n := range plan.Present {

@@ -155,27 +155,65 @@ func (p *parser) fail(n *yaml.Node, format string, args ...any) {
 	p.errs = append(p.errs, &ParseError{Path: p.path, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-// fields walks a mapping, calling set for each known key and failing on
-// unknown or repeated ones.
-func (p *parser) fields(n *yaml.Node, what string, known []string, set func(key string, v *yaml.Node)) {
+// field is a known key of a mapping and what to do with its value; path
+// names the value in messages ("groups[0].count").
+type field struct {
+	key string
+	set func(v *yaml.Node, path string)
+}
+
+// fields walks a mapping, handing the value of each known key to its field
+// and failing on unknown or repeated keys. what names the mapping; it is
+// empty for the top of the file, whose keys are named by themselves.
+func (p *parser) fields(n *yaml.Node, what string, known []field) {
+	label := what
+	if label == "" {
+		label = "the cluster file"
+	}
 	if n.Kind != yaml.MappingNode {
-		p.fail(n, "%s must be a mapping (key: value lines)", what)
+		p.fail(n, "%s must be a mapping (key: value lines)", label)
 		return
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if seen[k.Value] {
-			p.fail(k, "%s: %q is given twice", what, k.Value)
+			p.fail(k, "%s: %q is given twice", label, k.Value)
 			continue
 		}
 		seen[k.Value] = true
-		if !slices.Contains(known, k.Value) {
-			p.fail(k, "%s: unknown key %q (known: %s)", what, k.Value, strings.Join(known, ", "))
+		j := slices.IndexFunc(known, func(f field) bool { return f.key == k.Value })
+		if j < 0 {
+			keys := make([]string, len(known))
+			for i, f := range known {
+				keys[i] = f.key
+			}
+			p.fail(k, "%s: unknown key %q (known: %s)", label, k.Value, strings.Join(keys, ", "))
 			continue
 		}
-		set(k.Value, v)
+		path := k.Value
+		if what != "" {
+			path = what + "." + k.Value
+		}
+		known[j].set(v, path)
 	}
+}
+
+// items parses a list with item, naming element i what[i] in messages;
+// item leaves an element out by answering false. hint completes "what must
+// be a list" for a value that is not one.
+func items[T any](p *parser, n *yaml.Node, what, hint string, item func(n *yaml.Node, what string) (T, bool)) []T {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, "%s must be a list %s", what, hint)
+		return nil
+	}
+	var out []T
+	for i, in := range n.Content {
+		if t, ok := item(in, fmt.Sprintf("%s[%d]", what, i)); ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -263,22 +301,13 @@ var clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 func (p *parser) file(n *yaml.Node) *File {
 	f := &File{Path: p.path}
 	var nameNode, groupsNode *yaml.Node
-	p.fields(n, "the cluster file", []string{"name", "driver", "driver_options", "engine", "groups", "load_balancers"}, func(k string, v *yaml.Node) {
-		switch k {
-		case "name":
-			nameNode = v
-			f.Name = p.str(v, "name")
-		case "driver":
-			f.Driver = p.str(v, "driver")
-		case "driver_options":
-			f.DriverOptions = p.options(v, "driver_options")
-		case "engine":
-			f.Engine = p.engine(v, "engine", Engine{})
-		case "groups":
-			groupsNode = v
-		case "load_balancers":
-			f.LoadBalancers = p.loadBalancers(v)
-		}
+	p.fields(n, "", []field{
+		{"name", func(v *yaml.Node, path string) { nameNode, f.Name = v, p.str(v, path) }},
+		{"driver", func(v *yaml.Node, path string) { f.Driver = p.str(v, path) }},
+		{"driver_options", func(v *yaml.Node, path string) { f.DriverOptions = p.options(v, path) }},
+		{"engine", func(v *yaml.Node, path string) { f.Engine = p.engine(v, path, Engine{}) }},
+		{"groups", func(v *yaml.Node, _ string) { groupsNode = v }},
+		{"load_balancers", func(v *yaml.Node, path string) { f.LoadBalancers = p.loadBalancers(v, path) }},
 	})
 	if n.Kind != yaml.MappingNode {
 		return f
@@ -328,25 +357,21 @@ func (p *parser) options(n *yaml.Node, what string) []Option {
 
 func (p *parser) engine(n *yaml.Node, what string, base Engine) Engine {
 	e := base
-	p.fields(n, what, []string{"install_url", "storage_driver", "registry_mirror", "insecure_registry", "labels", "opt", "env", "tls_san"}, func(k string, v *yaml.Node) {
-		switch k {
-		case "install_url":
-			e.InstallURL = p.str(v, what+".install_url")
-		case "storage_driver":
-			e.StorageDriver = p.str(v, what+".storage_driver")
-		case "registry_mirror":
-			e.RegistryMirror = p.list(v, what+".registry_mirror")
-		case "insecure_registry":
-			e.InsecureRegistry = p.list(v, what+".insecure_registry")
-		case "labels":
-			e.Labels = p.list(v, what+".labels")
-		case "opt":
-			e.Opt = p.list(v, what+".opt")
-		case "env":
-			e.Env = p.list(v, what+".env")
-		case "tls_san":
-			e.TLSSAN = p.list(v, what+".tls_san")
-		}
+	str := func(dst *string) func(*yaml.Node, string) {
+		return func(v *yaml.Node, path string) { *dst = p.str(v, path) }
+	}
+	list := func(dst *[]string) func(*yaml.Node, string) {
+		return func(v *yaml.Node, path string) { *dst = p.list(v, path) }
+	}
+	p.fields(n, what, []field{
+		{"install_url", str(&e.InstallURL)},
+		{"storage_driver", str(&e.StorageDriver)},
+		{"registry_mirror", list(&e.RegistryMirror)},
+		{"insecure_registry", list(&e.InsecureRegistry)},
+		{"labels", list(&e.Labels)},
+		{"opt", list(&e.Opt)},
+		{"env", list(&e.Env)},
+		{"tls_san", list(&e.TLSSAN)},
 	})
 	return e
 }
@@ -358,38 +383,21 @@ var groupName = clusterName
 const maxCount = 50
 
 func (p *parser) groups(n *yaml.Node, f *File) []Group {
-	if n.Kind != yaml.SequenceNode {
-		p.fail(n, "groups must be a list of groups (- name: ...)")
-		return nil
-	}
-	var out []Group
-	for i, gn := range n.Content {
-		what := fmt.Sprintf("groups[%d]", i)
+	return items(p, n, "groups", "of groups (- name: ...)", func(gn *yaml.Node, what string) (Group, bool) {
 		g := Group{Count: 1, Role: RoleWorker, Driver: f.Driver, Engine: f.Engine, Line: gn.Line}
 		var own []Option
 		var nameNode, roleNode *yaml.Node
-		p.fields(gn, what, []string{"name", "count", "role", "driver", "driver_options", "engine", "slb"}, func(k string, v *yaml.Node) {
-			switch k {
-			case "name":
-				nameNode = v
-				g.Name = p.str(v, what+".name")
-			case "count":
-				g.Count = p.integer(v, what+".count", 0, maxCount)
-			case "role":
-				roleNode = v
-				g.Role = Role(strings.ToLower(p.str(v, what+".role")))
-			case "driver":
-				g.Driver = p.str(v, what+".driver")
-			case "driver_options":
-				own = p.options(v, what+".driver_options")
-			case "engine":
-				g.Engine = p.engine(v, what+".engine", f.Engine)
-			case "slb":
-				g.SLB = p.str(v, what+".slb")
-			}
+		p.fields(gn, what, []field{
+			{"name", func(v *yaml.Node, path string) { nameNode, g.Name = v, p.str(v, path) }},
+			{"count", func(v *yaml.Node, path string) { g.Count = p.integer(v, path, 0, maxCount) }},
+			{"role", func(v *yaml.Node, path string) { roleNode, g.Role = v, Role(strings.ToLower(p.str(v, path))) }},
+			{"driver", func(v *yaml.Node, path string) { g.Driver = p.str(v, path) }},
+			{"driver_options", func(v *yaml.Node, path string) { own = p.options(v, path) }},
+			{"engine", func(v *yaml.Node, path string) { g.Engine = p.engine(v, path, f.Engine) }},
+			{"slb", func(v *yaml.Node, path string) { g.SLB = p.str(v, path) }},
 		})
 		if gn.Kind != yaml.MappingNode {
-			continue
+			return g, false
 		}
 		switch {
 		case nameNode == nil:
@@ -404,9 +412,8 @@ func (p *parser) groups(n *yaml.Node, f *File) []Group {
 			p.fail(gn, "%s: no driver: set driver at the top of the file or in the group", what)
 		}
 		g.DriverOptions = mergeOptions(f.DriverOptions, own)
-		out = append(out, g)
-	}
-	return out
+		return g, true
+	})
 }
 
 // mergeOptions is base with every option of over replacing the one of the
@@ -423,68 +430,46 @@ func mergeOptions(base, over []Option) []Option {
 	return out
 }
 
-func (p *parser) loadBalancers(n *yaml.Node) []LoadBalancer {
-	if n.Kind != yaml.SequenceNode {
-		p.fail(n, "load_balancers must be a list (- id: lb-...)")
-		return nil
-	}
-	var out []LoadBalancer
-	for i, ln := range n.Content {
-		what := fmt.Sprintf("load_balancers[%d]", i)
+func (p *parser) loadBalancers(n *yaml.Node, what string) []LoadBalancer {
+	return items(p, n, what, "(- id: lb-...)", func(ln *yaml.Node, what string) (LoadBalancer, bool) {
 		lb := LoadBalancer{Line: ln.Line, ServicePorts: map[string]int{}}
-		p.fields(ln, what, []string{"id", "services", "service_ports", "listeners"}, func(k string, v *yaml.Node) {
-			switch k {
-			case "id":
-				lb.ID = p.str(v, what+".id")
-			case "services":
-				lb.Services = p.boolean(v, what+".services")
-			case "service_ports":
+		p.fields(ln, what, []field{
+			{"id", func(v *yaml.Node, path string) { lb.ID = p.str(v, path) }},
+			{"services", func(v *yaml.Node, path string) { lb.Services = p.boolean(v, path) }},
+			{"service_ports", func(v *yaml.Node, path string) {
 				if v.Kind != yaml.MappingNode {
-					p.fail(v, "%s.service_ports must map SERVICE (or SERVICE:PUBLISHED) to a front port", what)
+					p.fail(v, "%s must map SERVICE (or SERVICE:PUBLISHED) to a front port", path)
 					return
 				}
 				for j := 0; j+1 < len(v.Content); j += 2 {
-					key := p.str(v.Content[j], what+".service_ports")
-					lb.ServicePorts[key] = p.integer(v.Content[j+1], what+".service_ports."+key, 1, 65535)
+					key := p.str(v.Content[j], path)
+					lb.ServicePorts[key] = p.integer(v.Content[j+1], path+"."+key, 1, 65535)
 				}
-			case "listeners":
-				lb.Listeners = p.staticListeners(v, what+".listeners")
-			}
+			}},
+			{"listeners", func(v *yaml.Node, path string) { lb.Listeners = p.staticListeners(v, path) }},
 		})
 		if ln.Kind == yaml.MappingNode && lb.ID == "" {
 			p.fail(ln, "%s: id is missing (the SLB instance ID, lb-...)", what)
 		}
-		out = append(out, lb)
-	}
-	return out
+		return lb, true
+	})
 }
 
 func (p *parser) staticListeners(n *yaml.Node, what string) []StaticListener {
-	if n.Kind != yaml.SequenceNode {
-		p.fail(n, "%s must be a list (- port: 2377)", what)
-		return nil
-	}
-	var out []StaticListener
-	for i, ln := range n.Content {
-		w := fmt.Sprintf("%s[%d]", what, i)
+	return items(p, n, what, "(- port: 2377)", func(ln *yaml.Node, what string) (StaticListener, bool) {
 		var l StaticListener
-		p.fields(ln, w, []string{"port", "backend_port"}, func(k string, v *yaml.Node) {
-			switch k {
-			case "port":
-				l.Port = p.integer(v, w+".port", 1, 65535)
-			case "backend_port":
-				l.BackendPort = p.integer(v, w+".backend_port", 1, 65535)
-			}
+		p.fields(ln, what, []field{
+			{"port", func(v *yaml.Node, path string) { l.Port = p.integer(v, path, 1, 65535) }},
+			{"backend_port", func(v *yaml.Node, path string) { l.BackendPort = p.integer(v, path, 1, 65535) }},
 		})
 		if ln.Kind == yaml.MappingNode && l.Port == 0 {
-			p.fail(ln, "%s: port is missing", w)
+			p.fail(ln, "%s: port is missing", what)
 		}
 		if l.BackendPort == 0 {
 			l.BackendPort = l.Port
 		}
-		out = append(out, l)
-	}
-	return out
+		return l, true
+	})
 }
 
 // check validates what spans several parts of the file.

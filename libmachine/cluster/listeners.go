@@ -75,16 +75,9 @@ type (
 )
 
 // LoadBalancers are the load-balancer operations the cluster needs: a
-// driver's capability.LoadBalancing serves them.
-type LoadBalancers interface {
-	DescribeLoadBalancer(ctx context.Context, lbID string) (LoadBalancerState, error)
-	Listeners(ctx context.Context, lbID string) ([]Listener, error)
-	// CreateListener makes a stopped TCP listener with a TCP health check
-	// on the backend port.
-	CreateListener(ctx context.Context, lbID string, l Listener) error
-	StartListener(ctx context.Context, lbID string, port int) error
-	DeleteListener(ctx context.Context, lbID string, port int) error
-}
+// driver's capability.LoadBalancing serves them. The cluster makes TCP
+// listeners only.
+type LoadBalancers = capability.ListenerManager
 
 // Service is a swarm service as the listener sync sees it.
 type Service struct {

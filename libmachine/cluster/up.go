@@ -129,6 +129,41 @@ func newRunner(f *File, m Machines, sw Swarm, opt Options) *runner {
 	return &runner{f: f, m: m, sw: sw, opt: opt}
 }
 
+// plan compares the file with the machines in the store; when the store
+// cannot be listed, the run ends with that error.
+func (r *runner) plan(ctx context.Context) (Plan, bool) {
+	plan, err := currentPlan(ctx, r.f, r.m)
+	if err != nil {
+		r.res.Errs = append(r.res.Errs, err)
+		return Plan{}, false
+	}
+	return plan, true
+}
+
+// currentPlan compares the file with the machines in the store now.
+func currentPlan(ctx context.Context, f *File, m Machines) (Plan, error) {
+	existing, err := m.List(ctx)
+	if err != nil {
+		return Plan{}, fmt.Errorf("listing the machines in the store: %w", err)
+	}
+	return NewPlan(f, existing), nil
+}
+
+// inParallel runs do for every item, at most limit at a time, and returns
+// when all are done.
+func inParallel[T any](limit int, items []T, do func(T)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for _, item := range items {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			do(item)
+		})
+	}
+	wg.Wait()
+}
+
 func (r *runner) emit(ev Event) {
 	if r.opt.Progress == nil {
 		return
@@ -190,12 +225,10 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // left out; the others carry on. Running it again changes nothing.
 func Up(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) *Result {
 	r := newRunner(f, m, sw, opt)
-	existing, err := m.List(ctx)
-	if err != nil {
-		r.res.Errs = append(r.res.Errs, fmt.Errorf("listing the machines in the store: %w", err))
+	plan, ok := r.plan(ctx)
+	if !ok {
 		return &r.res
 	}
-	plan := NewPlan(f, existing)
 	for _, n := range plan.Present {
 		r.res.Existing = append(r.res.Existing, n.Name)
 		r.emit(Event{Node: n.Name, Phase: PhaseExists})
@@ -244,16 +277,7 @@ func Up(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) *Result
 			r.join(ctx, leader, n, isNew)
 		}
 	}
-	sem := make(chan struct{}, r.opt.Parallel)
-	var wg sync.WaitGroup
-	for _, n := range workers {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			r.join(ctx, leader, n, isNew)
-		})
-	}
-	wg.Wait()
+	inParallel(r.opt.Parallel, workers, func(n Node) { r.join(ctx, leader, n, isNew) })
 	r.syncAll(ctx, leader)
 	sort.Strings(r.res.Joined)
 	return &r.res
@@ -292,19 +316,8 @@ func (r *runner) createAll(ctx context.Context, plan Plan) []string {
 		seed[n.Name] = true
 		create(n)
 	}
-	sem := make(chan struct{}, r.opt.Parallel)
-	var wg sync.WaitGroup
-	for _, n := range plan.Missing {
-		if seed[n.Name] {
-			continue
-		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			create(n)
-		})
-	}
-	wg.Wait()
+	rest := slices.DeleteFunc(slices.Clone(plan.Missing), func(n Node) bool { return seed[n.Name] })
+	inParallel(r.opt.Parallel, rest, create)
 	slices.Sort(ok)
 	r.mu.Lock()
 	r.res.Created = append(r.res.Created, ok...)

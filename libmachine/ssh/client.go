@@ -289,22 +289,17 @@ func (c *Client) execSession(ctx context.Context, cmd string, stdin io.Reader, s
 		}()
 	}
 
-	waited := make(chan error, 1)
-	go func() { waited <- sess.Wait() }()
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
-		// sshd honours the signal request only for non-root users, and
-		// then only for the shell itself; ending the process group from a
-		// second session also covers root logins and the shell's children.
-		// Output gathered so far is discarded: the copiers may still be
-		// writing it.
-		sess.Signal(ssh.SIGKILL)
+	// sshd honours the signal request only for non-root users, and then
+	// only for the shell itself; ending the process group from a second
+	// session also covers root logins and the shell's children. Output
+	// gathered so far is discarded: the copiers may still be writing it.
+	err, stopped := c.wait(ctx, sess, describeCmd(cmd), func() {
 		if pid := group.pid(2 * time.Second); pid > 0 {
 			c.endGroup(pid)
 		}
-		sess.Close()
-		return 0, fmt.Errorf("%s on %s was stopped: %w", describeCmd(cmd), c.addr, context.Cause(ctx))
+	})
+	if stopped != nil {
+		return 0, stopped
 	}
 	if group != nil {
 		if ferr := group.flush(); err == nil && ferr != nil {
@@ -322,6 +317,25 @@ func (c *Client) execSession(ctx context.Context, cmd string, stdin io.Reader, s
 		return exitErr.ExitStatus(), nil
 	}
 	return 0, c.lostErr(describeCmd(cmd)+" did not finish", err)
+}
+
+// wait waits for the command of sess. When ctx ends first, the command is
+// sent SIGKILL, kill (if any) ends what the signal does not reach, the
+// session is closed, and stopped says what was stopped and why.
+func (c *Client) wait(ctx context.Context, sess *ssh.Session, what string, kill func()) (err, stopped error) {
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err := <-waited:
+		return err, nil
+	case <-ctx.Done():
+		sess.Signal(ssh.SIGKILL)
+		if kill != nil {
+			kill()
+		}
+		sess.Close()
+		return nil, fmt.Errorf("%s on %s was stopped: %w", what, c.addr, context.Cause(ctx))
+	}
 }
 
 func (c *Client) lostErr(what string, err error) error {

@@ -33,3 +33,13 @@ type CommandError struct {
 func (e *CommandError) Error() string {
 	return fmt.Sprintf("remote command %q exited with status %d: %s", e.Cmd, e.ExitStatus, e.Stderr)
 }
+
+// ExitError is a remote shell or command whose output went straight to the
+// user and that exited non-zero, so the CLI can exit with the same status.
+type ExitError struct {
+	Status int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("the remote command exited with status %d", e.Status)
+}

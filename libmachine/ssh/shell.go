@@ -11,16 +11,6 @@ import (
 	"golang.org/x/term"
 )
 
-// ExitError is a remote shell or command that exited non-zero, so the CLI
-// can exit with the same status.
-type ExitError struct {
-	Status int
-}
-
-func (e *ExitError) Error() string {
-	return fmt.Sprintf("the remote command exited with status %d", e.Status)
-}
-
 // Shell runs cmd, or the user's login shell when cmd is "", wired to the
 // given streams. When stdin is a terminal the session gets a PTY of the
 // terminal's size, the local terminal goes raw for the duration, and size
@@ -72,14 +62,9 @@ func (c *Client) Shell(ctx context.Context, cmd string, stdin io.Reader, stdout,
 	if err != nil {
 		return c.lostErr("starting "+what, err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- sess.Wait() }()
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
-		sess.Signal(ssh.SIGKILL)
-		sess.Close()
-		return fmt.Errorf("%s on %s was stopped: %w", what, c.addr, context.Cause(ctx))
+	err, stopped := c.wait(ctx, sess, what, nil)
+	if stopped != nil {
+		return stopped
 	}
 	var exitErr *ssh.ExitError
 	switch {

@@ -43,12 +43,19 @@ func (c *Client) upload(ctx context.Context, dst string, r io.Reader, size int64
 		"if [ \"$n\" -ne " + strconv.FormatInt(size, 10) + " ]; then rm -f " + tmp + "; echo \"received $n of " + strconv.FormatInt(size, 10) + " bytes\" >&2; exit 1; fi",
 		"chmod " + unixMode(mode) + " " + tmp + " && mv -f " + tmp + " " + q + " || { rm -f " + tmp + "; exit 1; }",
 	}, "\n")
-	res, err := c.RunWithInput(ctx, script, r)
+	return c.feed(ctx, script, r, "uploading "+dst, "write "+dst)
+}
+
+// feed runs script with input and fails unless it exits 0. doing names the
+// whole operation in the error ("uploading F"), step the part the script
+// does ("write F").
+func (c *Client) feed(ctx context.Context, script string, input io.Reader, doing, step string) error {
+	res, err := c.RunWithInput(ctx, script, input)
 	if err != nil {
-		return fmt.Errorf("uploading %s: %w", dst, err)
+		return fmt.Errorf("%s: %w", doing, err)
 	}
-	if err := res.Err("write " + dst); err != nil {
-		return fmt.Errorf("uploading %s to %s: %w", dst, c.addr, err)
+	if err := res.Err(step); err != nil {
+		return fmt.Errorf("%s to %s: %w", doing, c.addr, err)
 	}
 	return nil
 }
@@ -124,14 +131,7 @@ func (c *Client) CopyTo(ctx context.Context, localPath, remotePath string, recur
 
 	// Like scp -r, a missing target is created but its parent must exist.
 	script := "t=" + quoteRemotePath(target) + `; { [ -d "$t" ] || mkdir "$t"; } && tar -C "$t" -xf -`
-	res, err := c.RunWithInput(ctx, script, pr)
-	if err != nil {
-		return fmt.Errorf("copying directory %s: %w", localPath, err)
-	}
-	if err := res.Err("unpack into " + target); err != nil {
-		return fmt.Errorf("copying directory %s to %s: %w", localPath, c.addr, err)
-	}
-	return nil
+	return c.feed(ctx, script, pr, "copying directory "+localPath, "unpack into "+target)
 }
 
 // localBase names what a local path is called at the destination; "." and

@@ -29,17 +29,11 @@ type configV0 struct {
 	SwarmDiscovery string
 }
 
+// authOptionsV1 is the later Auth with the CA key called PrivateKeyPath.
+// Version 1 has no CertDir, CaPrivateKeyPath or ServerCertSANs.
 type authOptionsV1 struct {
-	StorePath            string
-	CaCertPath           string
-	CaCertRemotePath     string
-	ServerCertPath       string
-	ServerKeyPath        string
-	ClientKeyPath        string
-	ServerCertRemotePath string
-	ServerKeyRemotePath  string
-	PrivateKeyPath       string
-	ClientCertPath       string
+	hostopts.Auth
+	PrivateKeyPath string
 }
 
 type optionsV1 struct {
@@ -113,13 +107,15 @@ func (c *configV0) toV1() *configV1 {
 				Master:    c.SwarmMaster,
 			},
 			AuthOptions: &authOptionsV1{
-				StorePath:      c.StorePath,
-				CaCertPath:     c.CaCertPath,
+				Auth: hostopts.Auth{
+					StorePath:      c.StorePath,
+					CaCertPath:     c.CaCertPath,
+					ServerCertPath: c.ServerCertPath,
+					ServerKeyPath:  c.ServerKeyPath,
+					ClientCertPath: c.ClientCertPath,
+					ClientKeyPath:  c.ClientKeyPath,
+				},
 				PrivateKeyPath: c.PrivateKeyPath,
-				ServerCertPath: c.ServerCertPath,
-				ServerKeyPath:  c.ServerKeyPath,
-				ClientCertPath: c.ClientCertPath,
-				ClientKeyPath:  c.ClientKeyPath,
 			},
 		},
 	}
@@ -143,6 +139,10 @@ func (c *configV1) toV2(s *Store, name string) (*configV2, error) {
 		root = s.Path
 	}
 	o, a := c.HostOptions, c.HostOptions.AuthOptions
+	auth := a.Auth
+	auth.CertDir = filepath.Join(root, "certs")
+	auth.CaPrivateKeyPath = a.PrivateKeyPath
+	auth.StorePath = machineDir
 	return &configV2{
 		Driver:     c.Driver,
 		DriverName: c.DriverName,
@@ -154,19 +154,7 @@ func (c *configV1) toV2(s *Store, name string) (*configV2, error) {
 			Disk:          o.Disk,
 			EngineOptions: o.EngineOptions,
 			SwarmOptions:  o.SwarmOptions,
-			AuthOptions: &hostopts.Auth{
-				CertDir:              filepath.Join(root, "certs"),
-				CaCertPath:           a.CaCertPath,
-				CaPrivateKeyPath:     a.PrivateKeyPath,
-				CaCertRemotePath:     a.CaCertRemotePath,
-				ServerCertPath:       a.ServerCertPath,
-				ServerKeyPath:        a.ServerKeyPath,
-				ClientKeyPath:        a.ClientKeyPath,
-				ServerCertRemotePath: a.ServerCertRemotePath,
-				ServerKeyRemotePath:  a.ServerKeyRemotePath,
-				ClientCertPath:       a.ClientCertPath,
-				StorePath:            machineDir,
-			},
+			AuthOptions:   &auth,
 		},
 	}, nil
 }

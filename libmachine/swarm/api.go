@@ -78,20 +78,15 @@ type Info struct {
 	ClusterID string
 }
 
+// wireInfo is GET /info as the daemon answers it. Its Swarm object has
+// Info's field names, but holds neither the host name nor the server
+// version, and nests the cluster ID.
 type wireInfo struct {
 	Name          string
 	ServerVersion string
 	Swarm         struct {
-		NodeID           string
-		NodeAddr         string
-		LocalNodeState   LocalNodeState
-		ControlAvailable bool
-		Error            string
-		Warnings         []string
-		RemoteManagers   []Peer
-		Nodes            int
-		Managers         int
-		Cluster          *struct{ ID string }
+		Info
+		Cluster *struct{ ID string }
 	}
 }
 
@@ -101,19 +96,8 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 	if err := e.do(ctx, http.MethodGet, "/info", nil, nil, &w); err != nil {
 		return Info{}, fmt.Errorf("reading the swarm state of %q: %w", e.Name, err)
 	}
-	i := Info{
-		Hostname:         w.Name,
-		ServerVersion:    w.ServerVersion,
-		LocalNodeState:   w.Swarm.LocalNodeState,
-		NodeID:           w.Swarm.NodeID,
-		NodeAddr:         w.Swarm.NodeAddr,
-		ControlAvailable: w.Swarm.ControlAvailable,
-		Error:            w.Swarm.Error,
-		Warnings:         w.Swarm.Warnings,
-		RemoteManagers:   w.Swarm.RemoteManagers,
-		Nodes:            w.Swarm.Nodes,
-		Managers:         w.Swarm.Managers,
-	}
+	i := w.Swarm.Info
+	i.Hostname, i.ServerVersion = w.Name, w.ServerVersion
 	if w.Swarm.Cluster != nil {
 		i.ClusterID = w.Swarm.Cluster.ID
 	}

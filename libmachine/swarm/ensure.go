@@ -213,14 +213,7 @@ func describeInfo(i Info) string {
 // It returns once the manager sees the node ready (and, for a manager,
 // reachable), so a following join can count on the new quorum.
 func EnsureJoined(ctx context.Context, manager, node Member, role Role) (Result, error) {
-	if _, err := ParseRole(string(role)); err != nil {
-		return failed(node.Name, err)
-	}
-	mi, err := managerInfo(ctx, manager)
-	if err != nil {
-		return failed(node.Name, err)
-	}
-	ni, err := settledInfo(ctx, node)
+	mi, ni, err := roleChange(ctx, manager, node, role)
 	if err != nil {
 		return failed(node.Name, err)
 	}
@@ -232,14 +225,7 @@ func EnsureJoined(ctx context.Context, manager, node Member, role Role) (Result,
 
 // SetRole promotes or demotes node, which must already be in manager's swarm.
 func SetRole(ctx context.Context, manager, node Member, role Role) (Result, error) {
-	if _, err := ParseRole(string(role)); err != nil {
-		return failed(node.Name, err)
-	}
-	mi, err := managerInfo(ctx, manager)
-	if err != nil {
-		return failed(node.Name, err)
-	}
-	ni, err := settledInfo(ctx, node)
+	mi, ni, err := roleChange(ctx, manager, node, role)
 	if err != nil {
 		return failed(node.Name, err)
 	}
@@ -247,6 +233,21 @@ func SetRole(ctx context.Context, manager, node Member, role Role) (Result, erro
 		return failed(node.Name, fmt.Errorf("machine %q is not in a swarm; add it with `docker-machine swarm join --manager %s --role %s %s`", node.Name, manager.Name, role, node.Name))
 	}
 	return setRole(ctx, manager, mi, node, ni, role)
+}
+
+// roleChange checks role and reads what giving it to node starts from: the
+// manager's swarm state and the node's, once settled.
+func roleChange(ctx context.Context, manager, node Member, role Role) (mi, ni Info, err error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return Info{}, Info{}, err
+	}
+	if mi, err = managerInfo(ctx, manager); err != nil {
+		return Info{}, Info{}, err
+	}
+	if ni, err = settledInfo(ctx, node); err != nil {
+		return Info{}, Info{}, err
+	}
+	return mi, ni, nil
 }
 
 // setRole handles a node that is in some swarm: it checks the swarm is the

@@ -1,0 +1,66 @@
+// Package sshkey makes and stores the SSH key pair a cloud driver gives a
+// machine it creates, the same way for every driver.
+package sshkey
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Bits is the RSA key size. RSA is what every client expects in a file
+// named id_rsa, stock docker-machine's SSH client included, and every
+// cloud's key-pair import takes it.
+const Bits = 3072
+
+// Generate makes an RSA key: the private key in PEM and the public key as an
+// authorized_keys line.
+func Generate() (privatePEM, authorizedKey []byte, err error) {
+	key, err := rsa.GenerateKey(rand.Reader, Bits)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating an SSH key: %w", err)
+	}
+	pub, err := ssh.NewPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding the SSH public key: %w", err)
+	}
+	privatePEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	return privatePEM, ssh.MarshalAuthorizedKey(pub), nil
+}
+
+// WriteFiles stores the private key at path (0600) and the public key at
+// path.pub (0644), making path's directory when needed.
+func WriteFiles(path string, privatePEM, authorizedKey []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, privatePEM, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(path+".pub", authorizedKey, 0o644)
+}
+
+// Copy stores the user's key at src as the machine's key at dst, with the
+// modes WriteFiles gives; src.pub is copied when it exists. Copying a key
+// onto itself does nothing.
+func Copy(src, dst string) error {
+	if src == dst {
+		return nil
+	}
+	priv, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	pub, err := os.ReadFile(src + ".pub")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return WriteFiles(dst, priv, pub)
+}
