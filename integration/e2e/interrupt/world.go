@@ -34,7 +34,7 @@ type World struct {
 	// InstallURL is the hanging install script (container worlds only).
 	InstallURL string
 
-	fetches     atomic.Int32
+	installing  atomic.Int32 // runs of the install script that began
 	stopInstall func()
 }
 
@@ -78,8 +78,9 @@ func NewWorld(ctx context.Context, o Options) (*World, error) {
 }
 
 // serveInstall serves, on the Docker bridge gateway (the address hosts
-// reach), an install script that sleeps: its download passes the
-// provisioner's URL check, its run keeps provisioning busy.
+// reach), an install script that reports that it runs, then sleeps: its
+// download passes the provisioner's URL check, its run keeps provisioning
+// busy.
 func (w *World) serveInstall(ctx context.Context) error {
 	gw, err := hostworld.GatewayIP(ctx)
 	if err != nil {
@@ -90,12 +91,14 @@ func (w *World) serveInstall(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("serving the install script: %w", err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.fetches.Add(1)
-		_, _ = io.WriteString(rw, "#!/bin/sh\n# stands for an install that takes long\nsleep 600\n")
-	})}
+	base := "http://" + ln.Addr().String()
+	script := fmt.Sprintf("#!/bin/sh\n# stands for an install that takes long\ncurl -fsS -o /dev/null %s/running\nsleep 600\n", base)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /install.sh", func(rw http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(rw, script) })
+	mux.HandleFunc("GET /running", func(http.ResponseWriter, *http.Request) { w.installing.Add(1) })
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
 	go func() { _ = srv.Serve(ln) }()
-	w.InstallURL = "http://" + ln.Addr().String() + "/install.sh"
+	w.InstallURL = base + "/install.sh"
 	w.stopInstall = func() { _ = srv.Close() }
 	return nil
 }
@@ -228,8 +231,7 @@ var Points = []Point{
 			if err := p.WaitOutput(ctx, "Installing Docker"); err != nil {
 				return err
 			}
-			// The URL check fetched the script once; the install is the second.
-			return until(ctx, "the install script to run", func() bool { return w.fetches.Load() >= 2 })
+			return until(ctx, "the install script to run on the host", func() bool { return w.installing.Load() > 0 })
 		},
 	},
 }
@@ -264,6 +266,7 @@ func (w *World) Interrupt(ctx context.Context, pt Point, name string, reach, bou
 	if err := w.Sim.SetFaults(pt.Faults()); err != nil {
 		return Result{}, err
 	}
+	w.installing.Store(0)
 	p, err := w.Start(w.CreateArgs(name)...)
 	if err != nil {
 		return Result{}, err
