@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"path/filepath"
-	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -81,6 +80,8 @@ func TestInterruptTwiceLeavesEntryForRm(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, 0, code, "output:\n%s", p.Output())
 	assert.NotContains(t, p.Output(), "Successfully removed")
+	assert.Contains(t, p.Output(), "ECS_ACCESS_KEY_ID", "it says which credentials it needs")
+	assert.Contains(t, p.Output(), "The machine stays listed")
 	assert.True(t, w.HasEntry(name), "without -f a removal that cannot reach the cloud keeps the entry")
 
 	p, err = w.Start("rm", "-y", name)
@@ -152,7 +153,7 @@ func leftover(t *testing.T, w *interrupt.World, name string) string {
 	t.Logf("two SIGINTs: first signal to exit took %s; output:\n%s", d.Round(time.Millisecond), out)
 	assert.Equal(t, 130, code, "output:\n%s", out)
 	assert.Contains(t, out, "Received interrupt again: stopping the cleanup")
-	assert.Regexp(t, regexp.MustCompile(`(?s)interrupted.*remain|left`), out)
+	assert.Contains(t, out, "the cleanup was interrupted")
 	require.NoError(t, w.Sim.SetFaults(cloudsim.DefaultFaults()))
 	return out
 }

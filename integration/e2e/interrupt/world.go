@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -283,15 +282,4 @@ func (w *World) Interrupt(ctx context.Context, pt Point, name string, reach, bou
 	}
 	code, d, err := p.Wait(bound)
 	return Result{Code: code, ToExit: d, Output: p.Output()}, err
-}
-
-// Summary names what the output says the rollback removed, for logs.
-func Summary(out string) string {
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, "Received") || strings.Contains(l, "interrupted") || strings.Contains(l, "remov") {
-			lines = append(lines, strings.TrimSpace(l))
-		}
-	}
-	return strings.Join(lines, " | ")
 }
