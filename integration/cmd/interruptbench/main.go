@@ -27,6 +27,7 @@ func main() {
 	runs := flag.Int("runs", 3, "interrupted creates per point")
 	bound := flag.Duration("bound", 90*time.Second, "how long a run may take to exit after the signal before it is killed")
 	only := flag.String("points", "", "comma-separated point names to run (default: all)")
+	flag.DurationVar(&interrupt.BootTime, "boot-time", interrupt.BootTime, "how long instances boot at the \"wait for Running\" point")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "interruptbench: -runs must be 1 or more")

@@ -174,8 +174,9 @@ type Point struct {
 	Reached func(ctx context.Context, w *World, p *Proc, name string) error
 }
 
-// BootTime is how long instances boot at the "wait for Running" point.
-const BootTime = 8 * time.Second
+// BootTime is how long instances boot at the "wait for Running" point;
+// a bench may make it longer.
+var BootTime = 8 * time.Second
 
 // Points are the interrupt points of a create: (a) the pre-create check
 // and (a') the driver's API calls, slowed by latency; (b) the wait for the
