@@ -146,7 +146,22 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 	}
 	var ok []*host.Host
 	var broken []cmdutil.LoadedHost
+	// What the command holding an unreadable machine does, asked once: a
+	// create or rm that held it at load time may end at any moment.
+	holders := map[string]string{}
 	for _, l := range cmdutil.LoadHosts(ctx, client, names) {
+		if l.Err != nil && !errors.As(l.Err, new(*store.NotExistError)) {
+			if op, held := client.Store.Holder(l.Name); held {
+				holders[l.Name] = op
+			} else {
+				// Whoever made it unreadable has ended since: what it
+				// left is the truth, unless a new command took it.
+				l.Host, l.Err = client.Load(ctx, l.Name)
+				if op, held := client.Store.Holder(l.Name); l.Err != nil && held {
+					holders[l.Name] = op
+				}
+			}
+		}
 		if l.Err != nil {
 			broken = append(broken, l)
 		} else {
@@ -182,7 +197,7 @@ func listMachines(ctx context.Context, client *libmachine.Client, w io.Writer, f
 		}
 	}
 	for _, b := range broken {
-		op, _ := client.Store.Holder(b.Name)
+		op := holders[b.Name]
 		switch {
 		case errors.As(b.Err, new(*store.NotExistError)), op == store.OpRemove:
 			// Removed between listing and loading, or being removed: gone.
