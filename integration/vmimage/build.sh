@@ -53,6 +53,11 @@ umount "$ROOTFS/dev/pts" "$ROOTFS/dev" "$ROOTFS/sys" "$ROOTFS/proc"
 cat >"$ROOTFS/etc/cloud/cloud.cfg.d/90-dpkg.cfg" <<'CFG'
 datasource_list: [ NoCloud, None ]
 CFG
+# No locale is generated in this image, so cloud-init's default en_US.UTF-8
+# would fail update-locale and leave cloud-init in error; C.UTF-8 is built in.
+cat >"$ROOTFS/etc/cloud/cloud.cfg.d/91-locale.cfg" <<'CFG'
+locale: C.UTF-8
+CFG
 
 # DHCP on every wired interface, whatever the virtual NIC is called.
 cat >"$ROOTFS/etc/systemd/network/10-dhcp.network" <<'NET'
