@@ -479,44 +479,154 @@ func TestNetworkModes(t *testing.T) {
 	})
 }
 
-// End to end on a real VM: the stand-in boots the converted disk and the
-// seed in QEMU (TCG here), cloud-init applies the seed written in Go (the
-// user with the key and sudo, the hostname, both NICs by MAC), and SSH
-// and Docker's port reach it over the NAT forwards. It takes minutes here.
-func TestQEMUBackedCreate(t *testing.T) {
+// End to end on a real VM, as a user runs it: the built CLI creates a host
+// from the locally built image, the stand-in boots the converted disk and
+// the seed in QEMU (TCG here), cloud-init applies the seed written in Go
+// (the user with the key and sudo, the hostname), the provisioner installs
+// Docker over SSH from the install script (apt inside the guest, through
+// QEMU's user-mode NAT) and sets up TLS, and the docker CLI answers through
+// env over the NAT forward on 127.0.0.1. stop powers the guest off over
+// ACPI; rm leaves VirtualBox as it was and no VM files. It takes minutes
+// here.
+func TestQEMUBackedCLICreateUseAndRemove(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("qemu-system-x86 is not installed")
 	}
-	ctx := t.Context()
-	img, err := vmimage.Ensure(ctx)
-	require.NoError(t, err, "building the test VM image")
-	srv, err := vmimage.Serve(img)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Close() })
-
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed")
+	}
+	// Every wait below is bounded by this: apt runs under TCG emulation.
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+	defer cancel()
+	srv := vmimage.ServeForTest(t)
 	w := newWorld(t, vboxsim.Config{Backend: vboxsim.BackendQEMU})
 	before := w.vbox()
-	d := w.driver("vbox-qemu", map[string]any{"virtualbox-image-url": srv.ImageURL(), "virtualbox-network": "nat",
-		"virtualbox-cpu-count": 2, "virtualbox-no-share": true})
-	t.Cleanup(func() { _ = d.Remove() })
-	start := time.Now()
-	require.NoError(t, d.PreCreateCheck())
-	require.NoError(t, d.Create())
-	t.Logf("QEMU-backed create took %s; phases: %v", time.Since(start).Round(time.Millisecond), d.Phases())
-	assert.Equal(t, "vbox-qemu\nsudo-ok", sshHostname(t, d), "cloud-init applied the seed")
-	url, err := d.GetURL()
+	bin := testbin.Build(t, "./cmd/docker-machine")
+	// The guest reaches the docker bridge gateway through QEMU's user-mode
+	// NAT: its connections are made by the QEMU process on this machine.
+	installURL, stop, err := hostworld.ServeInstallScript(ctx)
 	require.NoError(t, err)
-	assert.Regexp(t, `^tcp://127\.0\.0\.1:[0-9]+$`, url)
+	t.Cleanup(stop)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MACHINE_PLUGIN_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dm := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "docker-machine"), append([]string{"-s", w.store}, args...)...)
+		cmd.Env = env
+		out := &timedLines{start: time.Now()}
+		cmd.Stdout, cmd.Stderr = out, out
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("docker-machine %s did not finish within the test's 15 minutes: %w", strings.Join(args, " "), ctx.Err())
+		}
+		return out.String(), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := dm(args...)
+		require.NoError(t, err, "docker-machine %s:\n%s", strings.Join(args, " "), out)
+		return stripTimes(out)
+	}
+	const name = "vbox-qemu"
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer ccancel()
+		cmd := exec.CommandContext(cctx, filepath.Join(bin, "docker-machine"), "-s", w.store, "rm", "-f", "-y", name)
+		cmd.Env = env
+		_ = cmd.Run()
+	})
+
+	start := time.Now()
+	out, err := dm("create", "-d", "virtualbox", "--virtualbox-image-url", srv.ImageURL(),
+		"--virtualbox-network", "nat", "--virtualbox-cpu-count", "2", "--virtualbox-no-share",
+		"--virtualbox-no-vtx-check", "--engine-install-url", installURL, name)
+	t.Logf("docker-machine create (QEMU VM, cloud-init, Docker install, TLS) took %s; output by elapsed time:\n%s",
+		time.Since(start).Round(time.Millisecond), out)
+	require.NoError(t, err, "docker-machine create")
+	assert.Contains(t, out, "Docker is up and running!")
+
+	url := must("url", name)
+	assert.Regexp(t, `^tcp://127\.0\.0\.1:[0-9]+$`, url, "Docker's port is a NAT forward on loopback")
+	assert.Equal(t, "127.0.0.1", must("ip", name))
+	assert.Equal(t, "Running", must("status", name))
+	assert.Equal(t, name, must("ssh", name, "hostname"), "cloud-init applied the seed's hostname")
+
+	var denv []string
+	for _, line := range strings.Split(must("env", name), "\n") {
+		if kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			denv = append(denv, k+"="+strings.Trim(v, `"`))
+		}
+	}
+	assert.Contains(t, denv, "DOCKER_HOST="+url)
+	assert.Contains(t, denv, "DOCKER_TLS_VERIFY=1")
+	docker := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, "docker", args...)
+		cmd.Env = append(os.Environ(), denv...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "docker %s over TLS: %s", strings.Join(args, " "), out)
+		return strings.TrimSpace(string(out))
+	}
+	assert.NotEmpty(t, docker("version", "--format", "{{.Server.Version}}"))
+	assert.Equal(t, name, docker("info", "--format", "{{.Name}}"))
 
 	start = time.Now()
-	require.NoError(t, d.Stop())
-	t.Logf("ACPI stop took %s", time.Since(start).Round(time.Millisecond))
-	st, err := d.GetState()
-	require.NoError(t, err)
-	assert.Equal(t, state.Stopped, st)
-	require.NoError(t, d.Remove())
-	assert.Equal(t, before, w.vbox())
-	assert.NoFileExists(t, filepath.Join(d.ResolveStorePath("."), "disk.vdi"))
+	must("stop", name)
+	t.Logf("docker-machine stop (ACPI power-off) took %s", time.Since(start).Round(time.Millisecond))
+	assert.Equal(t, "Stopped", must("status", name))
+
+	mark := len(w.sim.Calls(t))
+	must("rm", "-y", name)
+	t.Logf("docker-machine rm: %d VBoxManage calls", w.calls(mark))
+	assert.Equal(t, before, w.vbox(), "rm leaves no VM, disk, network or DHCP server")
+	assert.NoDirExists(t, filepath.Join(w.store, "machines", name), "rm removes the VM's files")
+}
+
+// timedLines collects a command's output, each line prefixed with the time
+// since start, so a long create shows how long each phase took.
+type timedLines struct {
+	start   time.Time
+	mu      sync.Mutex
+	b       strings.Builder
+	partial bool
+}
+
+func (l *timedLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if line == "" {
+			continue
+		}
+		if !l.partial {
+			fmt.Fprintf(&l.b, "[%7.1fs] ", time.Since(l.start).Seconds())
+		}
+		l.b.WriteString(line)
+		l.partial = !strings.HasSuffix(line, "\n")
+	}
+	return len(p), nil
+}
+
+func (l *timedLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.TrimSpace(l.b.String())
+}
+
+// stripTimes drops timedLines' prefixes again.
+func stripTimes(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, line := range lines {
+		if _, rest, ok := strings.Cut(line, "s] "); ok && strings.HasPrefix(line, "[") {
+			lines[i] = rest
+		}
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // The CLI with the plugin binary, as a user runs it: create provisions
