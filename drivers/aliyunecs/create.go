@@ -15,15 +15,11 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
+	"github.com/fleetdock/machine/drivers/internal/rollback"
+	"github.com/fleetdock/machine/drivers/internal/sshkey"
 	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/poll"
 )
-
-// phaseTiming is how long one step of Create took.
-type phaseTiming struct {
-	Name     string
-	Duration time.Duration
-}
 
 // PreCreateCheck checks everything that needs the cloud before anything is
 // made: credentials, region (DescribeRegions), VPC/VSwitch/zone, image, SLB
@@ -207,32 +203,17 @@ func (d *Driver) CreateContext(parent context.Context) error {
 	defer cancel()
 	start := time.Now()
 	d.phases = nil
-	err = d.create(ctx, a)
-	if err == nil {
-		d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
-		return nil
+	if err := d.create(ctx, a); err != nil {
+		// The create's context may be what ended; cleanup gets its own.
+		return rollback.Undo(capability.CleanupContext(parent), removeTimeout, d.log(), d.MachineName, err,
+			func(ctx context.Context) error { return d.teardown(ctx, a) })
 	}
-	d.log().Info("create failed; removing what it made", "err", err)
-	// The create's context may be what ended; cleanup gets its own.
-	cctx, ccancel := context.WithTimeout(capability.CleanupContext(parent), removeTimeout)
-	defer ccancel()
-	if cerr := d.teardown(cctx, a); cerr != nil {
-		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", d.MachineName, err, cerr)
-	}
-	return fmt.Errorf("creating machine %q failed (everything it had made was removed again): %w", d.MachineName, err)
+	d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (d *Driver) create(ctx context.Context, a *api) error {
-	step := func(name string, f func() error) error {
-		t := time.Now()
-		err := f()
-		d.phases = append(d.phases, phaseTiming{name, time.Since(t)})
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		d.log().Debug("create step done", "step", name, "took", time.Since(t).Round(time.Millisecond))
-		return nil
-	}
+	step := func(name string, f func() error) error { return rollback.Step(d.log(), &d.phases, name, f) }
 	if err := step("checking region, network, image and SLB", func() error { return d.prepare(ctx, a) }); err != nil {
 		return err
 	}
@@ -297,7 +278,7 @@ func (d *Driver) machineTags() map[string]string {
 func (d *Driver) setupKey(ctx context.Context, a *api) error {
 	keyPath := d.GetSSHKeyPath()
 	if d.SSHKey != "" {
-		if err := copyKey(d.SSHKey, keyPath); err != nil {
+		if err := sshkey.Copy(d.SSHKey, keyPath); err != nil {
 			return fmt.Errorf("copying --aliyunecs-ssh-keypath %s into the machine directory: %w", d.SSHKey, err)
 		}
 	}
@@ -316,7 +297,7 @@ func (d *Driver) setupKey(ctx context.Context, a *api) error {
 		if err != nil {
 			return err
 		}
-		if err := writeKeyFiles(keyPath, priv, authorized); err != nil {
+		if err := sshkey.WriteFiles(keyPath, priv, authorized); err != nil {
 			return fmt.Errorf("writing the SSH key to %s: %w", keyPath, err)
 		}
 		pub = strings.TrimSpace(string(authorized))
@@ -342,21 +323,6 @@ func (d *Driver) setupKey(ctx context.Context, a *api) error {
 	}
 	d.KeyPairCreated = true
 	return nil
-}
-
-func copyKey(src, dst string) error {
-	if src == dst {
-		return nil
-	}
-	priv, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	pub, err := os.ReadFile(src + ".pub")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return writeKeyFiles(dst, priv, pub)
 }
 
 func (d *Driver) setupSecurityGroup(ctx context.Context, a *api) error {
@@ -401,7 +367,7 @@ func (d *Driver) setupSecurityGroup(ctx context.Context, a *api) error {
 	type rule struct{ proto, ports, source string }
 	var want []rule
 	for _, r := range d.inboundRules() {
-		want = append(want, rule{r.Proto, r.portRange(), d.SourceCIDR})
+		want = append(want, rule{r.Proto, portRange(r), d.SourceCIDR})
 	}
 	if d.RouteCIDR != "" {
 		// Containers of other hosts reach this one from their bridge

@@ -24,13 +24,10 @@ package aliyunecs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -38,6 +35,8 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -134,7 +133,7 @@ type Driver struct {
 	InstanceId string
 
 	mu       sync.Mutex
-	phases   []phaseTiming
+	phases   []rollback.Phase
 	client   *api
 	prepared bool
 	logger   *slog.Logger `json:"-"` // nil: slog.Default() at each call
@@ -241,25 +240,21 @@ func (d *Driver) GetSSHUsername() string {
 // --aliyunecs-use-private-address. It asks the API only when no address is
 // stored yet.
 func (d *Driver) GetIP() (string, error) {
-	if ip := d.connectIP(); ip != "" {
+	ip, err := instance.Address{
+		Machine: d.MachineName, Instance: d.InstanceId, Kind: d.addressKind(), Stored: d.connectIP,
+		Refresh: func(ctx context.Context) (string, error) {
+			inst, err := d.describeInstance(ctx)
+			if err != nil {
+				return "", err
+			}
+			d.recordAddresses(inst)
+			return "status " + inst.Status, nil
+		},
+	}.IP(actionTimeout)
+	if err == nil {
 		d.IPAddress = ip
-		return ip, nil
 	}
-	if d.InstanceId == "" {
-		return "", fmt.Errorf("machine %q has no instance yet, so no IP address", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return "", err
-	}
-	d.recordAddresses(inst)
-	if ip := d.connectIP(); ip != "" {
-		d.IPAddress = ip
-		return ip, nil
-	}
-	return "", fmt.Errorf("instance %s of machine %q has no %s IP address yet (status %s)", d.InstanceId, d.MachineName, d.addressKind(), inst.Status)
+	return ip, err
 }
 
 func (d *Driver) connectIP() string {
@@ -312,10 +307,7 @@ func (d *Driver) DataDisk() (*capability.DataDisk, error) {
 // GetURL is tcp://IP:2376, or "" while the host has no address (as stock).
 func (d *Driver) GetURL() (string, error) {
 	ip, err := d.GetIP()
-	if err != nil || ip == "" {
-		return "", err
-	}
-	return "tcp://" + net.JoinHostPort(ip, strconv.Itoa(defaultEnginePort)), nil
+	return instance.URL(ip, err, defaultEnginePort)
 }
 
 // GetState maps the instance status. The answer also refreshes the stored
@@ -324,17 +316,14 @@ func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(cont
 
 // GetStateContext is GetState, stopped when ctx ends.
 func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
-	if d.InstanceId == "" {
-		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return state.Error, err
-	}
-	d.recordAddresses(inst)
-	return instanceState(inst.Status), nil
+	return instance.State(ctx, d.MachineName, d.InstanceId, actionTimeout, func(ctx context.Context) (state.State, error) {
+		inst, err := d.describeInstance(ctx)
+		if err != nil {
+			return state.Error, err
+		}
+		d.recordAddresses(inst)
+		return instanceState(inst.Status), nil
+	})
 }
 
 // instanceState maps every ECS instance status to a docker-machine state.
@@ -354,7 +343,7 @@ func instanceState(status string) state.State {
 	return state.None
 }
 
-var errInstanceGone = errors.New("instance no longer exists")
+var errInstanceGone = instance.ErrGone
 
 // describeInstance fetches this machine's instance.
 func (d *Driver) describeInstance(ctx context.Context) (*ecs.Instance, error) {
@@ -363,13 +352,7 @@ func (d *Driver) describeInstance(ctx context.Context) (*ecs.Instance, error) {
 		return nil, err
 	}
 	inst, err := a.findInstance(ctx, d.InstanceId)
-	if err != nil {
-		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
-	}
-	if inst == nil {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
-	}
-	return inst, nil
+	return instance.Found(d.MachineName, d.InstanceId, inst, err, inst == nil)
 }
 
 // recordAddresses stores the instance's addresses from an API answer.

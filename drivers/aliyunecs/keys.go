@@ -14,10 +14,7 @@ import (
 // generateKey is a variable so tests can reuse one key instead of paying for
 // RSA generation in every create. ECS key pairs take RSA, DSA and ECDSA keys
 // but not ed25519.
-var (
-	generateKey   = sshkey.Generate
-	writeKeyFiles = sshkey.WriteFiles
-)
+var generateKey = sshkey.Generate
 
 // readPublicKey reads and checks KEY.pub for --aliyunecs-ssh-keypath.
 func readPublicKey(keyPath string) (string, error) {

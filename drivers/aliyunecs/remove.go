@@ -10,6 +10,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -56,37 +57,12 @@ func (d *Driver) Resources() []capability.Resource {
 	return out
 }
 
-// cleanupError lists what teardown could not remove.
-type cleanupError struct {
-	Machine string
-	Left    []string
-	Errs    []error
-}
-
-func (e *cleanupError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "these resources are left: %s (", strings.Join(e.Left, ", "))
-	for i, err := range e.Errs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(err.Error())
-	}
-	fmt.Fprintf(&b, "); run 'docker-machine rm %s' to finish removing them", e.Machine)
-	return b.String()
-}
-
-func (e *cleanupError) Unwrap() []error { return e.Errs }
-
 // teardown removes in the reverse order of creation, carries on past
 // failures so one stuck resource does not strand the others, and clears
 // each ID once its resource is gone.
 func (d *Driver) teardown(ctx context.Context, a *api) error {
-	ce := &cleanupError{Machine: d.MachineName}
-	fail := func(what string, err error) {
-		ce.Left = append(ce.Left, what)
-		ce.Errs = append(ce.Errs, fmt.Errorf("%s: %w", what, err))
-	}
+	ce := &rollback.Leftovers{Machine: d.MachineName}
+	fail := ce.Fail
 
 	instances, err := d.instancesToRemove(ctx, a)
 	if err != nil {
@@ -176,10 +152,10 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 	// A key pair or group still bound to a live instance cannot go yet.
 	if instanceLeft {
 		if d.KeyPairCreated {
-			ce.Left = append(ce.Left, "key pair "+d.KeyPairName)
+			ce.Leave("key pair " + d.KeyPairName)
 		}
 		if d.SecurityGroupCreated {
-			ce.Left = append(ce.Left, "security group "+d.SecurityGroupId)
+			ce.Leave("security group " + d.SecurityGroupId)
 		}
 		return ce
 	}
@@ -191,10 +167,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		fail("security group "+d.SecurityGroupId, err)
 	}
 
-	if len(ce.Left) > 0 {
-		return ce
-	}
-	return nil
+	return ce.Err()
 }
 
 // instancesToRemove is the stored instance, or the ones carrying the

@@ -15,14 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/drivers/internal/sshkey"
 )
-
-// phaseTiming is how long one step of Create took.
-type phaseTiming struct {
-	Name     string
-	Duration time.Duration
-}
 
 // PreCreateCheck checks everything that needs the cloud before anything is
 // made: credentials, VPC, subnet and zone, AMI, EBS encryption and an
@@ -206,31 +201,16 @@ func (d *Driver) CreateContext(ctx context.Context) error {
 	}
 	start := time.Now()
 	d.phases = nil
-	err = d.create(cctx, a)
-	if err == nil {
-		d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
-		return nil
+	if err := d.create(cctx, a); err != nil {
+		return rollback.Undo(context.WithoutCancel(ctx), removeTimeout, d.log(), d.MachineName, err,
+			func(ctx context.Context) error { return d.teardown(ctx, a) })
 	}
-	d.log().Info("create failed; removing what it made", "err", err)
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-	defer rcancel()
-	if cerr := d.teardown(rctx, a); cerr != nil {
-		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", d.MachineName, err, cerr)
-	}
-	return fmt.Errorf("creating machine %q failed (everything it had made was removed again): %w", d.MachineName, err)
+	d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (d *Driver) create(ctx context.Context, a *api) error {
-	step := func(name string, f func() error) error {
-		t := time.Now()
-		err := f()
-		d.phases = append(d.phases, phaseTiming{name, time.Since(t)})
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		d.log().Debug("create step done", "step", name, "took", time.Since(t).Round(time.Millisecond))
-		return nil
-	}
+	step := func(name string, f func() error) error { return rollback.Step(d.log(), &d.phases, name, f) }
 	if err := step("checking network, image and encryption", func() error { return d.prepare(ctx, a) }); err != nil {
 		return err
 	}
@@ -442,7 +422,7 @@ func (d *Driver) authorize(ctx context.Context, a *api, g types.SecurityGroup, f
 		if opens(g.IpPermissions, r) {
 			continue
 		}
-		p := types.IpPermission{IpProtocol: ptr(r.Proto), FromPort: ptr(r.From), ToPort: ptr(r.To)}
+		p := types.IpPermission{IpProtocol: ptr(r.Proto), FromPort: ptr(int32(r.From)), ToPort: ptr(int32(r.To))}
 		for _, c := range d.SourceCIDRs {
 			if strings.Contains(c, ":") {
 				p.Ipv6Ranges = append(p.Ipv6Ranges, types.Ipv6Range{CidrIpv6: ptr(c), Description: ptr("docker-machine")})
@@ -488,7 +468,7 @@ func opens(perms []types.IpPermission, r portRule) bool {
 			return true
 		}
 		if proto == r.Proto || proto == map[string]string{"tcp": "6", "udp": "17"}[r.Proto] {
-			if p.FromPort != nil && p.ToPort != nil && *p.FromPort <= r.From && *p.ToPort >= r.To {
+			if p.FromPort != nil && p.ToPort != nil && *p.FromPort <= int32(r.From) && *p.ToPort >= int32(r.To) {
 				return true
 			}
 		}

@@ -24,12 +24,9 @@ package amazonec2
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -38,6 +35,8 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -132,7 +131,7 @@ type Driver struct {
 	// instanceStoreRoot: the AMI boots from an instance store, so the
 	// root block device mapping is not sent.
 	instanceStoreRoot bool
-	phases            []phaseTiming
+	phases            []rollback.Phase
 }
 
 // The capabilities the core asks drivers for.
@@ -172,13 +171,7 @@ func (d *Driver) DriverName() string { return Name }
 // plugin's configuration applies.
 func logger() *slog.Logger { return slog.Default() }
 
-func (d *Driver) log() *slog.Logger {
-	l := d.logger
-	if l == nil {
-		l = logger()
-	}
-	return l.With("machine", d.MachineName)
-}
+func (d *Driver) log() *slog.Logger { return instance.Log(d.logger, d.MachineName) }
 
 // SetLogger makes the driver log through l: the CLI hands it the logger of
 // the command, so a built-in driver's lines join the command's progress.
@@ -253,24 +246,21 @@ func (d *Driver) GetSSHUsername() string {
 // --amazonec2-ipv6-address-only. It asks the API only when no address is
 // stored yet.
 func (d *Driver) GetIP() (string, error) {
-	if ip := d.connectIP(); ip != "" {
+	ip, err := instance.Address{
+		Machine: d.MachineName, Instance: d.InstanceId, Kind: d.addressKind(), Stored: d.connectIP,
+		Refresh: func(ctx context.Context) (string, error) {
+			inst, err := d.describeInstance(ctx)
+			if err != nil {
+				return "", err
+			}
+			d.recordAddresses(inst)
+			return "state " + string(instanceStateName(inst)), nil
+		},
+	}.IP(actionTimeout)
+	if err == nil {
 		d.IPAddress = ip
-		return ip, nil
 	}
-	if d.InstanceId == "" {
-		return "", fmt.Errorf("machine %q has no instance yet, so no IP address", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return "", err
-	}
-	d.recordAddresses(inst)
-	if ip := d.connectIP(); ip != "" {
-		return ip, nil
-	}
-	return "", fmt.Errorf("instance %s of machine %q has no %s IP address yet (state %s)", d.InstanceId, d.MachineName, d.addressKind(), instanceStateName(inst))
+	return ip, err
 }
 
 func (d *Driver) connectIP() string {
@@ -302,10 +292,7 @@ func (d *Driver) addressKind() string {
 // GetURL is tcp://IP:2376, or "" while the host has no address (as stock).
 func (d *Driver) GetURL() (string, error) {
 	ip, err := d.GetIP()
-	if err != nil || ip == "" {
-		return "", err
-	}
-	return "tcp://" + net.JoinHostPort(ip, strconv.Itoa(dockerPort)), nil
+	return instance.URL(ip, err, dockerPort)
 }
 
 // Addresses reports every address of the host as EC2 sees it now (a
@@ -337,17 +324,14 @@ func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(cont
 
 // GetStateContext is GetState bounded by ctx.
 func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
-	if d.InstanceId == "" {
-		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return state.Error, err
-	}
-	d.recordAddresses(inst)
-	return instanceState(instanceStateName(inst)), nil
+	return instance.State(ctx, d.MachineName, d.InstanceId, actionTimeout, func(ctx context.Context) (state.State, error) {
+		inst, err := d.describeInstance(ctx)
+		if err != nil {
+			return state.Error, err
+		}
+		d.recordAddresses(inst)
+		return instanceState(instanceStateName(inst)), nil
+	})
 }
 
 // instanceState maps every EC2 instance state to a docker-machine state.
@@ -374,8 +358,6 @@ func instanceStateName(inst *types.Instance) types.InstanceStateName {
 	return inst.State.Name
 }
 
-var errInstanceGone = errors.New("instance no longer exists")
-
 // describeInstance fetches this machine's instance; a terminated one is
 // reported as gone.
 func (d *Driver) describeInstance(ctx context.Context) (*types.Instance, error) {
@@ -384,13 +366,7 @@ func (d *Driver) describeInstance(ctx context.Context) (*types.Instance, error) 
 		return nil, err
 	}
 	inst, err := a.instance(ctx, d.InstanceId)
-	if err != nil {
-		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
-	}
-	if inst == nil || instanceStateName(inst) == types.InstanceStateNameTerminated {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
-	}
-	return inst, nil
+	return instance.Found(d.MachineName, d.InstanceId, inst, err, inst == nil || instanceStateName(inst) == types.InstanceStateNameTerminated)
 }
 
 // recordAddresses stores the instance's addresses from an API answer.

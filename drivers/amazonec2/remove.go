@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -34,37 +35,12 @@ func (d *Driver) RemoveContext(ctx context.Context) error {
 	return nil
 }
 
-// cleanupError lists what teardown could not remove.
-type cleanupError struct {
-	Machine string
-	Left    []string
-	Errs    []error
-}
-
-func (e *cleanupError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "these resources are left: %s (", strings.Join(e.Left, ", "))
-	for i, err := range e.Errs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(err.Error())
-	}
-	fmt.Fprintf(&b, "); run 'docker-machine rm %s' to finish removing them", e.Machine)
-	return b.String()
-}
-
-func (e *cleanupError) Unwrap() []error { return e.Errs }
-
 // teardown removes in the reverse order of creation, carries on past
 // failures so one stuck resource does not strand the others, and clears
 // each ID once its resource is gone.
 func (d *Driver) teardown(ctx context.Context, a *api) error {
-	ce := &cleanupError{Machine: d.MachineName}
-	fail := func(what string, err error) {
-		ce.Left = append(ce.Left, what)
-		ce.Errs = append(ce.Errs, fmt.Errorf("%s: %w", what, err))
-	}
+	ce := &rollback.Leftovers{Machine: d.MachineName}
+	fail := ce.Fail
 
 	instances, err := d.instancesToRemove(ctx, a)
 	if err != nil {
@@ -101,7 +77,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 	}
 	if len(groups) > 0 && instanceLeft {
 		for _, g := range groups {
-			ce.Left = append(ce.Left, "security group "+g)
+			ce.Leave("security group " + g)
 		}
 	} else if len(groups) > 0 {
 		if err := d.waitTerminated(ctx, a, instances); err != nil {
@@ -119,10 +95,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		d.InstanceId = ""
 		d.PublicIPAddress, d.PrivateIPAddress, d.IPv6Address, d.IPAddress = "", "", "", ""
 	}
-	if len(ce.Left) > 0 {
-		return ce
-	}
-	return nil
+	return ce.Err()
 }
 
 // instancesToRemove is the stored instance, or those carrying the machine's

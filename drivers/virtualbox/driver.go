@@ -48,6 +48,8 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -140,10 +142,7 @@ type Driver struct {
 }
 
 // Phase is how long one step of a create took.
-type Phase struct {
-	Name     string
-	Duration time.Duration
-}
+type Phase = rollback.Phase
 
 // NewDriver returns a driver for machine hostName in the store at
 // storePath, with the stock defaults.
@@ -179,13 +178,7 @@ func (d *Driver) DriverName() string { return Name }
 
 func logger() *slog.Logger { return slog.Default() }
 
-func (d *Driver) log() *slog.Logger {
-	l := d.logger
-	if l == nil {
-		l = logger()
-	}
-	return l.With("machine", d.MachineName)
-}
+func (d *Driver) log() *slog.Logger { return instance.Log(d.logger, d.MachineName) }
 
 // SetLogger makes the driver log through l: the CLI hands it the logger of
 // the command, so a built-in driver's lines join the command's progress.
