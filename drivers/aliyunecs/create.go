@@ -21,11 +21,6 @@ import (
 	"github.com/fleetdock/machine/libmachine/poll"
 )
 
-// PreCreateCheck checks everything that needs the cloud before anything is
-// made: credentials, region (DescribeRegions), VPC/VSwitch/zone, image, SLB
-// and key pair name. The answers are kept, so Create does not ask again.
-func (d *Driver) PreCreateCheck() error { return d.PreCreateCheckContext(context.Background()) }
-
 // PreCreateCheckContext is PreCreateCheck, stopped when ctx ends.
 func (d *Driver) PreCreateCheckContext(ctx context.Context) error {
 	a, err := d.api()
@@ -186,11 +181,6 @@ func (d *Driver) checkKeyPair(ctx context.Context, a *api) error {
 	}
 	return nil
 }
-
-// Create makes the instance and everything it needs. If any step fails,
-// what was made so far is removed again, in reverse order; if that also
-// fails, the error lists what is left and the IDs stay stored for rm.
-func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
 
 // CreateContext is Create, stopped when ctx ends; what was made is then
 // removed on capability.CleanupContext(ctx).

@@ -14,14 +14,6 @@ import (
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
-// Remove deletes everything made for the machine: SLB backend, route
-// entry, EIP, instance (running or not), key pair and the security group
-// when docker-machine made it and nothing else uses it. A resource that is
-// already gone counts as removed, so Remove can run again after a partial
-// failure; IDs missing from the stored config are found by the machine's
-// tag.
-func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
-
 // RemoveContext is Remove, stopped when ctx ends.
 func (d *Driver) RemoveContext(ctx context.Context) error {
 	a, err := d.api()
@@ -62,17 +54,16 @@ func (d *Driver) Resources() []capability.Resource {
 // each ID once its resource is gone.
 func (d *Driver) teardown(ctx context.Context, a *api) error {
 	ce := &rollback.Leftovers{Machine: d.MachineName}
-	fail := ce.Fail
 
 	instances, err := d.instancesToRemove(ctx, a)
 	if err != nil {
-		fail("instances tagged "+tagMachineID+"="+d.MachineID, err)
+		ce.Fail("instances tagged "+tagMachineID+"="+d.MachineID, err)
 	}
 
 	if d.SLBID != "" {
 		for _, id := range instances {
 			if err := a.removeBackend(ctx, d.SLBID, id); err != nil {
-				fail(fmt.Sprintf("backend server %s of load balancer %s", id, d.SLBID), err)
+				ce.Fail(fmt.Sprintf("backend server %s of load balancer %s", id, d.SLBID), err)
 			}
 		}
 		if len(ce.Left) == 0 {
@@ -85,13 +76,13 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		if table == "" && d.VpcId != "" {
 			table, err = a.routeTableID(ctx, d.VpcId)
 			if err != nil {
-				fail("route entry "+d.RouteCIDR, err)
+				ce.Fail("route entry "+d.RouteCIDR, err)
 			}
 		}
 		if table != "" {
 			for _, id := range instances {
 				if err := a.deleteRouteEntry(ctx, table, d.RouteCIDR, id); err != nil {
-					fail(fmt.Sprintf("route entry %s to %s in %s", d.RouteCIDR, id, table), err)
+					ce.Fail(fmt.Sprintf("route entry %s to %s in %s", d.RouteCIDR, id, table), err)
 				}
 			}
 		}
@@ -113,7 +104,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 			for _, inst := range targets {
 				found, err := a.eipsOf(ctx, inst, d.MachineID)
 				if err != nil {
-					fail("EIPs of the machine", err)
+					ce.Fail("EIPs of the machine", err)
 					break
 				}
 				for _, e := range found {
@@ -126,7 +117,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		eipLeft := false
 		for _, id := range ids {
 			if err := a.releaseEIP(ctx, id); err != nil {
-				fail("EIP "+id, err)
+				ce.Fail("EIP "+id, err)
 				eipLeft = true
 			}
 		}
@@ -138,7 +129,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 	instanceLeft := false
 	for _, id := range instances {
 		if err := a.deleteInstance(ctx, id); err != nil {
-			fail("instance "+id, err)
+			ce.Fail("instance "+id, err)
 			instanceLeft = true
 			continue
 		}
@@ -161,10 +152,10 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 	}
 
 	if err := d.removeKeyPair(ctx, a); err != nil {
-		fail("key pair "+d.KeyPairName, err)
+		ce.Fail("key pair "+d.KeyPairName, err)
 	}
 	if err := d.removeSecurityGroup(ctx, a); err != nil {
-		fail("security group "+d.SecurityGroupId, err)
+		ce.Fail("security group "+d.SecurityGroupId, err)
 	}
 
 	return ce.Err()

@@ -19,11 +19,6 @@ import (
 	"github.com/fleetdock/machine/drivers/internal/sshkey"
 )
 
-// PreCreateCheck checks everything that needs the cloud before anything is
-// made: credentials, VPC, subnet and zone, AMI, EBS encryption and an
-// existing key pair. The answers are kept, so Create does not ask again.
-func (d *Driver) PreCreateCheck() error { return d.PreCreateCheckContext(context.Background()) }
-
 // PreCreateCheckContext is PreCreateCheck bounded by ctx.
 func (d *Driver) PreCreateCheckContext(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*actionTimeout)
@@ -184,9 +179,6 @@ func (d *Driver) resolveEncryption(ctx context.Context, a *api) error {
 	d.RootVolumeEncrypted = deref(out.EbsEncryptionByDefault)
 	return nil
 }
-
-// Create makes the instance and everything it needs.
-func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
 
 // CreateContext is Create bounded by ctx. If any step fails, what was made
 // so far is removed again, in reverse order, even when ctx was cancelled;

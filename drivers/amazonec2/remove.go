@@ -13,14 +13,6 @@ import (
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
-// Remove deletes everything made for the machine: instance (in any state),
-// spot request, key pair (unless it was an existing one), and the security
-// groups docker-machine created once no other instance uses them. A
-// resource already gone counts as removed, so Remove can run again after a
-// partial failure; IDs missing from the stored config are found by the
-// machine's tag.
-func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
-
 // RemoveContext is Remove bounded by ctx.
 func (d *Driver) RemoveContext(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
@@ -40,11 +32,10 @@ func (d *Driver) RemoveContext(ctx context.Context) error {
 // each ID once its resource is gone.
 func (d *Driver) teardown(ctx context.Context, a *api) error {
 	ce := &rollback.Leftovers{Machine: d.MachineName}
-	fail := ce.Fail
 
 	instances, err := d.instancesToRemove(ctx, a)
 	if err != nil {
-		fail("instances tagged "+tagMachineID+"="+d.Id, err)
+		ce.Fail("instances tagged "+tagMachineID+"="+d.Id, err)
 	}
 	instanceLeft := err != nil
 	if len(instances) > 0 {
@@ -55,25 +46,25 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		case isNotFound(err) && len(instances) == 1:
 			d.log().Info("instance does not exist any more", "instance", instances[0])
 		default:
-			fail("instance "+strings.Join(instances, ", "), err)
+			ce.Fail("instance "+strings.Join(instances, ", "), err)
 			instanceLeft = true
 		}
 	}
 
 	if err := d.cancelSpotRequests(ctx, a, instances); err != nil {
-		fail("spot instance request of the machine", err)
+		ce.Fail("spot instance request of the machine", err)
 	} else {
 		d.SpotInstanceRequestId = ""
 	}
 
 	if err := d.removeKeyPair(ctx, a); err != nil {
-		fail("key pair "+d.KeyName, err)
+		ce.Fail("key pair "+d.KeyName, err)
 	}
 
 	// A security group can go only once no instance is in it any more.
 	groups, err := d.groupsToRemove(ctx, a)
 	if err != nil {
-		fail("security groups of the machine", err)
+		ce.Fail("security groups of the machine", err)
 	}
 	if len(groups) > 0 && instanceLeft {
 		for _, g := range groups {
@@ -81,11 +72,11 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		}
 	} else if len(groups) > 0 {
 		if err := d.waitTerminated(ctx, a, instances); err != nil {
-			fail("security groups "+strings.Join(groups, ", "), err)
+			ce.Fail("security groups "+strings.Join(groups, ", "), err)
 		} else {
 			for _, g := range groups {
 				if err := d.removeSecurityGroup(ctx, a, g); err != nil {
-					fail("security group "+g, err)
+					ce.Fail("security group "+g, err)
 				}
 			}
 		}

@@ -35,6 +35,7 @@
 package virtualbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -148,11 +149,7 @@ type Phase = rollback.Phase
 // storePath, with the stock defaults.
 func NewDriver(hostName, storePath string) *Driver {
 	return &Driver{
-		BaseDriver: &drivers.BaseDriver{
-			MachineName: hostName,
-			StorePath:   storePath,
-			SSHUser:     defaultSSHUser,
-		},
+		BaseDriver:          &drivers.BaseDriver{MachineName: hostName, StorePath: storePath, SSHUser: defaultSSHUser},
 		CPU:                 defaultCPU,
 		Memory:              defaultMemory,
 		DiskSize:            defaultDiskSize,
@@ -250,12 +247,7 @@ func (d *Driver) Calls() int {
 func (d *Driver) GetSSHHostname() (string, error) { return loopback, nil }
 
 // GetSSHUsername is "docker", the user of boot2docker and of the seed.
-func (d *Driver) GetSSHUsername() string {
-	if d.SSHUser == "" {
-		return defaultSSHUser
-	}
-	return d.SSHUser
-}
+func (d *Driver) GetSSHUsername() string { return cmp.Or(d.SSHUser, defaultSSHUser) }
 
 // vmInfo reads showvminfo.
 func (d *Driver) vmInfo(ctx context.Context) (vmInfo, error) {

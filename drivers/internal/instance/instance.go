@@ -31,52 +31,79 @@ func Found[T any](machine, id string, inst *T, err error, gone bool) (*T, error)
 	return inst, nil
 }
 
-// Address is what GetIP needs from a driver.
-type Address struct {
-	Machine, Instance string
+// Instance is a machine's instance as its driver sees it. T is the cloud
+// SDK's description of an instance.
+type Instance[T any] struct {
+	Machine, ID string
 	// Kind names the address the driver connects to: public, private, IPv6.
 	Kind string
 	// Stored is the stored address the driver connects to, "" when none.
 	Stored func() string
-	// Refresh asks the cloud, stores the addresses it answers and returns
-	// the instance's status in words, such as "status Starting".
-	Refresh func(context.Context) (status string, err error)
+	// Describe asks the cloud for the instance; Record stores the
+	// addresses of its answer.
+	Describe func(context.Context) (*T, error)
+	Record   func(*T)
+	// State maps an answer to a docker-machine state and to the instance's
+	// status in words, such as "status Starting".
+	State func(*T) (state.State, string)
+	// Keep stores the address IP found.
+	Keep func(ip string)
 }
 
 // IP returns the stored address, and asks the cloud (bounded by timeout)
 // only when none is stored yet.
-func (a Address) IP(timeout time.Duration) (string, error) {
-	if ip := a.Stored(); ip != "" {
+func (i Instance[T]) IP(timeout time.Duration) (string, error) {
+	ip, err := i.ip(timeout)
+	if err == nil {
+		i.Keep(ip)
+	}
+	return ip, err
+}
+
+func (i Instance[T]) ip(timeout time.Duration) (string, error) {
+	if ip := i.Stored(); ip != "" {
 		return ip, nil
 	}
-	if a.Instance == "" {
-		return "", fmt.Errorf("machine %q has no instance yet, so no IP address", a.Machine)
+	if i.ID == "" {
+		return "", fmt.Errorf("machine %q has no instance yet, so no IP address", i.Machine)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	status, err := a.Refresh(ctx)
+	inst, err := i.refresh(ctx)
 	if err != nil {
 		return "", err
 	}
-	if ip := a.Stored(); ip != "" {
+	if ip := i.Stored(); ip != "" {
 		return ip, nil
 	}
-	return "", fmt.Errorf("instance %s of machine %q has no %s IP address yet (%s)", a.Instance, a.Machine, a.Kind, status)
+	_, status := i.State(inst)
+	return "", fmt.Errorf("instance %s of machine %q has no %s IP address yet (%s)", i.ID, i.Machine, i.Kind, status)
 }
 
-// State is GetStateContext for instance of machine: describe, bounded by
-// timeout, maps the instance's answer and refreshes the stored addresses.
-func State(ctx context.Context, machine, instance string, timeout time.Duration, describe func(context.Context) (state.State, error)) (state.State, error) {
-	if instance == "" {
-		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", machine)
+// GetState is the instance's state, asked of the cloud within timeout; the
+// answer also refreshes the stored addresses, so a changed IP costs no
+// extra call.
+func (i Instance[T]) GetState(ctx context.Context, timeout time.Duration) (state.State, error) {
+	if i.ID == "" {
+		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", i.Machine)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	st, err := describe(ctx)
+	inst, err := i.refresh(ctx)
 	if err != nil {
 		return state.Error, err
 	}
+	st, _ := i.State(inst)
 	return st, nil
+}
+
+func (i Instance[T]) refresh(ctx context.Context) (*T, error) {
+	inst, err := i.Describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	i.Record(inst)
+	return inst, nil
 }
 
 // URL is GetURL for the address ip and err that GetIP returned:
@@ -96,4 +123,22 @@ func Log(l *slog.Logger, machine string) *slog.Logger {
 		l = slog.Default()
 	}
 	return l.With("machine", machine)
+}
+
+// LogValue is what a cloud driver shows of itself in structured logs: the
+// machine, region and instance, and whether an access key is stored, never
+// the key.
+func LogValue(machine, region, id string, keyStored bool) slog.Value {
+	return slog.GroupValue(
+		slog.String("machine", machine),
+		slog.String("region", region),
+		slog.String("instance", id),
+		slog.Bool("accessKeyStored", keyStored),
+	)
+}
+
+// String is what a cloud driver shows of itself in %v and %s, free of
+// secrets.
+func String(driver, machine, region, id string) string {
+	return fmt.Sprintf("%s machine %q (region %s, instance %s)", driver, machine, region, id)
 }

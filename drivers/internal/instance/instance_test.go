@@ -11,29 +11,44 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// vm is a cloud's answer about an instance.
+type vm struct{ status, ip string }
+
+func fake(stored *string, answer vm, asked *int) Instance[vm] {
+	return Instance[vm]{Machine: "m1", ID: "i-1", Kind: "public", Stored: func() string { return *stored }, Keep: func(ip string) { *stored = ip },
+		Describe: func(ctx context.Context) (*vm, error) {
+			*asked++
+			if _, has := ctx.Deadline(); !has {
+				return nil, errors.New("the look-up has no deadline")
+			}
+			return &answer, nil
+		},
+		Record: func(v *vm) { *stored = v.ip },
+		State: func(v *vm) (state.State, string) {
+			if v.status == "Running" {
+				return state.Running, "status " + v.status
+			}
+			return state.Starting, "status " + v.status
+		},
+	}
+}
+
 func TestIPAsksTheCloudOnlyWhenNoAddressIsStored(t *testing.T) {
 	stored, asked := "", 0
-	a := Address{Machine: "m1", Instance: "i-1", Kind: "public", Stored: func() string { return stored },
-		Refresh: func(ctx context.Context) (string, error) {
-			asked++
-			_, has := ctx.Deadline()
-			assert.True(t, has, "the refresh is bounded")
-			return "status Starting", nil
-		}}
-	_, err := a.IP(time.Minute)
+	_, err := fake(&stored, vm{status: "Starting"}, &asked).IP(time.Minute)
 	assert.EqualError(t, err, `instance i-1 of machine "m1" has no public IP address yet (status Starting)`)
 	assert.Equal(t, 1, asked)
 
-	a.Refresh = func(context.Context) (string, error) { asked++; stored = "203.0.113.5"; return "status Running", nil }
-	ip, err := a.IP(time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, "203.0.113.5", ip)
-	ip, err = a.IP(time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, "203.0.113.5", ip)
+	i := fake(&stored, vm{status: "Running", ip: "203.0.113.5"}, &asked)
+	for range 2 {
+		ip, err := i.IP(time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, "203.0.113.5", ip)
+	}
 	assert.Equal(t, 2, asked, "a stored address needs no call")
 
-	_, err = Address{Machine: "m1", Stored: func() string { return "" }}.IP(time.Minute)
+	i.ID, stored = "", ""
+	_, err = i.IP(time.Minute)
 	assert.EqualError(t, err, `machine "m1" has no instance yet, so no IP address`)
 }
 
@@ -49,16 +64,23 @@ func TestFoundWordsFailedAndEmptyLookUps(t *testing.T) {
 	assert.EqualError(t, err, `instance i-1 of machine "m1": instance no longer exists; run 'docker-machine rm m1' to forget the machine`)
 }
 
-func TestStateNeedsAnInstance(t *testing.T) {
-	st, err := State(context.Background(), "m1", "", time.Minute, nil)
-	assert.Equal(t, state.None, st)
-	assert.EqualError(t, err, `machine "m1" has no instance (was it created?)`)
-	st, err = State(context.Background(), "m1", "i-1", time.Minute, func(context.Context) (state.State, error) { return state.Error, errors.New("denied") })
-	assert.Equal(t, state.Error, st)
-	assert.EqualError(t, err, "denied")
-	st, err = State(context.Background(), "m1", "i-1", time.Minute, func(context.Context) (state.State, error) { return state.Running, nil })
+func TestGetStateAsksTheCloudAndRecordsTheAddresses(t *testing.T) {
+	stored, asked := "", 0
+	i := fake(&stored, vm{status: "Running", ip: "203.0.113.5"}, &asked)
+	st, err := i.GetState(context.Background(), time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, state.Running, st)
+	assert.Equal(t, "203.0.113.5", stored)
+
+	i.Describe = func(context.Context) (*vm, error) { return nil, errors.New("denied") }
+	st, err = i.GetState(context.Background(), time.Minute)
+	assert.Equal(t, state.Error, st)
+	assert.EqualError(t, err, "denied")
+
+	i.ID = ""
+	st, err = i.GetState(context.Background(), time.Minute)
+	assert.Equal(t, state.None, st)
+	assert.EqualError(t, err, `machine "m1" has no instance (was it created?)`)
 }
 
 func TestURLIsEmptyWithoutAnAddress(t *testing.T) {
@@ -70,4 +92,10 @@ func TestURLIsEmptyWithoutAnAddress(t *testing.T) {
 	assert.Empty(t, u)
 	_, err = URL("", errors.New("no instance"), 2376)
 	assert.EqualError(t, err, "no instance")
+}
+
+func TestTheDriversTextShowsNoSecret(t *testing.T) {
+	assert.Equal(t, `amazonec2 machine "m1" (region us-east-1, instance i-1)`, String("amazonec2", "m1", "us-east-1", "i-1"))
+	v := LogValue("m1", "us-east-1", "i-1", true)
+	assert.Equal(t, "[machine=m1 region=us-east-1 instance=i-1 accessKeyStored=true]", v.String())
 }
