@@ -266,42 +266,20 @@ func (d *Driver) machineTags() map[string]string {
 }
 
 func (d *Driver) setupKey(ctx context.Context, a *api) error {
-	keyPath := d.GetSSHKeyPath()
-	if d.SSHKey != "" {
-		if err := sshkey.Copy(d.SSHKey, keyPath); err != nil {
-			return fmt.Errorf("copying --aliyunecs-ssh-keypath %s into the machine directory: %w", d.SSHKey, err)
-		}
-	}
-	if d.ExistingKeyPair {
-		return nil
-	}
-	var pub string
-	if d.SSHKey != "" {
-		p, err := readPublicKey(d.SSHKey)
-		if err != nil {
-			return err
-		}
-		pub = p
-	} else {
-		priv, authorized, err := generateKey()
-		if err != nil {
-			return err
-		}
-		if err := sshkey.WriteFiles(keyPath, priv, authorized); err != nil {
-			return fmt.Errorf("writing the SSH key to %s: %w", keyPath, err)
-		}
-		pub = strings.TrimSpace(string(authorized))
+	pub, err := sshkey.Setup("aliyunecs-ssh-keypath", d.SSHKey, d.GetSSHKeyPath(), d.ExistingKeyPair, readPublicKey, generateKey)
+	if err != nil || d.ExistingKeyPair {
+		return err
 	}
 	req := ecs.CreateImportKeyPairRequest()
 	req.KeyPairName = d.KeyPairName
-	req.PublicKeyBody = pub
+	req.PublicKeyBody = strings.TrimSpace(string(pub))
 	req.ResourceGroupId = d.ResourceGroupId
 	var tags []ecs.ImportKeyPairTag
 	for _, k := range sortedKeys(d.machineTags()) {
 		tags = append(tags, ecs.ImportKeyPairTag{Key: k, Value: d.machineTags()[k]})
 	}
 	req.Tag = &tags
-	err := a.call(ctx, &a.ecs.Client, req, ecs.CreateImportKeyPairResponse())
+	err = a.call(ctx, &a.ecs.Client, req, ecs.CreateImportKeyPairResponse())
 	if err != nil && errorCode(err) == "KeyPair.AlreadyExist" {
 		// An earlier attempt of this very call may have succeeded.
 		if kp, lerr := a.keyPair(ctx, d.KeyPairName); lerr == nil && kp != nil && hasTag(ecsTags(kp.Tags.Tag), tagMachineID, d.MachineID) {

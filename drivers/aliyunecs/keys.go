@@ -1,9 +1,8 @@
 package aliyunecs
 
 import (
+	"bytes"
 	"fmt"
-	"os"
-	"strings"
 
 	"golang.org/x/crypto/ssh"
 
@@ -17,19 +16,14 @@ import (
 var generateKey = sshkey.Generate
 
 // readPublicKey reads and checks KEY.pub for --aliyunecs-ssh-keypath.
-func readPublicKey(keyPath string) (string, error) {
-	data, err := os.ReadFile(keyPath + ".pub")
-	if err != nil {
-		return "", err
-	}
-	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
-	if err != nil {
-		return "", fmt.Errorf("%s.pub is not an OpenSSH public key: %w", keyPath, err)
-	}
-	if pub.Type() == ssh.KeyAlgoED25519 {
-		return "", fmt.Errorf("%s.pub is an ed25519 key, which ECS key pairs do not accept; use an RSA or ECDSA key", keyPath)
-	}
-	return strings.TrimSpace(string(data)), nil
+func readPublicKey(keyPath string) ([]byte, error) {
+	_, data, err := sshkey.ReadPublic(keyPath, func(pub ssh.PublicKey) error {
+		if pub.Type() == ssh.KeyAlgoED25519 {
+			return fmt.Errorf("%s.pub is an ed25519 key, which ECS key pairs do not accept; use an RSA or ECDSA key", keyPath)
+		}
+		return nil
+	})
+	return bytes.TrimSpace(data), err
 }
 
 // resourceName makes the machine name acceptable where ECS wants a name

@@ -261,34 +261,12 @@ func (d *Driver) keyPairName() string {
 }
 
 func (d *Driver) setupKey(ctx context.Context, a *api) error {
-	keyPath := d.GetSSHKeyPath()
-	if d.SSHPrivateKeyPath != "" {
-		if err := sshkey.Copy(d.SSHPrivateKeyPath, keyPath); err != nil {
-			return fmt.Errorf("copying --amazonec2-ssh-keypath %s into the machine directory: %w", d.SSHPrivateKeyPath, err)
-		}
-	}
-	if d.ExistingKey {
-		return nil
-	}
-	var pub []byte
-	if d.SSHPrivateKeyPath != "" {
-		p, err := readPublicKey(d.SSHPrivateKeyPath)
-		if err != nil {
-			return err
-		}
-		pub = p
-	} else {
-		priv, authorized, err := generateKey()
-		if err != nil {
-			return err
-		}
-		if err := sshkey.WriteFiles(keyPath, priv, authorized); err != nil {
-			return fmt.Errorf("writing the SSH key to %s: %w", keyPath, err)
-		}
-		pub = authorized
+	pub, err := sshkey.Setup("amazonec2-ssh-keypath", d.SSHPrivateKeyPath, d.GetSSHKeyPath(), d.ExistingKey, readPublicKey, generateKey)
+	if err != nil || d.ExistingKey {
+		return err
 	}
 	name := d.keyPairName()
-	_, err := a.ec2.ImportKeyPair(ctx, &ec2.ImportKeyPairInput{
+	_, err = a.ec2.ImportKeyPair(ctx, &ec2.ImportKeyPairInput{
 		KeyName:           ptr(name),
 		PublicKeyMaterial: pub,
 		TagSpecifications: []types.TagSpecification{tagSpec(types.ResourceTypeKeyPair, d.machineTags())},
