@@ -10,22 +10,14 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
 	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // RemoveContext is Remove, stopped when ctx ends.
 func (d *Driver) RemoveContext(ctx context.Context) error {
-	a, err := d.api()
-	if err != nil {
-		return fmt.Errorf("cannot remove machine %q from Alibaba Cloud: %w", d.MachineName, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
-	defer cancel()
-	if err := d.teardown(ctx, a); err != nil {
-		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)
-	}
-	return nil
+	return rollback.Remove(ctx, removeTimeout, d.MachineName, "Alibaba Cloud", func(context.Context) (*api, error) { return d.api() }, d.teardown)
 }
 
 // Resources lists what the stored configuration says this machine owns,
@@ -164,22 +156,9 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 // instancesToRemove is the stored instance, or the ones carrying the
 // machine's tag when a create stopped before the ID was stored.
 func (d *Driver) instancesToRemove(ctx context.Context, a *api) ([]string, error) {
-	if d.InstanceId != "" {
-		return []string{d.InstanceId}, nil
-	}
-	if d.MachineID == "" {
-		return nil, nil
-	}
-	list, err := a.instancesByTag(ctx, tagMachineID, d.MachineID)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, inst := range list {
-		ids = append(ids, inst.InstanceId)
-		d.log().Info("found an instance of the machine by its tag", "instance", inst.InstanceId)
-	}
-	return ids, nil
+	return instance.ToRemove(d.log(), d.InstanceId, d.MachineID,
+		func() ([]ecs.Instance, error) { return a.instancesByTag(ctx, tagMachineID, d.MachineID) },
+		func(inst *ecs.Instance) string { return inst.InstanceId })
 }
 
 func (d *Driver) removeKeyPair(ctx context.Context, a *api) error {

@@ -9,22 +9,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
 	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // RemoveContext is Remove bounded by ctx.
 func (d *Driver) RemoveContext(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
-	defer cancel()
-	a, err := d.api(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot remove machine %q from EC2: %w", d.MachineName, err)
-	}
-	if err := d.teardown(ctx, a); err != nil {
-		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)
-	}
-	return nil
+	return rollback.Remove(ctx, removeTimeout, d.MachineName, "EC2", d.api, d.teardown)
 }
 
 // teardown removes in the reverse order of creation, carries on past
@@ -92,24 +84,11 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 // instancesToRemove is the stored instance, or those carrying the machine's
 // tag when a create stopped before the ID was stored.
 func (d *Driver) instancesToRemove(ctx context.Context, a *api) ([]string, error) {
-	if d.InstanceId != "" {
-		return []string{d.InstanceId}, nil
-	}
-	if d.Id == "" {
-		return nil, nil
-	}
-	list, err := a.instances(ctx, filter("tag:"+tagMachineID, d.Id), filter("instance-state-name", liveStates...))
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, inst := range list {
-		if id := deref(inst.InstanceId); !slices.Contains(ids, id) {
-			ids = append(ids, id)
-			d.log().Info("found an instance of the machine by its tag", "instance", id)
-		}
-	}
-	return ids, nil
+	return instance.ToRemove(d.log(), d.InstanceId, d.Id,
+		func() ([]types.Instance, error) {
+			return a.instances(ctx, filter("tag:"+tagMachineID, d.Id), filter("instance-state-name", liveStates...))
+		},
+		func(inst *types.Instance) string { return deref(inst.InstanceId) })
 }
 
 // cancelSpotRequests cancels the machine's spot request: the stored one,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -104,6 +105,30 @@ func (i Instance[T]) refresh(ctx context.Context) (*T, error) {
 	}
 	i.Record(inst)
 	return inst, nil
+}
+
+// ToRemove is the instances rm removes: the stored one (id) or, when a
+// create stopped before it stored the ID, those that byTag lists by the
+// machine's tag (machineID), each once; idOf reads an instance's ID.
+func ToRemove[T any](log *slog.Logger, id, machineID string, byTag func() ([]T, error), idOf func(*T) string) ([]string, error) {
+	if id != "" {
+		return []string{id}, nil
+	}
+	if machineID == "" {
+		return nil, nil
+	}
+	list, err := byTag()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := range list {
+		if id := idOf(&list[i]); !slices.Contains(ids, id) {
+			ids = append(ids, id)
+			log.Info("found an instance of the machine by its tag", "instance", id)
+		}
+	}
+	return ids, nil
 }
 
 // URL is GetURL for the address ip and err that GetIP returned:

@@ -3,6 +3,8 @@ package instance
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -98,4 +100,25 @@ func TestTheDriversTextShowsNoSecret(t *testing.T) {
 	assert.Equal(t, `amazonec2 machine "m1" (region us-east-1, instance i-1)`, String("amazonec2", "m1", "us-east-1", "i-1"))
 	v := LogValue("m1", "us-east-1", "i-1", true)
 	assert.Equal(t, "[machine=m1 region=us-east-1 instance=i-1 accessKeyStored=true]", v.String())
+}
+
+func TestToRemoveIsTheStoredInstanceOrThoseTaggedOnce(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	idOf := func(v *vm) string { return v.ip }
+	unasked := func() ([]vm, error) { return nil, errors.New("asked the cloud") }
+
+	ids, err := ToRemove(quiet, "i-1", "mid", unasked, idOf)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"i-1"}, ids)
+
+	ids, err = ToRemove(quiet, "", "", unasked, idOf)
+	require.NoError(t, err)
+	assert.Empty(t, ids, "without a machine ID there is no tag to look for")
+
+	ids, err = ToRemove(quiet, "", "mid", func() ([]vm, error) { return []vm{{ip: "i-2"}, {ip: "i-3"}, {ip: "i-2"}}, nil }, idOf)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"i-2", "i-3"}, ids)
+
+	_, err = ToRemove(quiet, "", "mid", unasked, idOf)
+	assert.EqualError(t, err, "asked the cloud")
 }

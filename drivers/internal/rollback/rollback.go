@@ -1,6 +1,7 @@
-// Package rollback is how a driver's create undoes itself: it times the
-// create's steps, removes what a failed create made on a context of its
-// own, and words what could not be removed, the same way for every driver.
+// Package rollback is how a driver's create undoes itself and how rm
+// removes a machine: it times the create's steps, removes what a failed
+// create made on a context of its own, and words what could not be
+// removed, the same way for every driver.
 package rollback
 
 import (
@@ -42,6 +43,21 @@ func Undo(cleanup context.Context, timeout time.Duration, log *slog.Logger, mach
 		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", machine, err, cerr)
 	}
 	return fmt.Errorf("creating machine %q failed (everything it had made was removed again): %w", machine, err)
+}
+
+// Remove is a cloud driver's RemoveContext: within timeout, it gets the
+// driver's client for cloud from connect and runs teardown with it.
+func Remove[C any](ctx context.Context, timeout time.Duration, machine, cloud string, connect func(context.Context) (C, error), teardown func(context.Context, C) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := connect(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot remove machine %q from %s: %w", machine, cloud, err)
+	}
+	if err := teardown(ctx, c); err != nil {
+		return fmt.Errorf("removing machine %q: %w", machine, err)
+	}
+	return nil
 }
 
 // Leftovers collects what a teardown could not remove. A teardown carries

@@ -55,3 +55,29 @@ func TestLeftoversIsAnErrorOnlyWhenSomethingIsLeft(t *testing.T) {
 	assert.EqualError(t, e.Err(), "these resources are left: key pair k, security group sg-1 (key pair k: in use); run 'docker-machine rm m1' to finish removing them")
 	assert.ErrorIs(t, e.Err(), gone)
 }
+
+func TestRemoveBoundsTheTeardownAndWordsItsErrors(t *testing.T) {
+	type client struct{ name string }
+	connect := func(ctx context.Context) (*client, error) {
+		_, has := ctx.Deadline()
+		require.True(t, has, "connecting is bounded by the remove's timeout")
+		return &client{"c1"}, nil
+	}
+	var got *client
+	require.NoError(t, Remove(context.Background(), time.Minute, "m1", "EC2", connect, func(ctx context.Context, c *client) error {
+		got = c
+		return nil
+	}))
+	assert.Equal(t, "c1", got.name)
+
+	noCreds := errors.New("no credentials")
+	err := Remove(context.Background(), time.Minute, "m1", "EC2", func(context.Context) (*client, error) { return nil, noCreds },
+		func(context.Context, *client) error { t.Fatal("teardown without a client"); return nil })
+	assert.EqualError(t, err, `cannot remove machine "m1" from EC2: no credentials`)
+	assert.ErrorIs(t, err, noCreds)
+
+	left := &Leftovers{Machine: "m1"}
+	left.Fail("instance i-1", errors.New("throttled"))
+	err = Remove(context.Background(), time.Minute, "m1", "EC2", connect, func(context.Context, *client) error { return left.Err() })
+	assert.EqualError(t, err, `removing machine "m1": these resources are left: instance i-1 (instance i-1: throttled); run 'docker-machine rm m1' to finish removing them`)
+}
