@@ -8,7 +8,7 @@ BINARIES := docker-machine docker-machine-driver-aliyunecs docker-machine-driver
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build test unit integration demo lint bench bench-provision engine clean
+.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt engine clean
 
 all: build
 
@@ -41,6 +41,10 @@ bench: build
 bench-provision: engine build
 	$(GO) build -o $(BIN)/testhost ./integration/cmd/testhost
 	./scripts/provision-bench.sh
+
+# Time from Ctrl-C to exit at each point of a create (cloudsim, host containers).
+bench-interrupt: engine build
+	$(GO) run ./integration/cmd/interruptbench -cli $(BIN)/docker-machine -runs 3
 
 demo: engine build
 	./scripts/demo.sh

@@ -59,11 +59,20 @@ func (e *LeftoverError) Unwrap() error { return e.Err }
 // BootstrapCerts makes sure the CA and client certificate exist and are
 // valid, reporting each file it had to create.
 func (c *Client) BootstrapCerts(ctx context.Context) error {
+	return c.withCertsLock(ctx, c.bootstrapCerts)
+}
+
+// withCertsLock runs fn holding the store's certificates lock.
+func (c *Client) withCertsLock(ctx context.Context, fn func() error) error {
 	unlock, err := c.Store.LockCerts(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	return fn()
+}
+
+func (c *Client) bootstrapCerts() error {
 	created, err := certs.Bootstrap(c.Certs, certs.DefaultOrg())
 	for _, f := range created {
 		switch f {
@@ -384,11 +393,10 @@ func (e *RemainingError) Unwrap() error { return e.Err }
 // machine's server certificate then fails the chain check and is re-issued
 // the next time the machine is used (env, config, provision).
 func (c *Client) RegenerateClientCerts(ctx context.Context) error {
-	unlock, err := c.Store.LockCerts(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	return c.withCertsLock(ctx, c.regenerateClientCerts)
+}
+
+func (c *Client) regenerateClientCerts() error {
 	if err := certs.GenerateCA(c.Certs.CACert, c.Certs.CAKey, certs.DefaultOrg()); err != nil {
 		return fmt.Errorf("regenerating the CA: %w", err)
 	}

@@ -176,29 +176,20 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["latency"] {
-		o.faults.Latency = *latency.d
-	}
-	if set["create-time"] {
-		o.faults.CreateTime = *create.d
-	}
-	if set["boot-time"] {
-		o.faults.BootTime = *boot.d
-	}
-	if set["stop-time"] {
-		o.faults.StopTime = *stop.d
-	}
-	if set["network-time"] {
-		o.faults.NetworkTime = *network.d
-	}
-	if set["terminate-time"] {
-		o.faults.TerminateTime = *terminate.d
-	}
-	if set["throttle-rate"] {
-		o.faults.ThrottleRate = *throttle
-	}
-	if set["throttle-burst"] {
-		o.faults.ThrottleBurst = *burst
+	// Flags given override the faults file, each its own field.
+	for name, apply := range map[string]func(){
+		"latency":        func() { o.faults.Latency = *latency.d },
+		"create-time":    func() { o.faults.CreateTime = *create.d },
+		"boot-time":      func() { o.faults.BootTime = *boot.d },
+		"stop-time":      func() { o.faults.StopTime = *stop.d },
+		"network-time":   func() { o.faults.NetworkTime = *network.d },
+		"terminate-time": func() { o.faults.TerminateTime = *terminate.d },
+		"throttle-rate":  func() { o.faults.ThrottleRate = *throttle },
+		"throttle-burst": func() { o.faults.ThrottleBurst = *burst },
+	} {
+		if set[name] {
+			apply()
+		}
 	}
 	for _, al := range actionLatency {
 		action, d, ok := strings.Cut(al, "=")

@@ -27,6 +27,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/fleetdock/machine/drivers/internal/delay"
+	"github.com/fleetdock/machine/drivers/internal/describe"
 )
 
 // Retry tuning for throttled and failed calls; variables so tests can shrink
@@ -420,19 +421,7 @@ func isNotFound(err error) bool {
 // callers that ask whether something exists.
 func lookup[T any](ctx context.Context, a *api, client *sdk.Client, req requests.AcsRequest, resp responses.AcsResponse,
 	items func() []T, match func(*T) bool) (*T, error) {
-	if err := a.call(ctx, client, req, resp); err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	list := items()
-	for i := range list {
-		if match(&list[i]) {
-			return &list[i], nil
-		}
-	}
-	return nil, nil
+	return describe.Find(a.call(ctx, client, req, resp), isNotFound, items, match)
 }
 
 // waitGone polls find until the resource is no longer listed. While it

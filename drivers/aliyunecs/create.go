@@ -15,20 +15,11 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
+	"github.com/fleetdock/machine/drivers/internal/rollback"
+	"github.com/fleetdock/machine/drivers/internal/sshkey"
 	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/poll"
 )
-
-// phaseTiming is how long one step of Create took.
-type phaseTiming struct {
-	Name     string
-	Duration time.Duration
-}
-
-// PreCreateCheck checks everything that needs the cloud before anything is
-// made: credentials, region (DescribeRegions), VPC/VSwitch/zone, image, SLB
-// and key pair name. The answers are kept, so Create does not ask again.
-func (d *Driver) PreCreateCheck() error { return d.PreCreateCheckContext(context.Background()) }
 
 // PreCreateCheckContext is PreCreateCheck, stopped when ctx ends.
 func (d *Driver) PreCreateCheckContext(ctx context.Context) error {
@@ -191,11 +182,6 @@ func (d *Driver) checkKeyPair(ctx context.Context, a *api) error {
 	return nil
 }
 
-// Create makes the instance and everything it needs. If any step fails,
-// what was made so far is removed again, in reverse order; if that also
-// fails, the error lists what is left and the IDs stay stored for rm.
-func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
-
 // CreateContext is Create, stopped when ctx ends; what was made is then
 // removed on capability.CleanupContext(ctx).
 func (d *Driver) CreateContext(parent context.Context) error {
@@ -207,32 +193,17 @@ func (d *Driver) CreateContext(parent context.Context) error {
 	defer cancel()
 	start := time.Now()
 	d.phases = nil
-	err = d.create(ctx, a)
-	if err == nil {
-		d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
-		return nil
+	if err := d.create(ctx, a); err != nil {
+		// The create's context may be what ended; cleanup gets its own.
+		return rollback.Undo(capability.CleanupContext(parent), removeTimeout, d.log(), d.MachineName, err,
+			func(ctx context.Context) error { return d.teardown(ctx, a) })
 	}
-	d.log().Info("create failed; removing what it made", "err", err)
-	// The create's context may be what ended; cleanup gets its own.
-	cctx, ccancel := context.WithTimeout(capability.CleanupContext(parent), removeTimeout)
-	defer ccancel()
-	if cerr := d.teardown(cctx, a); cerr != nil {
-		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", d.MachineName, err, cerr)
-	}
-	return fmt.Errorf("creating machine %q failed (everything it had made was removed again): %w", d.MachineName, err)
+	d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (d *Driver) create(ctx context.Context, a *api) error {
-	step := func(name string, f func() error) error {
-		t := time.Now()
-		err := f()
-		d.phases = append(d.phases, phaseTiming{name, time.Since(t)})
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		d.log().Debug("create step done", "step", name, "took", time.Since(t).Round(time.Millisecond))
-		return nil
-	}
+	step := func(name string, f func() error) error { return rollback.Step(d.log(), &d.phases, name, f) }
 	if err := step("checking region, network, image and SLB", func() error { return d.prepare(ctx, a) }); err != nil {
 		return err
 	}
@@ -295,42 +266,20 @@ func (d *Driver) machineTags() map[string]string {
 }
 
 func (d *Driver) setupKey(ctx context.Context, a *api) error {
-	keyPath := d.GetSSHKeyPath()
-	if d.SSHKey != "" {
-		if err := copyKey(d.SSHKey, keyPath); err != nil {
-			return fmt.Errorf("copying --aliyunecs-ssh-keypath %s into the machine directory: %w", d.SSHKey, err)
-		}
-	}
-	if d.ExistingKeyPair {
-		return nil
-	}
-	var pub string
-	if d.SSHKey != "" {
-		p, err := readPublicKey(d.SSHKey)
-		if err != nil {
-			return err
-		}
-		pub = p
-	} else {
-		priv, authorized, err := generateKey()
-		if err != nil {
-			return err
-		}
-		if err := writeKeyFiles(keyPath, priv, authorized); err != nil {
-			return fmt.Errorf("writing the SSH key to %s: %w", keyPath, err)
-		}
-		pub = strings.TrimSpace(string(authorized))
+	pub, err := sshkey.Setup("aliyunecs-ssh-keypath", d.SSHKey, d.GetSSHKeyPath(), d.ExistingKeyPair, readPublicKey, generateKey)
+	if err != nil || d.ExistingKeyPair {
+		return err
 	}
 	req := ecs.CreateImportKeyPairRequest()
 	req.KeyPairName = d.KeyPairName
-	req.PublicKeyBody = pub
+	req.PublicKeyBody = strings.TrimSpace(string(pub))
 	req.ResourceGroupId = d.ResourceGroupId
 	var tags []ecs.ImportKeyPairTag
 	for _, k := range sortedKeys(d.machineTags()) {
 		tags = append(tags, ecs.ImportKeyPairTag{Key: k, Value: d.machineTags()[k]})
 	}
 	req.Tag = &tags
-	err := a.call(ctx, &a.ecs.Client, req, ecs.CreateImportKeyPairResponse())
+	err = a.call(ctx, &a.ecs.Client, req, ecs.CreateImportKeyPairResponse())
 	if err != nil && errorCode(err) == "KeyPair.AlreadyExist" {
 		// An earlier attempt of this very call may have succeeded.
 		if kp, lerr := a.keyPair(ctx, d.KeyPairName); lerr == nil && kp != nil && hasTag(ecsTags(kp.Tags.Tag), tagMachineID, d.MachineID) {
@@ -342,21 +291,6 @@ func (d *Driver) setupKey(ctx context.Context, a *api) error {
 	}
 	d.KeyPairCreated = true
 	return nil
-}
-
-func copyKey(src, dst string) error {
-	if src == dst {
-		return nil
-	}
-	priv, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	pub, err := os.ReadFile(src + ".pub")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return writeKeyFiles(dst, priv, pub)
 }
 
 func (d *Driver) setupSecurityGroup(ctx context.Context, a *api) error {
@@ -401,7 +335,7 @@ func (d *Driver) setupSecurityGroup(ctx context.Context, a *api) error {
 	type rule struct{ proto, ports, source string }
 	var want []rule
 	for _, r := range d.inboundRules() {
-		want = append(want, rule{r.Proto, r.portRange(), d.SourceCIDR})
+		want = append(want, rule{r.Proto, portRange(r), d.SourceCIDR})
 	}
 	if d.RouteCIDR != "" {
 		// Containers of other hosts reach this one from their bridge

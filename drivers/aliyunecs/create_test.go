@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fleetdock/machine/drivers/internal/sshkey"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -249,7 +250,7 @@ func TestExistingKeyPairIsUsedAndKept(t *testing.T) {
 	require.NoError(t, err)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "mykey")
-	require.NoError(t, writeKeyFiles(key, priv, pub))
+	require.NoError(t, sshkey.WriteFiles(key, priv, pub))
 
 	// Import it as a user would have done once.
 	maker := newDriver(t, s, "keymaker", nil)

@@ -23,14 +23,12 @@
 package aliyunecs
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -38,6 +36,8 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -134,7 +134,7 @@ type Driver struct {
 	InstanceId string
 
 	mu       sync.Mutex
-	phases   []phaseTiming
+	phases   []rollback.Phase
 	client   *api
 	prepared bool
 	logger   *slog.Logger `json:"-"` // nil: slog.Default() at each call
@@ -143,12 +143,7 @@ type Driver struct {
 // NewDriver returns a driver for machine hostName in the store at storePath.
 func NewDriver(hostName, storePath string) *Driver {
 	return &Driver{
-		BaseDriver: &drivers.BaseDriver{
-			MachineName: hostName,
-			StorePath:   storePath,
-			SSHUser:     defaultSSHUser,
-			SSHPort:     defaultSSHPort,
-		},
+		BaseDriver:              &drivers.BaseDriver{MachineName: hostName, StorePath: storePath, SSHUser: defaultSSHUser, SSHPort: defaultSSHPort},
 		Region:                  defaultRegion,
 		InstanceType:            defaultInstanceType,
 		SecurityGroupName:       defaultSecurityGroup,
@@ -229,38 +224,13 @@ func (d *Driver) api() (*api, error) {
 func (d *Driver) GetSSHHostname() (string, error) { return d.GetIP() }
 
 // GetSSHUsername is root, the user ECS installs key pairs for.
-func (d *Driver) GetSSHUsername() string {
-	if d.SSHUser == "" {
-		return defaultSSHUser
-	}
-	return d.SSHUser
-}
+func (d *Driver) GetSSHUsername() string { return cmp.Or(d.SSHUser, defaultSSHUser) }
 
 // GetIP returns the stored address the host is reached at: the public IP
 // or EIP, or the private IP with --aliyunecs-private-address-only or
 // --aliyunecs-use-private-address. It asks the API only when no address is
 // stored yet.
-func (d *Driver) GetIP() (string, error) {
-	if ip := d.connectIP(); ip != "" {
-		d.IPAddress = ip
-		return ip, nil
-	}
-	if d.InstanceId == "" {
-		return "", fmt.Errorf("machine %q has no instance yet, so no IP address", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return "", err
-	}
-	d.recordAddresses(inst)
-	if ip := d.connectIP(); ip != "" {
-		d.IPAddress = ip
-		return ip, nil
-	}
-	return "", fmt.Errorf("instance %s of machine %q has no %s IP address yet (status %s)", d.InstanceId, d.MachineName, d.addressKind(), inst.Status)
-}
+func (d *Driver) GetIP() (string, error) { return d.instance().IP(actionTimeout) }
 
 func (d *Driver) connectIP() string {
 	if d.PrivateIPOnly || d.UsePrivateIP {
@@ -312,29 +282,12 @@ func (d *Driver) DataDisk() (*capability.DataDisk, error) {
 // GetURL is tcp://IP:2376, or "" while the host has no address (as stock).
 func (d *Driver) GetURL() (string, error) {
 	ip, err := d.GetIP()
-	if err != nil || ip == "" {
-		return "", err
-	}
-	return "tcp://" + net.JoinHostPort(ip, strconv.Itoa(defaultEnginePort)), nil
+	return instance.URL(ip, err, defaultEnginePort)
 }
-
-// GetState maps the instance status. The answer also refreshes the stored
-// addresses, so a changed IP costs no extra call.
-func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
 
 // GetStateContext is GetState, stopped when ctx ends.
 func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
-	if d.InstanceId == "" {
-		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return state.Error, err
-	}
-	d.recordAddresses(inst)
-	return instanceState(inst.Status), nil
+	return d.instance().GetState(ctx, actionTimeout)
 }
 
 // instanceState maps every ECS instance status to a docker-machine state.
@@ -354,7 +307,7 @@ func instanceState(status string) state.State {
 	return state.None
 }
 
-var errInstanceGone = errors.New("instance no longer exists")
+var errInstanceGone = instance.ErrGone
 
 // describeInstance fetches this machine's instance.
 func (d *Driver) describeInstance(ctx context.Context) (*ecs.Instance, error) {
@@ -363,13 +316,19 @@ func (d *Driver) describeInstance(ctx context.Context) (*ecs.Instance, error) {
 		return nil, err
 	}
 	inst, err := a.findInstance(ctx, d.InstanceId)
-	if err != nil {
-		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
-	}
-	if inst == nil {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
-	}
-	return inst, nil
+	return instance.Found(d.MachineName, d.InstanceId, inst, err, inst == nil)
+}
+
+// instance is the machine's instance as the shared look-ups need it.
+func (d *Driver) instance() instance.Instance[ecs.Instance] {
+	return instance.Instance[ecs.Instance]{Machine: d.MachineName, ID: d.InstanceId, Kind: d.addressKind(),
+		Stored: d.connectIP, Keep: func(ip string) { d.IPAddress = ip },
+		Describe: d.describeInstance, Record: d.recordAddresses, State: status}
+}
+
+// status maps an instance's answer for the shared look-ups.
+func status(inst *ecs.Instance) (state.State, string) {
+	return instanceState(inst.Status), "status " + inst.Status
 }
 
 // recordAddresses stores the instance's addresses from an API answer.
@@ -450,22 +409,42 @@ func (d *Driver) instanceAction(ctx context.Context, verb string, do func(contex
 }
 
 // The plain drivers.Driver calls run their context forms.
-func (d *Driver) Start() error   { return d.StartContext(context.Background()) }
-func (d *Driver) Stop() error    { return d.StopContext(context.Background()) }
-func (d *Driver) Kill() error    { return d.KillContext(context.Background()) }
+
+// PreCreateCheck checks everything that needs the cloud before anything is
+// made: credentials, region (DescribeRegions), VPC/VSwitch/zone, image, SLB
+// and key pair name. The answers are kept, so Create does not ask again.
+func (d *Driver) PreCreateCheck() error { return d.PreCreateCheckContext(context.Background()) }
+
+// Create makes the instance and everything it needs. If any step fails,
+// what was made so far is removed again, in reverse order; if that also
+// fails, the error lists what is left and the IDs stay stored for rm.
+func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
+
+// Remove deletes everything made for the machine: SLB backend, route
+// entry, EIP, instance (running or not), key pair and the security group
+// when docker-machine made it and nothing else uses it. A resource that is
+// already gone counts as removed, so Remove can run again after a partial
+// failure; IDs missing from the stored config are found by the machine's
+// tag.
+func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
+
+// GetState maps the instance status. The answer also refreshes the stored
+// addresses, so a changed IP costs no extra call.
+func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
+
+// The plain drivers.Driver calls run their context forms.
+func (d *Driver) Start() error { return d.StartContext(context.Background()) }
+
+func (d *Driver) Stop() error { return d.StopContext(context.Background()) }
+
+func (d *Driver) Kill() error { return d.KillContext(context.Background()) }
+
 func (d *Driver) Restart() error { return d.RestartContext(context.Background()) }
 
 // LogValue keeps secrets out of structured logs that print the driver.
 func (d *Driver) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("machine", d.MachineName),
-		slog.String("region", d.Region),
-		slog.String("instance", d.InstanceId),
-		slog.Bool("accessKeyStored", d.AccessKey != ""),
-	)
+	return instance.LogValue(d.MachineName, d.Region, d.InstanceId, d.AccessKey != "")
 }
 
 // String keeps secrets out of %v and %s.
-func (d *Driver) String() string {
-	return fmt.Sprintf("aliyunecs machine %q (region %s, instance %s)", d.MachineName, d.Region, d.InstanceId)
-}
+func (d *Driver) String() string { return instance.String(Name, d.MachineName, d.Region, d.InstanceId) }

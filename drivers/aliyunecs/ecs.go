@@ -100,6 +100,7 @@ func (a *api) waitInstanceGone(ctx context.Context, id string) error {
 // one) and waits until it is gone. An instance still being created cannot
 // be deleted yet, so that answer is waited out.
 func (a *api) deleteInstance(ctx context.Context, id string) error {
+	told := false
 	err := a.waitFor(ctx, fmt.Sprintf("instance %s to accept deletion", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
 		req := ecs.CreateDeleteInstanceRequest()
 		req.InstanceId = id
@@ -109,6 +110,12 @@ func (a *api) deleteInstance(ctx context.Context, id string) error {
 		case err == nil, isNotFound(err):
 			return true, "", nil
 		case strings.HasPrefix(errorCode(err), "IncorrectInstanceStatus"), errorCode(err) == "DependencyViolation.RouteEntry":
+			if !told {
+				// ECS deletes an instance only once it has stopped or
+				// runs: a booting one makes the user wait, so say why.
+				told = true
+				a.logger().Info("waiting for instance "+id+" to finish booting or stopping before it can be deleted (interrupting leaves it for a later docker-machine rm)", "code", errorCode(err))
+			}
 			return false, errorCode(err), nil
 		}
 		return false, "", err

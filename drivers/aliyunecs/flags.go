@@ -9,12 +9,14 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/mcnflag"
+
+	"github.com/fleetdock/machine/drivers/internal/mkflag"
+	"github.com/fleetdock/machine/drivers/internal/portrule"
 )
 
 // Defaults of the flags.
@@ -42,61 +44,43 @@ const (
 // name, env var and meaning, followed by this driver's additions.
 func (d *Driver) GetCreateFlags() []mcnflag.Flag {
 	return []mcnflag.Flag{
-		stringFlag("aliyunecs-access-key-id", "ECS_ACCESS_KEY_ID", "", "ECS access key ID (else ALIBABA_CLOUD_ACCESS_KEY_ID, ~/.alibabacloud/credentials, ~/.aliyun/config.json or the ECS RAM role)"),
-		stringFlag("aliyunecs-access-key-secret", "ECS_ACCESS_KEY_SECRET", "", "ECS access key secret"),
-		stringFlag("aliyunecs-image-id", "ECS_IMAGE_ID", "", "ECS image ID (default: the newest Ubuntu LTS system image of the region)"),
-		stringFlag("aliyunecs-region", "ECS_REGION", defaultRegion, "ECS region, checked against DescribeRegions"),
-		stringFlag("aliyunecs-vpc-id", "ECS_VPC_ID", "", "VPC ID (default: the VPC of the VSwitch, or the region's default VPC)"),
-		stringFlag("aliyunecs-vswitch-id", "ECS_VSWITCH_ID", "", "VSwitch ID (default: a VSwitch of the VPC in the zone, or the zone's default VSwitch)"),
-		stringFlag("aliyunecs-zone", "ECS_ZONE", "", "ECS zone (default: the VSwitch's zone, or any zone with a default VSwitch)"),
-		stringFlag("aliyunecs-security-group", "ECS_SECURITY_GROUP", defaultSecurityGroup, "security group name; found in the VPC or created with SSH and Docker rules only"),
-		stringFlag("aliyunecs-instance-type", "ECS_INSTANCE_TYPE", defaultInstanceType, "ECS instance type"),
-		stringFlag("aliyunecs-private-ip", "ECS_VPC_PRIVATE_IP", "", "private IP address for the instance in its VSwitch"),
-		stringFlag("aliyunecs-description", "ECS_DESCRIPTION", "", "description of the instance"),
-		stringFlag("aliyunecs-ssh-password", "ECS_SSH_PASSWORD", "", "root password set on the instance (never stored; docker-machine logs in with a key)"),
-		stringFlag("aliyunecs-ssh-keypair", "ECS_SSH_KEYPAIR", "", "existing ECS key pair to use; needs --aliyunecs-ssh-keypath with its private key"),
-		stringFlag("aliyunecs-ssh-keypath", "ECS_SSH_KEYPATH", "", "private key to log in with; KEYPATH.pub must exist (imported as the machine's key pair unless --aliyunecs-ssh-keypair is set)"),
-		boolFlag("aliyunecs-private-address-only", "ECS_PRIVATE_ADDR_ONLY", "give the instance no public address (the VPC then needs a NAT gateway for Docker to install)"),
-		intFlag("aliyunecs-internet-max-bandwidth", "ECS_INTERNET_MAX_BANDWIDTH", defaultBandwidth, "maximum outbound public bandwidth in Mbit/s (1-100)"),
-		stringFlag("aliyunecs-internet-charge-type", "ECS_INTERNET_CHARGE_TYPE", defaultChargeType, "public traffic billing: PayByTraffic or PayByBandwidth"),
-		stringFlag("aliyunecs-route-cidr", "ECS_ROUTE_CIDR", "", "Docker bridge CIDR of this host: a VPC route entry to the instance and a security group rule from it"),
-		stringFlag(flagSLBID, "ECS_SLB_ID", "", "Server Load Balancer to add the instance to as a backend server"),
-		listFlag("aliyunecs-tag", "ECS_TAGS", "tag key=value for the instance and the resources made for it (repeatable)"),
-		intFlag("aliyunecs-disk-size", "ECS_DISK_SIZE", 0, "data disk size in GB, mounted on /var/lib/docker (0: no data disk)"),
-		stringFlag("aliyunecs-disk-fs", "ECS_DISK_FS", defaultDiskFS, "file system of the data disk: ext4 or xfs"),
-		intFlag("aliyunecs-system-disk-size", "ECS_SYSTEM_DISK_SIZE", defaultSystemDiskSize, "system disk size in GB"),
-		stringFlag("aliyunecs-system-disk-category", "ECS_SYSTEM_DISK_CATEGORY", "", "system disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd (default: the instance type's default)"),
-		stringFlag("aliyunecs-disk-category", "ECS_DISK_CATEGORY", "", "data disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd"),
-		boolFlag("aliyunecs-upgrade-kernel", "ECS_UPGRADE_KERNEL", "deprecated: only Ubuntu 14.04 needed it; current images run Docker on their own kernel, so it is ignored with a warning"),
-		stringFlag("aliyunecs-io-optimized", "ECS_IO_OPTIMIZED", "", "I/O optimized instance: true/optimized or false/none (default: the API's default)"),
-		stringFlag("aliyunecs-api-endpoint", "ECS_API_ENDPOINT", "", "API endpoint for ECS, VPC and SLB: host[:port] (HTTPS) or http(s)://host[:port]"),
-		stringFlag("aliyunecs-resource-group-id", "ECS_RESOURCE_GROUP_ID", "", "resource group for the instance and the resources made for it"),
+		mkflag.String("aliyunecs-access-key-id", "ECS_ACCESS_KEY_ID", "", "ECS access key ID (else ALIBABA_CLOUD_ACCESS_KEY_ID, ~/.alibabacloud/credentials, ~/.aliyun/config.json or the ECS RAM role)"),
+		mkflag.String("aliyunecs-access-key-secret", "ECS_ACCESS_KEY_SECRET", "", "ECS access key secret"),
+		mkflag.String("aliyunecs-image-id", "ECS_IMAGE_ID", "", "ECS image ID (default: the newest Ubuntu LTS system image of the region)"),
+		mkflag.String("aliyunecs-region", "ECS_REGION", defaultRegion, "ECS region, checked against DescribeRegions"),
+		mkflag.String("aliyunecs-vpc-id", "ECS_VPC_ID", "", "VPC ID (default: the VPC of the VSwitch, or the region's default VPC)"),
+		mkflag.String("aliyunecs-vswitch-id", "ECS_VSWITCH_ID", "", "VSwitch ID (default: a VSwitch of the VPC in the zone, or the zone's default VSwitch)"),
+		mkflag.String("aliyunecs-zone", "ECS_ZONE", "", "ECS zone (default: the VSwitch's zone, or any zone with a default VSwitch)"),
+		mkflag.String("aliyunecs-security-group", "ECS_SECURITY_GROUP", defaultSecurityGroup, "security group name; found in the VPC or created with SSH and Docker rules only"),
+		mkflag.String("aliyunecs-instance-type", "ECS_INSTANCE_TYPE", defaultInstanceType, "ECS instance type"),
+		mkflag.String("aliyunecs-private-ip", "ECS_VPC_PRIVATE_IP", "", "private IP address for the instance in its VSwitch"),
+		mkflag.String("aliyunecs-description", "ECS_DESCRIPTION", "", "description of the instance"),
+		mkflag.String("aliyunecs-ssh-password", "ECS_SSH_PASSWORD", "", "root password set on the instance (never stored; docker-machine logs in with a key)"),
+		mkflag.String("aliyunecs-ssh-keypair", "ECS_SSH_KEYPAIR", "", "existing ECS key pair to use; needs --aliyunecs-ssh-keypath with its private key"),
+		mkflag.String("aliyunecs-ssh-keypath", "ECS_SSH_KEYPATH", "", "private key to log in with; KEYPATH.pub must exist (imported as the machine's key pair unless --aliyunecs-ssh-keypair is set)"),
+		mkflag.Bool("aliyunecs-private-address-only", "ECS_PRIVATE_ADDR_ONLY", "give the instance no public address (the VPC then needs a NAT gateway for Docker to install)"),
+		mkflag.Int("aliyunecs-internet-max-bandwidth", "ECS_INTERNET_MAX_BANDWIDTH", defaultBandwidth, "maximum outbound public bandwidth in Mbit/s (1-100)"),
+		mkflag.String("aliyunecs-internet-charge-type", "ECS_INTERNET_CHARGE_TYPE", defaultChargeType, "public traffic billing: PayByTraffic or PayByBandwidth"),
+		mkflag.String("aliyunecs-route-cidr", "ECS_ROUTE_CIDR", "", "Docker bridge CIDR of this host: a VPC route entry to the instance and a security group rule from it"),
+		mkflag.String(flagSLBID, "ECS_SLB_ID", "", "Server Load Balancer to add the instance to as a backend server"),
+		mkflag.List("aliyunecs-tag", "ECS_TAGS", nil, "tag key=value for the instance and the resources made for it (repeatable)"),
+		mkflag.Int("aliyunecs-disk-size", "ECS_DISK_SIZE", 0, "data disk size in GB, mounted on /var/lib/docker (0: no data disk)"),
+		mkflag.String("aliyunecs-disk-fs", "ECS_DISK_FS", defaultDiskFS, "file system of the data disk: ext4 or xfs"),
+		mkflag.Int("aliyunecs-system-disk-size", "ECS_SYSTEM_DISK_SIZE", defaultSystemDiskSize, "system disk size in GB"),
+		mkflag.String("aliyunecs-system-disk-category", "ECS_SYSTEM_DISK_CATEGORY", "", "system disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd (default: the instance type's default)"),
+		mkflag.String("aliyunecs-disk-category", "ECS_DISK_CATEGORY", "", "data disk category, e.g. cloud_efficiency, cloud_ssd, cloud_essd"),
+		mkflag.Bool("aliyunecs-upgrade-kernel", "ECS_UPGRADE_KERNEL", "deprecated: only Ubuntu 14.04 needed it; current images run Docker on their own kernel, so it is ignored with a warning"),
+		mkflag.String("aliyunecs-io-optimized", "ECS_IO_OPTIMIZED", "", "I/O optimized instance: true/optimized or false/none (default: the API's default)"),
+		mkflag.String("aliyunecs-api-endpoint", "ECS_API_ENDPOINT", "", "API endpoint for ECS, VPC and SLB: host[:port] (HTTPS) or http(s)://host[:port]"),
+		mkflag.String("aliyunecs-resource-group-id", "ECS_RESOURCE_GROUP_ID", "", "resource group for the instance and the resources made for it"),
 		// Additions.
-		stringFlag("aliyunecs-source-cidr", "ECS_SOURCE_CIDR", defaultSourceCIDR, "source CIDR allowed to reach SSH and Docker (and --aliyunecs-open-port ports)"),
-		listFlag("aliyunecs-open-port", "ECS_OPEN_PORTS", "extra port to open from the source CIDR: PORT[/tcp|udp] or FROM-TO[/tcp|udp] (repeatable)"),
-		intFlag(flagSLBWeight, "ECS_SLB_WEIGHT", defaultSLBWeight, "weight of the instance as an SLB backend server (0-100)"),
-		boolFlag("aliyunecs-eip", "ECS_EIP", "use an elastic IP address (allocated, associated, and released on rm) instead of the instance's own public IP"),
-		boolFlag("aliyunecs-use-private-address", "ECS_USE_PRIVATE_ADDRESS", "keep the public address for outbound traffic but connect to the host over its private address"),
-		stringFlag("aliyunecs-userdata", "ECS_USERDATA", "", "file whose contents are the instance's user data (run at first boot)"),
+		mkflag.String("aliyunecs-source-cidr", "ECS_SOURCE_CIDR", defaultSourceCIDR, "source CIDR allowed to reach SSH and Docker (and --aliyunecs-open-port ports)"),
+		mkflag.List("aliyunecs-open-port", "ECS_OPEN_PORTS", nil, "extra port to open from the source CIDR: PORT[/tcp|udp] or FROM-TO[/tcp|udp] (repeatable)"),
+		mkflag.Int(flagSLBWeight, "ECS_SLB_WEIGHT", defaultSLBWeight, "weight of the instance as an SLB backend server (0-100)"),
+		mkflag.Bool("aliyunecs-eip", "ECS_EIP", "use an elastic IP address (allocated, associated, and released on rm) instead of the instance's own public IP"),
+		mkflag.Bool("aliyunecs-use-private-address", "ECS_USE_PRIVATE_ADDRESS", "keep the public address for outbound traffic but connect to the host over its private address"),
+		mkflag.String("aliyunecs-userdata", "ECS_USERDATA", "", "file whose contents are the instance's user data (run at first boot)"),
 	}
-}
-
-// The constructors of the flag table: name, environment variable, default
-// (strings and ints) and usage.
-func stringFlag(name, env, value, usage string) mcnflag.Flag {
-	return mcnflag.StringFlag{Name: name, EnvVar: env, Value: value, Usage: usage}
-}
-
-func intFlag(name, env string, value int, usage string) mcnflag.Flag {
-	return mcnflag.IntFlag{Name: name, EnvVar: env, Value: value, Usage: usage}
-}
-
-func boolFlag(name, env, usage string) mcnflag.Flag {
-	return mcnflag.BoolFlag{Name: name, EnvVar: env, Usage: usage}
-}
-
-func listFlag(name, env, usage string) mcnflag.Flag {
-	return mcnflag.StringSliceFlag{Name: name, EnvVar: env, Usage: usage}
 }
 
 // SetConfigFromFlags reads and checks every option. It makes no API call;
@@ -338,42 +322,12 @@ func parseIoOptimized(s string) (string, error) {
 }
 
 // portRule is one inbound rule: a port range and a protocol.
-type portRule struct {
-	From, To int
-	Proto    string // "tcp" or "udp"
-}
+type portRule = portrule.Rule
 
-func (r portRule) String() string {
-	if r.From == r.To {
-		return fmt.Sprintf("%d/%s", r.From, r.Proto)
-	}
-	return fmt.Sprintf("%d-%d/%s", r.From, r.To, r.Proto)
-}
+func parsePortRule(s string) (portRule, error) { return portrule.Parse("aliyunecs-open-port", s) }
 
 // portRange is the form ECS uses: "22/22".
-func (r portRule) portRange() string { return fmt.Sprintf("%d/%d", r.From, r.To) }
-
-func parsePortRule(s string) (portRule, error) {
-	spec, proto, hasProto := strings.Cut(strings.TrimSpace(s), "/")
-	proto = strings.ToLower(proto)
-	if !hasProto {
-		proto = "tcp"
-	}
-	if proto != "tcp" && proto != "udp" {
-		return portRule{}, fmt.Errorf("--aliyunecs-open-port %q: protocol must be tcp or udp", s)
-	}
-	lo, hi, isRange := strings.Cut(spec, "-")
-	from, err1 := strconv.Atoi(lo)
-	to := from
-	var err2 error
-	if isRange {
-		to, err2 = strconv.Atoi(hi)
-	}
-	if err1 != nil || err2 != nil || from < 1 || to > 65535 || from > to {
-		return portRule{}, fmt.Errorf("--aliyunecs-open-port %q: use PORT, PORT/PROTO or FROM-TO/PROTO with ports 1-65535", s)
-	}
-	return portRule{From: from, To: to, Proto: proto}, nil
-}
+func portRange(r portRule) string { return fmt.Sprintf("%d/%d", r.From, r.To) }
 
 func swarmPort(swarmHost string) (int, error) {
 	if swarmHost == "" {
@@ -409,14 +363,9 @@ func (d *Driver) inboundRules() []portRule {
 	if port == 0 {
 		port = defaultSSHPort
 	}
-	rules := []portRule{{port, port, "tcp"}, {defaultEnginePort, defaultEnginePort, "tcp"}}
+	tcp := []int{port, defaultEnginePort}
 	if d.SwarmMaster && d.SwarmPort != 0 {
-		rules = append(rules, portRule{d.SwarmPort, d.SwarmPort, "tcp"})
+		tcp = append(tcp, d.SwarmPort)
 	}
-	for _, p := range d.OpenPorts {
-		if r, err := parsePortRule(p); err == nil && !slices.Contains(rules, r) {
-			rules = append(rules, r)
-		}
-	}
-	return rules
+	return portrule.Inbound(d.OpenPorts, tcp...)
 }

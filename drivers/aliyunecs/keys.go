@@ -1,9 +1,8 @@
 package aliyunecs
 
 import (
+	"bytes"
 	"fmt"
-	"os"
-	"strings"
 
 	"golang.org/x/crypto/ssh"
 
@@ -14,25 +13,17 @@ import (
 // generateKey is a variable so tests can reuse one key instead of paying for
 // RSA generation in every create. ECS key pairs take RSA, DSA and ECDSA keys
 // but not ed25519.
-var (
-	generateKey   = sshkey.Generate
-	writeKeyFiles = sshkey.WriteFiles
-)
+var generateKey = sshkey.Generate
 
 // readPublicKey reads and checks KEY.pub for --aliyunecs-ssh-keypath.
-func readPublicKey(keyPath string) (string, error) {
-	data, err := os.ReadFile(keyPath + ".pub")
-	if err != nil {
-		return "", err
-	}
-	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
-	if err != nil {
-		return "", fmt.Errorf("%s.pub is not an OpenSSH public key: %w", keyPath, err)
-	}
-	if pub.Type() == ssh.KeyAlgoED25519 {
-		return "", fmt.Errorf("%s.pub is an ed25519 key, which ECS key pairs do not accept; use an RSA or ECDSA key", keyPath)
-	}
-	return strings.TrimSpace(string(data)), nil
+func readPublicKey(keyPath string) ([]byte, error) {
+	_, data, err := sshkey.ReadPublic(keyPath, func(pub ssh.PublicKey) error {
+		if pub.Type() == ssh.KeyAlgoED25519 {
+			return fmt.Errorf("%s.pub is an ed25519 key, which ECS key pairs do not accept; use an RSA or ECDSA key", keyPath)
+		}
+		return nil
+	})
+	return bytes.TrimSpace(data), err
 }
 
 // resourceName makes the machine name acceptable where ECS wants a name

@@ -10,29 +10,14 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
-// Remove deletes everything made for the machine: SLB backend, route
-// entry, EIP, instance (running or not), key pair and the security group
-// when docker-machine made it and nothing else uses it. A resource that is
-// already gone counts as removed, so Remove can run again after a partial
-// failure; IDs missing from the stored config are found by the machine's
-// tag.
-func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
-
 // RemoveContext is Remove, stopped when ctx ends.
 func (d *Driver) RemoveContext(ctx context.Context) error {
-	a, err := d.api()
-	if err != nil {
-		return fmt.Errorf("cannot remove machine %q from Alibaba Cloud: %w", d.MachineName, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
-	defer cancel()
-	if err := d.teardown(ctx, a); err != nil {
-		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)
-	}
-	return nil
+	return rollback.Remove(ctx, removeTimeout, d.MachineName, "Alibaba Cloud", func(context.Context) (*api, error) { return d.api() }, d.teardown)
 }
 
 // Resources lists what the stored configuration says this machine owns,
@@ -56,47 +41,21 @@ func (d *Driver) Resources() []capability.Resource {
 	return out
 }
 
-// cleanupError lists what teardown could not remove.
-type cleanupError struct {
-	Machine string
-	Left    []string
-	Errs    []error
-}
-
-func (e *cleanupError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "these resources are left: %s (", strings.Join(e.Left, ", "))
-	for i, err := range e.Errs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(err.Error())
-	}
-	fmt.Fprintf(&b, "); run 'docker-machine rm %s' to finish removing them", e.Machine)
-	return b.String()
-}
-
-func (e *cleanupError) Unwrap() []error { return e.Errs }
-
 // teardown removes in the reverse order of creation, carries on past
 // failures so one stuck resource does not strand the others, and clears
 // each ID once its resource is gone.
 func (d *Driver) teardown(ctx context.Context, a *api) error {
-	ce := &cleanupError{Machine: d.MachineName}
-	fail := func(what string, err error) {
-		ce.Left = append(ce.Left, what)
-		ce.Errs = append(ce.Errs, fmt.Errorf("%s: %w", what, err))
-	}
+	ce := &rollback.Leftovers{Machine: d.MachineName}
 
 	instances, err := d.instancesToRemove(ctx, a)
 	if err != nil {
-		fail("instances tagged "+tagMachineID+"="+d.MachineID, err)
+		ce.Fail("instances tagged "+tagMachineID+"="+d.MachineID, err)
 	}
 
 	if d.SLBID != "" {
 		for _, id := range instances {
 			if err := a.removeBackend(ctx, d.SLBID, id); err != nil {
-				fail(fmt.Sprintf("backend server %s of load balancer %s", id, d.SLBID), err)
+				ce.Fail(fmt.Sprintf("backend server %s of load balancer %s", id, d.SLBID), err)
 			}
 		}
 		if len(ce.Left) == 0 {
@@ -109,13 +68,13 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		if table == "" && d.VpcId != "" {
 			table, err = a.routeTableID(ctx, d.VpcId)
 			if err != nil {
-				fail("route entry "+d.RouteCIDR, err)
+				ce.Fail("route entry "+d.RouteCIDR, err)
 			}
 		}
 		if table != "" {
 			for _, id := range instances {
 				if err := a.deleteRouteEntry(ctx, table, d.RouteCIDR, id); err != nil {
-					fail(fmt.Sprintf("route entry %s to %s in %s", d.RouteCIDR, id, table), err)
+					ce.Fail(fmt.Sprintf("route entry %s to %s in %s", d.RouteCIDR, id, table), err)
 				}
 			}
 		}
@@ -137,7 +96,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 			for _, inst := range targets {
 				found, err := a.eipsOf(ctx, inst, d.MachineID)
 				if err != nil {
-					fail("EIPs of the machine", err)
+					ce.Fail("EIPs of the machine", err)
 					break
 				}
 				for _, e := range found {
@@ -150,7 +109,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		eipLeft := false
 		for _, id := range ids {
 			if err := a.releaseEIP(ctx, id); err != nil {
-				fail("EIP "+id, err)
+				ce.Fail("EIP "+id, err)
 				eipLeft = true
 			}
 		}
@@ -162,7 +121,7 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 	instanceLeft := false
 	for _, id := range instances {
 		if err := a.deleteInstance(ctx, id); err != nil {
-			fail("instance "+id, err)
+			ce.Fail("instance "+id, err)
 			instanceLeft = true
 			continue
 		}
@@ -176,46 +135,30 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 	// A key pair or group still bound to a live instance cannot go yet.
 	if instanceLeft {
 		if d.KeyPairCreated {
-			ce.Left = append(ce.Left, "key pair "+d.KeyPairName)
+			ce.Leave("key pair " + d.KeyPairName)
 		}
 		if d.SecurityGroupCreated {
-			ce.Left = append(ce.Left, "security group "+d.SecurityGroupId)
+			ce.Leave("security group " + d.SecurityGroupId)
 		}
 		return ce
 	}
 
 	if err := d.removeKeyPair(ctx, a); err != nil {
-		fail("key pair "+d.KeyPairName, err)
+		ce.Fail("key pair "+d.KeyPairName, err)
 	}
 	if err := d.removeSecurityGroup(ctx, a); err != nil {
-		fail("security group "+d.SecurityGroupId, err)
+		ce.Fail("security group "+d.SecurityGroupId, err)
 	}
 
-	if len(ce.Left) > 0 {
-		return ce
-	}
-	return nil
+	return ce.Err()
 }
 
 // instancesToRemove is the stored instance, or the ones carrying the
 // machine's tag when a create stopped before the ID was stored.
 func (d *Driver) instancesToRemove(ctx context.Context, a *api) ([]string, error) {
-	if d.InstanceId != "" {
-		return []string{d.InstanceId}, nil
-	}
-	if d.MachineID == "" {
-		return nil, nil
-	}
-	list, err := a.instancesByTag(ctx, tagMachineID, d.MachineID)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, inst := range list {
-		ids = append(ids, inst.InstanceId)
-		d.log().Info("found an instance of the machine by its tag", "instance", inst.InstanceId)
-	}
-	return ids, nil
+	return instance.ToRemove(d.log(), d.InstanceId, d.MachineID,
+		func() ([]ecs.Instance, error) { return a.instancesByTag(ctx, tagMachineID, d.MachineID) },
+		func(inst *ecs.Instance) string { return inst.InstanceId })
 }
 
 func (d *Driver) removeKeyPair(ctx context.Context, a *api) error {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/drivers/internal/sshkey"
 )
 
 // recorder keeps the query of every request an action sends.
@@ -138,7 +140,7 @@ func TestKeyPathIsImported(t *testing.T) {
 	priv, pub, err := generateKey()
 	require.NoError(t, err)
 	key := filepath.Join(t.TempDir(), "k")
-	require.NoError(t, writeKeyFiles(key, priv, pub))
+	require.NoError(t, sshkey.WriteFiles(key, priv, pub))
 
 	d := newDriver(t, s, "ownkey", map[string]any{"aliyunecs-ssh-keypath": key})
 	rec := record(t, d)

@@ -15,19 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/drivers/internal/sshkey"
 )
-
-// phaseTiming is how long one step of Create took.
-type phaseTiming struct {
-	Name     string
-	Duration time.Duration
-}
-
-// PreCreateCheck checks everything that needs the cloud before anything is
-// made: credentials, VPC, subnet and zone, AMI, EBS encryption and an
-// existing key pair. The answers are kept, so Create does not ask again.
-func (d *Driver) PreCreateCheck() error { return d.PreCreateCheckContext(context.Background()) }
 
 // PreCreateCheckContext is PreCreateCheck bounded by ctx.
 func (d *Driver) PreCreateCheckContext(ctx context.Context) error {
@@ -190,9 +180,6 @@ func (d *Driver) resolveEncryption(ctx context.Context, a *api) error {
 	return nil
 }
 
-// Create makes the instance and everything it needs.
-func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
-
 // CreateContext is Create bounded by ctx. If any step fails, what was made
 // so far is removed again, in reverse order, even when ctx was cancelled;
 // if that also fails, the error lists what is left and the IDs stay stored
@@ -206,31 +193,16 @@ func (d *Driver) CreateContext(ctx context.Context) error {
 	}
 	start := time.Now()
 	d.phases = nil
-	err = d.create(cctx, a)
-	if err == nil {
-		d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
-		return nil
+	if err := d.create(cctx, a); err != nil {
+		return rollback.Undo(context.WithoutCancel(ctx), removeTimeout, d.log(), d.MachineName, err,
+			func(ctx context.Context) error { return d.teardown(ctx, a) })
 	}
-	d.log().Info("create failed; removing what it made", "err", err)
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-	defer rcancel()
-	if cerr := d.teardown(rctx, a); cerr != nil {
-		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", d.MachineName, err, cerr)
-	}
-	return fmt.Errorf("creating machine %q failed (everything it had made was removed again): %w", d.MachineName, err)
+	d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (d *Driver) create(ctx context.Context, a *api) error {
-	step := func(name string, f func() error) error {
-		t := time.Now()
-		err := f()
-		d.phases = append(d.phases, phaseTiming{name, time.Since(t)})
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		d.log().Debug("create step done", "step", name, "took", time.Since(t).Round(time.Millisecond))
-		return nil
-	}
+	step := func(name string, f func() error) error { return rollback.Step(d.log(), &d.phases, name, f) }
 	if err := step("checking network, image and encryption", func() error { return d.prepare(ctx, a) }); err != nil {
 		return err
 	}
@@ -289,34 +261,12 @@ func (d *Driver) keyPairName() string {
 }
 
 func (d *Driver) setupKey(ctx context.Context, a *api) error {
-	keyPath := d.GetSSHKeyPath()
-	if d.SSHPrivateKeyPath != "" {
-		if err := sshkey.Copy(d.SSHPrivateKeyPath, keyPath); err != nil {
-			return fmt.Errorf("copying --amazonec2-ssh-keypath %s into the machine directory: %w", d.SSHPrivateKeyPath, err)
-		}
-	}
-	if d.ExistingKey {
-		return nil
-	}
-	var pub []byte
-	if d.SSHPrivateKeyPath != "" {
-		p, err := readPublicKey(d.SSHPrivateKeyPath)
-		if err != nil {
-			return err
-		}
-		pub = p
-	} else {
-		priv, authorized, err := generateKey()
-		if err != nil {
-			return err
-		}
-		if err := sshkey.WriteFiles(keyPath, priv, authorized); err != nil {
-			return fmt.Errorf("writing the SSH key to %s: %w", keyPath, err)
-		}
-		pub = authorized
+	pub, err := sshkey.Setup("amazonec2-ssh-keypath", d.SSHPrivateKeyPath, d.GetSSHKeyPath(), d.ExistingKey, readPublicKey, generateKey)
+	if err != nil || d.ExistingKey {
+		return err
 	}
 	name := d.keyPairName()
-	_, err := a.ec2.ImportKeyPair(ctx, &ec2.ImportKeyPairInput{
+	_, err = a.ec2.ImportKeyPair(ctx, &ec2.ImportKeyPairInput{
 		KeyName:           ptr(name),
 		PublicKeyMaterial: pub,
 		TagSpecifications: []types.TagSpecification{tagSpec(types.ResourceTypeKeyPair, d.machineTags())},
@@ -442,7 +392,7 @@ func (d *Driver) authorize(ctx context.Context, a *api, g types.SecurityGroup, f
 		if opens(g.IpPermissions, r) {
 			continue
 		}
-		p := types.IpPermission{IpProtocol: ptr(r.Proto), FromPort: ptr(r.From), ToPort: ptr(r.To)}
+		p := types.IpPermission{IpProtocol: ptr(r.Proto), FromPort: ptr(int32(r.From)), ToPort: ptr(int32(r.To))}
 		for _, c := range d.SourceCIDRs {
 			if strings.Contains(c, ":") {
 				p.Ipv6Ranges = append(p.Ipv6Ranges, types.Ipv6Range{CidrIpv6: ptr(c), Description: ptr("docker-machine")})
@@ -488,7 +438,7 @@ func opens(perms []types.IpPermission, r portRule) bool {
 			return true
 		}
 		if proto == r.Proto || proto == map[string]string{"tcp": "6", "udp": "17"}[r.Proto] {
-			if p.FromPort != nil && p.ToPort != nil && *p.FromPort <= r.From && *p.ToPort >= r.To {
+			if p.FromPort != nil && p.ToPort != nil && *p.FromPort <= int32(r.From) && *p.ToPort >= int32(r.To) {
 				return true
 			}
 		}

@@ -23,13 +23,11 @@
 package amazonec2
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -38,6 +36,8 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -132,7 +132,7 @@ type Driver struct {
 	// instanceStoreRoot: the AMI boots from an instance store, so the
 	// root block device mapping is not sent.
 	instanceStoreRoot bool
-	phases            []phaseTiming
+	phases            []rollback.Phase
 }
 
 // The capabilities the core asks drivers for.
@@ -146,12 +146,7 @@ var (
 // NewDriver returns a driver for machine hostName in the store at storePath.
 func NewDriver(hostName, storePath string) *Driver {
 	return &Driver{
-		BaseDriver: &drivers.BaseDriver{
-			MachineName: hostName,
-			StorePath:   storePath,
-			SSHUser:     defaultSSHUser,
-			SSHPort:     defaultSSHPort,
-		},
+		BaseDriver:         &drivers.BaseDriver{MachineName: hostName, StorePath: storePath, SSHUser: defaultSSHUser, SSHPort: defaultSSHPort},
 		Region:             defaultRegion,
 		InstanceType:       defaultInstanceType,
 		Zone:               defaultZone,
@@ -172,13 +167,7 @@ func (d *Driver) DriverName() string { return Name }
 // plugin's configuration applies.
 func logger() *slog.Logger { return slog.Default() }
 
-func (d *Driver) log() *slog.Logger {
-	l := d.logger
-	if l == nil {
-		l = logger()
-	}
-	return l.With("machine", d.MachineName)
-}
+func (d *Driver) log() *slog.Logger { return instance.Log(d.logger, d.MachineName) }
 
 // SetLogger makes the driver log through l: the CLI hands it the logger of
 // the command, so a built-in driver's lines join the command's progress.
@@ -240,38 +229,14 @@ func (d *Driver) securityGroupIds() []string {
 func (d *Driver) GetSSHHostname() (string, error) { return d.GetIP() }
 
 // GetSSHUsername is the AMI's login user, ubuntu by default.
-func (d *Driver) GetSSHUsername() string {
-	if d.SSHUser == "" {
-		return defaultSSHUser
-	}
-	return d.SSHUser
-}
+func (d *Driver) GetSSHUsername() string { return cmp.Or(d.SSHUser, defaultSSHUser) }
 
 // GetIP returns the stored address the host is reached at: the public IP,
 // the private IP with --amazonec2-private-address-only or
 // --amazonec2-use-private-address, or the IPv6 address with
 // --amazonec2-ipv6-address-only. It asks the API only when no address is
 // stored yet.
-func (d *Driver) GetIP() (string, error) {
-	if ip := d.connectIP(); ip != "" {
-		d.IPAddress = ip
-		return ip, nil
-	}
-	if d.InstanceId == "" {
-		return "", fmt.Errorf("machine %q has no instance yet, so no IP address", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return "", err
-	}
-	d.recordAddresses(inst)
-	if ip := d.connectIP(); ip != "" {
-		return ip, nil
-	}
-	return "", fmt.Errorf("instance %s of machine %q has no %s IP address yet (state %s)", d.InstanceId, d.MachineName, d.addressKind(), instanceStateName(inst))
-}
+func (d *Driver) GetIP() (string, error) { return d.instance().IP(actionTimeout) }
 
 func (d *Driver) connectIP() string {
 	switch {
@@ -302,10 +267,7 @@ func (d *Driver) addressKind() string {
 // GetURL is tcp://IP:2376, or "" while the host has no address (as stock).
 func (d *Driver) GetURL() (string, error) {
 	ip, err := d.GetIP()
-	if err != nil || ip == "" {
-		return "", err
-	}
-	return "tcp://" + net.JoinHostPort(ip, strconv.Itoa(dockerPort)), nil
+	return instance.URL(ip, err, dockerPort)
 }
 
 // Addresses reports every address of the host as EC2 sees it now (a
@@ -331,23 +293,9 @@ func (d *Driver) Addresses(ctx context.Context) (capability.Addresses, error) {
 	return a, nil
 }
 
-// GetState maps the instance state. The answer also refreshes the stored
-// addresses, so a changed IP costs no extra call.
-func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
-
 // GetStateContext is GetState bounded by ctx.
 func (d *Driver) GetStateContext(ctx context.Context) (state.State, error) {
-	if d.InstanceId == "" {
-		return state.None, fmt.Errorf("machine %q has no instance (was it created?)", d.MachineName)
-	}
-	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-	defer cancel()
-	inst, err := d.describeInstance(ctx)
-	if err != nil {
-		return state.Error, err
-	}
-	d.recordAddresses(inst)
-	return instanceState(instanceStateName(inst)), nil
+	return d.instance().GetState(ctx, actionTimeout)
 }
 
 // instanceState maps every EC2 instance state to a docker-machine state.
@@ -374,8 +322,6 @@ func instanceStateName(inst *types.Instance) types.InstanceStateName {
 	return inst.State.Name
 }
 
-var errInstanceGone = errors.New("instance no longer exists")
-
 // describeInstance fetches this machine's instance; a terminated one is
 // reported as gone.
 func (d *Driver) describeInstance(ctx context.Context) (*types.Instance, error) {
@@ -384,13 +330,20 @@ func (d *Driver) describeInstance(ctx context.Context) (*types.Instance, error) 
 		return nil, err
 	}
 	inst, err := a.instance(ctx, d.InstanceId)
-	if err != nil {
-		return nil, fmt.Errorf("looking up instance %s of machine %q: %w", d.InstanceId, d.MachineName, err)
-	}
-	if inst == nil || instanceStateName(inst) == types.InstanceStateNameTerminated {
-		return nil, fmt.Errorf("instance %s of machine %q: %w; run 'docker-machine rm %s' to forget the machine", d.InstanceId, d.MachineName, errInstanceGone, d.MachineName)
-	}
-	return inst, nil
+	return instance.Found(d.MachineName, d.InstanceId, inst, err, inst == nil || instanceStateName(inst) == types.InstanceStateNameTerminated)
+}
+
+// instance is the machine's instance as the shared look-ups need it.
+func (d *Driver) instance() instance.Instance[types.Instance] {
+	return instance.Instance[types.Instance]{Machine: d.MachineName, ID: d.InstanceId, Kind: d.addressKind(),
+		Stored: d.connectIP, Keep: func(ip string) { d.IPAddress = ip },
+		Describe: d.describeInstance, Record: d.recordAddresses, State: status}
+}
+
+// status maps an instance's answer for the shared look-ups.
+func status(inst *types.Instance) (state.State, string) {
+	name := instanceStateName(inst)
+	return instanceState(name), "state " + string(name)
 }
 
 // recordAddresses stores the instance's addresses from an API answer.
@@ -412,9 +365,6 @@ func (d *Driver) recordAddresses(inst *types.Instance) {
 	d.IPAddress = d.connectIP()
 }
 
-// Start starts a stopped instance.
-func (d *Driver) Start() error { return d.StartContext(context.Background()) }
-
 // StartContext is Start bounded by ctx.
 func (d *Driver) StartContext(ctx context.Context) error {
 	return d.instanceAction(ctx, "start", func(ctx context.Context, a *api) error {
@@ -422,9 +372,6 @@ func (d *Driver) StartContext(ctx context.Context) error {
 		return err
 	})
 }
-
-// Stop stops the instance gracefully.
-func (d *Driver) Stop() error { return d.StopContext(context.Background()) }
 
 // StopContext is Stop bounded by ctx.
 func (d *Driver) StopContext(ctx context.Context) error {
@@ -434,9 +381,6 @@ func (d *Driver) StopContext(ctx context.Context) error {
 	})
 }
 
-// Kill stops the instance at once (a forced stop).
-func (d *Driver) Kill() error { return d.KillContext(context.Background()) }
-
 // KillContext is Kill bounded by ctx.
 func (d *Driver) KillContext(ctx context.Context) error {
 	return d.instanceAction(ctx, "kill", func(ctx context.Context, a *api) error {
@@ -444,9 +388,6 @@ func (d *Driver) KillContext(ctx context.Context) error {
 		return err
 	})
 }
-
-// Restart reboots the instance.
-func (d *Driver) Restart() error { return d.RestartContext(context.Background()) }
 
 // RestartContext is Restart bounded by ctx.
 func (d *Driver) RestartContext(ctx context.Context) error {
@@ -486,20 +427,47 @@ func (d *Driver) instanceAction(ctx context.Context, verb string, do func(contex
 	return nil
 }
 
+// The plain drivers.Driver calls run their context forms.
+
+// PreCreateCheck checks everything that needs the cloud before anything is
+// made: credentials, VPC, subnet and zone, AMI, EBS encryption and an
+// existing key pair. The answers are kept, so Create does not ask again.
+func (d *Driver) PreCreateCheck() error { return d.PreCreateCheckContext(context.Background()) }
+
+// Create makes the instance and everything it needs.
+func (d *Driver) Create() error { return d.CreateContext(context.Background()) }
+
+// Remove deletes everything made for the machine: instance (in any state),
+// spot request, key pair (unless it was an existing one), and the security
+// groups docker-machine created once no other instance uses them. A
+// resource already gone counts as removed, so Remove can run again after a
+// partial failure; IDs missing from the stored config are found by the
+// machine's tag.
+func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
+
+// GetState maps the instance state. The answer also refreshes the stored
+// addresses, so a changed IP costs no extra call.
+func (d *Driver) GetState() (state.State, error) { return d.GetStateContext(context.Background()) }
+
+// Start starts a stopped instance.
+func (d *Driver) Start() error { return d.StartContext(context.Background()) }
+
+// Stop stops the instance gracefully.
+func (d *Driver) Stop() error { return d.StopContext(context.Background()) }
+
+// Kill stops the instance at once (a forced stop).
+func (d *Driver) Kill() error { return d.KillContext(context.Background()) }
+
+// Restart reboots the instance.
+func (d *Driver) Restart() error { return d.RestartContext(context.Background()) }
+
 // LogValue keeps secrets out of structured logs that print the driver.
 func (d *Driver) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("machine", d.MachineName),
-		slog.String("region", d.Region),
-		slog.String("instance", d.InstanceId),
-		slog.Bool("accessKeyStored", d.AccessKey != ""),
-	)
+	return instance.LogValue(d.MachineName, d.Region, d.InstanceId, d.AccessKey != "")
 }
 
 // String keeps secrets out of %v and %s.
-func (d *Driver) String() string {
-	return fmt.Sprintf("amazonec2 machine %q (region %s, instance %s)", d.MachineName, d.Region, d.InstanceId)
-}
+func (d *Driver) String() string { return instance.String(Name, d.MachineName, d.Region, d.InstanceId) }
 
 // GoString keeps secrets out of %#v.
 func (d *Driver) GoString() string { return d.String() }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/fleetdock/machine/drivers/internal/describe"
 )
 
 // The lookups below return nil, not an error, for a resource that does not
@@ -23,34 +25,45 @@ var liveStates = []string{"pending", "running", "stopping", "stopped", "shutting
 
 func (a *api) instance(ctx context.Context, id string) (*types.Instance, error) {
 	out, err := a.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
+	return describe.Find(err, isNotFound, func() (list []types.Instance) {
+		for _, r := range out.Reservations {
+			list = append(list, r.Instances...)
 		}
-		return nil, err
-	}
-	for _, r := range out.Reservations {
-		for i := range r.Instances {
-			if deref(r.Instances[i].InstanceId) == id {
-				return &r.Instances[i], nil
-			}
-		}
-	}
-	return nil, nil
+		return list
+	}, func(inst *types.Instance) bool { return deref(inst.InstanceId) == id })
 }
 
 // instances lists every instance matching the filters, over all pages.
 func (a *api) instances(ctx context.Context, filters ...types.Filter) ([]types.Instance, error) {
-	var list []types.Instance
 	p := ec2.NewDescribeInstancesPaginator(a.ec2, &ec2.DescribeInstancesInput{Filters: filters})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return allPages(ctx, p, false, func(out *ec2.DescribeInstancesOutput) (list []types.Instance) {
 		for _, r := range out.Reservations {
 			list = append(list, r.Instances...)
 		}
+		return list
+	})
+}
+
+// paginator is what the SDK's Describe*Paginator types share.
+type paginator[O any] interface {
+	HasMorePages() bool
+	NextPage(context.Context, ...func(*ec2.Options)) (*O, error)
+}
+
+// allPages collects the items of every page of p. With notFoundEnds, a
+// not-found answer (an ID in the filters that does not exist) ends the
+// list with what came so far; any other error is returned alone.
+func allPages[O, T any](ctx context.Context, p paginator[O], notFoundEnds bool, items func(*O) []T) ([]T, error) {
+	var list []T
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		switch {
+		case err != nil && notFoundEnds && isNotFound(err):
+			return list, nil
+		case err != nil:
+			return nil, err
+		}
+		list = append(list, items(out)...)
 	}
 	return list, nil
 }
@@ -77,35 +90,12 @@ func (a *api) defaultVPC(ctx context.Context) (string, error) {
 }
 
 func (a *api) subnets(ctx context.Context, in *ec2.DescribeSubnetsInput) ([]types.Subnet, error) {
-	var list []types.Subnet
-	p := ec2.NewDescribeSubnetsPaginator(a.ec2, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			if isNotFound(err) {
-				return nil, nil
-			}
-			return nil, err
-		}
-		list = append(list, out.Subnets...)
-	}
-	return list, nil
+	return allPages(ctx, ec2.NewDescribeSubnetsPaginator(a.ec2, in), true, func(out *ec2.DescribeSubnetsOutput) []types.Subnet { return out.Subnets })
 }
 
 func (a *api) image(ctx context.Context, id string) (*types.Image, error) {
 	out, err := a.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{id}})
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	for i := range out.Images {
-		if deref(out.Images[i].ImageId) == id {
-			return &out.Images[i], nil
-		}
-	}
-	return nil, nil
+	return describe.Find(err, isNotFound, func() []types.Image { return out.Images }, func(img *types.Image) bool { return deref(img.ImageId) == id })
 }
 
 // canonicalOwner is the account Canonical publishes Ubuntu images from.
@@ -118,7 +108,6 @@ var ubuntuName = regexp.MustCompile(`^ubuntu/images/hvm-ssd(?:-gp3)?/ubuntu-[a-z
 // newestUbuntuLTS finds the newest Ubuntu LTS server image for arch
 // (x86_64 or arm64) among Canonical's available images.
 func (a *api) newestUbuntuLTS(ctx context.Context, arch string) (*types.Image, error) {
-	var all []types.Image
 	p := ec2.NewDescribeImagesPaginator(a.ec2, &ec2.DescribeImagesInput{
 		Owners: []string{canonicalOwner},
 		Filters: []types.Filter{
@@ -128,12 +117,9 @@ func (a *api) newestUbuntuLTS(ctx context.Context, arch string) (*types.Image, e
 			filter("root-device-type", "ebs"),
 		},
 	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, out.Images...)
+	all, err := allPages(ctx, p, false, func(out *ec2.DescribeImagesOutput) []types.Image { return out.Images })
+	if err != nil {
+		return nil, err
 	}
 	return pickUbuntuLTS(all), nil
 }
@@ -214,34 +200,13 @@ func (a *api) keyPairsByTag(ctx context.Context, machineID string) ([]types.KeyP
 
 func (a *api) keyPair(ctx context.Context, name string) (*types.KeyPairInfo, error) {
 	out, err := a.ec2.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyNames: []string{name}})
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	for i := range out.KeyPairs {
-		if deref(out.KeyPairs[i].KeyName) == name {
-			return &out.KeyPairs[i], nil
-		}
-	}
-	return nil, nil
+	return describe.Find(err, isNotFound, func() []types.KeyPairInfo { return out.KeyPairs }, func(kp *types.KeyPairInfo) bool { return deref(kp.KeyName) == name })
 }
 
 func (a *api) securityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput) ([]types.SecurityGroup, error) {
-	var list []types.SecurityGroup
-	p := ec2.NewDescribeSecurityGroupsPaginator(a.ec2, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			if isNotFound(err) {
-				return list, nil
-			}
-			return nil, err
-		}
-		list = append(list, out.SecurityGroups...)
-	}
-	return list, nil
+	return allPages(ctx, ec2.NewDescribeSecurityGroupsPaginator(a.ec2, in), true, func(out *ec2.DescribeSecurityGroupsOutput) []types.SecurityGroup {
+		return out.SecurityGroups
+	})
 }
 
 func hasTag(tags []types.Tag, key, value string) bool {

@@ -15,6 +15,9 @@ import (
 
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/mcnflag"
+
+	"github.com/fleetdock/machine/drivers/internal/mkflag"
+	"github.com/fleetdock/machine/drivers/internal/portrule"
 )
 
 // Defaults of the flags. Where docker-machine 0.16.2 and rancher-machine
@@ -47,98 +50,53 @@ const (
 // followed by this driver's additions.
 func (d *Driver) GetCreateFlags() []mcnflag.Flag {
 	return []mcnflag.Flag{
-		mcnflag.StringFlag{Name: "amazonec2-access-key", EnvVar: "AWS_ACCESS_KEY_ID",
-			Usage: "AWS access key (else the SDK's default chain: environment, shared files and profiles, SSO, assume-role, web identity, container or instance role)"},
-		mcnflag.StringFlag{Name: "amazonec2-secret-key", EnvVar: "AWS_SECRET_ACCESS_KEY",
-			Usage: "AWS secret key"},
-		mcnflag.StringFlag{Name: "amazonec2-session-token", EnvVar: "AWS_SESSION_TOKEN",
-			Usage: "AWS session token"},
-		mcnflag.StringFlag{Name: "amazonec2-ami", EnvVar: "AWS_AMI",
-			Usage: "AWS machine image (default: the newest Ubuntu LTS image published by Canonical in the region)"},
-		mcnflag.StringFlag{Name: "amazonec2-region", EnvVar: "AWS_DEFAULT_REGION", Value: defaultRegion,
-			Usage: "AWS region"},
-		mcnflag.StringFlag{Name: "amazonec2-vpc-id", EnvVar: "AWS_VPC_ID",
-			Usage: "AWS VPC id (default: the subnet's VPC, or the account's default VPC)"},
-		mcnflag.StringFlag{Name: "amazonec2-zone", EnvVar: "AWS_ZONE", Value: defaultZone,
-			Usage: "AWS zone for the instance: a letter (a, b, c, ...) or a full zone name (ignored with --amazonec2-subnet-id, whose zone is used)"},
-		mcnflag.StringFlag{Name: "amazonec2-subnet-id", EnvVar: "AWS_SUBNET_ID",
-			Usage: "AWS VPC subnet id (default: the zone's default subnet, or another subnet of the VPC in the zone)"},
-		mcnflag.BoolFlag{Name: "amazonec2-security-group-readonly", EnvVar: "AWS_SECURITY_GROUP_READONLY",
-			Usage: "never add rules to existing security groups"},
-		mcnflag.StringSliceFlag{Name: "amazonec2-security-group", EnvVar: "AWS_SECURITY_GROUP", Value: []string{defaultSecurityGroup},
-			Usage: "AWS VPC security group name; found in the VPC or created with SSH and Docker rules only (repeatable)"},
-		mcnflag.StringSliceFlag{Name: "amazonec2-open-port",
-			Usage: "make the port accessible from the source CIDRs: PORT[/tcp|udp] or FROM-TO[/tcp|udp] (repeatable)"},
-		mcnflag.StringFlag{Name: "amazonec2-tags", EnvVar: "AWS_TAGS",
-			Usage: "AWS tags for the instance, its volumes and interfaces (e.g. key1,value1,key2,value2)"},
-		mcnflag.StringFlag{Name: "amazonec2-instance-type", EnvVar: "AWS_INSTANCE_TYPE", Value: defaultInstanceType,
-			Usage: "AWS instance type"},
-		mcnflag.StringFlag{Name: "amazonec2-device-name", EnvVar: "AWS_DEVICE_NAME",
-			Usage: "AWS root device name (default: the AMI's root device)"},
-		mcnflag.IntFlag{Name: "amazonec2-root-size", EnvVar: "AWS_ROOT_SIZE", Value: defaultRootSize,
-			Usage: "AWS root disk size (in GB)"},
-		mcnflag.StringFlag{Name: "amazonec2-volume-type", EnvVar: "AWS_VOLUME_TYPE", Value: defaultVolumeType,
-			Usage: "Amazon EBS volume type of the root disk (gp3, gp2, io1, io2, st1, sc1, standard)"},
-		mcnflag.StringFlag{Name: "amazonec2-iam-instance-profile", EnvVar: "AWS_INSTANCE_PROFILE",
-			Usage: "AWS IAM instance profile name"},
-		mcnflag.IntFlag{Name: "amazonec2-ssh-port", EnvVar: "AWS_SSH_PORT", Value: defaultSSHPort,
-			Usage: "SSH port"},
-		mcnflag.StringFlag{Name: "amazonec2-ssh-user", EnvVar: "AWS_SSH_USER", Value: defaultSSHUser,
-			Usage: "SSH username"},
-		mcnflag.BoolFlag{Name: "amazonec2-request-spot-instance",
-			Usage: "request a one-time spot instance"},
-		mcnflag.StringFlag{Name: "amazonec2-spot-price", Value: defaultSpotPrice,
-			Usage: "AWS spot instance maximum price (in dollars per hour); needs --amazonec2-request-spot-instance"},
-		mcnflag.IntFlag{Name: "amazonec2-block-duration-minutes",
-			Usage: "spot block duration in minutes; AWS no longer offers spot blocks, so any value other than 0 is ignored with a warning"},
-		mcnflag.BoolFlag{Name: "amazonec2-private-address-only",
-			Usage: "only use a private IP address (no public address is assigned)"},
-		mcnflag.BoolFlag{Name: "amazonec2-use-private-address",
-			Usage: "connect over the private IP address (the instance keeps its public one)"},
-		mcnflag.BoolFlag{Name: "amazonec2-monitoring",
-			Usage: "enable CloudWatch detailed monitoring"},
-		mcnflag.BoolFlag{Name: "amazonec2-use-ebs-optimized-instance",
-			Usage: "create an EBS optimized instance"},
-		mcnflag.StringFlag{Name: "amazonec2-ssh-keypath", EnvVar: "AWS_SSH_KEYPATH",
-			Usage: "private SSH key for the instance; KEYPATH.pub is imported as its key pair unless --amazonec2-keypair-name is given"},
-		mcnflag.StringFlag{Name: "amazonec2-keypair-name", EnvVar: "AWS_KEYPAIR_NAME",
-			Usage: "existing AWS key pair to use; requires --amazonec2-ssh-keypath"},
-		mcnflag.IntFlag{Name: "amazonec2-retries", Value: defaultRetries,
-			Usage: "retry count for recoverable failures of each API call (use -1 to disable)"},
-		mcnflag.StringFlag{Name: "amazonec2-endpoint", EnvVar: "AWS_ENDPOINT",
-			Usage: "optional endpoint URL (hostname only or fully qualified URI)"},
-		mcnflag.BoolFlag{Name: "amazonec2-insecure-transport", EnvVar: "AWS_INSECURE_TRANSPORT",
-			Usage: "use http instead of https with a hostname-only --amazonec2-endpoint"},
-		mcnflag.StringFlag{Name: "amazonec2-userdata", EnvVar: "AWS_USERDATA",
-			Usage: "path to file with cloud-init user data"},
+		mkflag.String("amazonec2-access-key", "AWS_ACCESS_KEY_ID", "", "AWS access key (else the SDK's default chain: environment, shared files and profiles, SSO, assume-role, web identity, container or instance role)"),
+		mkflag.String("amazonec2-secret-key", "AWS_SECRET_ACCESS_KEY", "", "AWS secret key"),
+		mkflag.String("amazonec2-session-token", "AWS_SESSION_TOKEN", "", "AWS session token"),
+		mkflag.String("amazonec2-ami", "AWS_AMI", "", "AWS machine image (default: the newest Ubuntu LTS image published by Canonical in the region)"),
+		mkflag.String("amazonec2-region", "AWS_DEFAULT_REGION", defaultRegion, "AWS region"),
+		mkflag.String("amazonec2-vpc-id", "AWS_VPC_ID", "", "AWS VPC id (default: the subnet's VPC, or the account's default VPC)"),
+		mkflag.String("amazonec2-zone", "AWS_ZONE", defaultZone, "AWS zone for the instance: a letter (a, b, c, ...) or a full zone name (ignored with --amazonec2-subnet-id, whose zone is used)"),
+		mkflag.String("amazonec2-subnet-id", "AWS_SUBNET_ID", "", "AWS VPC subnet id (default: the zone's default subnet, or another subnet of the VPC in the zone)"),
+		mkflag.Bool("amazonec2-security-group-readonly", "AWS_SECURITY_GROUP_READONLY", "never add rules to existing security groups"),
+		mkflag.List("amazonec2-security-group", "AWS_SECURITY_GROUP", []string{defaultSecurityGroup}, "AWS VPC security group name; found in the VPC or created with SSH and Docker rules only (repeatable)"),
+		mkflag.List("amazonec2-open-port", "", nil, "make the port accessible from the source CIDRs: PORT[/tcp|udp] or FROM-TO[/tcp|udp] (repeatable)"),
+		mkflag.String("amazonec2-tags", "AWS_TAGS", "", "AWS tags for the instance, its volumes and interfaces (e.g. key1,value1,key2,value2)"),
+		mkflag.String("amazonec2-instance-type", "AWS_INSTANCE_TYPE", defaultInstanceType, "AWS instance type"),
+		mkflag.String("amazonec2-device-name", "AWS_DEVICE_NAME", "", "AWS root device name (default: the AMI's root device)"),
+		mkflag.Int("amazonec2-root-size", "AWS_ROOT_SIZE", defaultRootSize, "AWS root disk size (in GB)"),
+		mkflag.String("amazonec2-volume-type", "AWS_VOLUME_TYPE", defaultVolumeType, "Amazon EBS volume type of the root disk (gp3, gp2, io1, io2, st1, sc1, standard)"),
+		mkflag.String("amazonec2-iam-instance-profile", "AWS_INSTANCE_PROFILE", "", "AWS IAM instance profile name"),
+		mkflag.Int("amazonec2-ssh-port", "AWS_SSH_PORT", defaultSSHPort, "SSH port"),
+		mkflag.String("amazonec2-ssh-user", "AWS_SSH_USER", defaultSSHUser, "SSH username"),
+		mkflag.Bool("amazonec2-request-spot-instance", "", "request a one-time spot instance"),
+		mkflag.String("amazonec2-spot-price", "", defaultSpotPrice, "AWS spot instance maximum price (in dollars per hour); needs --amazonec2-request-spot-instance"),
+		mkflag.Int("amazonec2-block-duration-minutes", "", 0, "spot block duration in minutes; AWS no longer offers spot blocks, so any value other than 0 is ignored with a warning"),
+		mkflag.Bool("amazonec2-private-address-only", "", "only use a private IP address (no public address is assigned)"),
+		mkflag.Bool("amazonec2-use-private-address", "", "connect over the private IP address (the instance keeps its public one)"),
+		mkflag.Bool("amazonec2-monitoring", "", "enable CloudWatch detailed monitoring"),
+		mkflag.Bool("amazonec2-use-ebs-optimized-instance", "", "create an EBS optimized instance"),
+		mkflag.String("amazonec2-ssh-keypath", "AWS_SSH_KEYPATH", "", "private SSH key for the instance; KEYPATH.pub is imported as its key pair unless --amazonec2-keypair-name is given"),
+		mkflag.String("amazonec2-keypair-name", "AWS_KEYPAIR_NAME", "", "existing AWS key pair to use; requires --amazonec2-ssh-keypath"),
+		mkflag.Int("amazonec2-retries", "", defaultRetries, "retry count for recoverable failures of each API call (use -1 to disable)"),
+		mkflag.String("amazonec2-endpoint", "AWS_ENDPOINT", "", "optional endpoint URL (hostname only or fully qualified URI)"),
+		mkflag.Bool("amazonec2-insecure-transport", "AWS_INSECURE_TRANSPORT", "use http instead of https with a hostname-only --amazonec2-endpoint"),
+		mkflag.String("amazonec2-userdata", "AWS_USERDATA", "", "path to file with cloud-init user data"),
 		// rancher-machine's additions.
-		mcnflag.BoolFlag{Name: "amazonec2-encrypt-ebs-volume", EnvVar: "AWS_ENCRYPT_EBS_VOLUME",
-			Usage: "encrypt the root EBS volume (it is also encrypted when the account encrypts EBS by default)"},
-		mcnflag.StringFlag{Name: "amazonec2-kms-key", EnvVar: "AWS_KMS_KEY",
-			Usage: "KMS key id, alias or ARN for the encrypted root volume (implies --amazonec2-encrypt-ebs-volume)"},
-		mcnflag.StringFlag{Name: "amazonec2-http-endpoint", EnvVar: "AWS_HTTP_ENDPOINT",
-			Usage: "instance metadata service on the instance: enabled or disabled (default: AWS's, enabled)"},
-		mcnflag.StringFlag{Name: "amazonec2-http-tokens", EnvVar: "AWS_HTTP_TOKENS", Value: defaultHTTPTokens,
-			Usage: "instance metadata tokens: required (IMDSv2 only) or optional (IMDSv1 allowed too)"},
-		mcnflag.StringFlag{Name: "amazonec2-http-protocol-ipv6", EnvVar: "AWS_HTTP_PROTOCOL_IPV6",
-			Usage: "instance metadata service over IPv6: enabled or disabled (default: AWS's, disabled)"},
-		mcnflag.IntFlag{Name: "amazonec2-ipv6-address-count", EnvVar: "AWS_IPV6_ADDRESS_COUNT",
-			Usage: "number of IPv6 addresses of the instance's network interface (the subnet needs an IPv6 range)"},
-		mcnflag.BoolFlag{Name: "amazonec2-enable-primary-ipv6", EnvVar: "AWS_ENABLE_PRIMARY_IPV6",
-			Usage: "make the first IPv6 address the interface's primary IPv6 address"},
-		mcnflag.BoolFlag{Name: "amazonec2-ipv6-address-only", EnvVar: "AWS_IPV6_ADDRESS_ONLY",
-			Usage: "reach the instance over IPv6 only; needs --amazonec2-ipv6-address-count of 1 or more"},
+		mkflag.Bool("amazonec2-encrypt-ebs-volume", "AWS_ENCRYPT_EBS_VOLUME", "encrypt the root EBS volume (it is also encrypted when the account encrypts EBS by default)"),
+		mkflag.String("amazonec2-kms-key", "AWS_KMS_KEY", "", "KMS key id, alias or ARN for the encrypted root volume (implies --amazonec2-encrypt-ebs-volume)"),
+		mkflag.String("amazonec2-http-endpoint", "AWS_HTTP_ENDPOINT", "", "instance metadata service on the instance: enabled or disabled (default: AWS's, enabled)"),
+		mkflag.String("amazonec2-http-tokens", "AWS_HTTP_TOKENS", defaultHTTPTokens, "instance metadata tokens: required (IMDSv2 only) or optional (IMDSv1 allowed too)"),
+		mkflag.String("amazonec2-http-protocol-ipv6", "AWS_HTTP_PROTOCOL_IPV6", "", "instance metadata service over IPv6: enabled or disabled (default: AWS's, disabled)"),
+		mkflag.Int("amazonec2-ipv6-address-count", "AWS_IPV6_ADDRESS_COUNT", 0, "number of IPv6 addresses of the instance's network interface (the subnet needs an IPv6 range)"),
+		mkflag.Bool("amazonec2-enable-primary-ipv6", "AWS_ENABLE_PRIMARY_IPV6", "make the first IPv6 address the interface's primary IPv6 address"),
+		mkflag.Bool("amazonec2-ipv6-address-only", "AWS_IPV6_ADDRESS_ONLY", "reach the instance over IPv6 only; needs --amazonec2-ipv6-address-count of 1 or more"),
 		// Additions of this driver.
-		mcnflag.StringFlag{Name: "amazonec2-profile", EnvVar: "AWS_PROFILE",
-			Usage: "profile of the shared AWS config and credentials files (static keys, SSO, assume-role, credential_process)"},
-		mcnflag.IntFlag{Name: "amazonec2-volume-iops", EnvVar: "AWS_VOLUME_IOPS",
-			Usage: "provisioned IOPS of the root volume (gp3, io1, io2; io1 and io2 require it)"},
-		mcnflag.IntFlag{Name: "amazonec2-volume-throughput", EnvVar: "AWS_VOLUME_THROUGHPUT",
-			Usage: "throughput of a gp3 root volume in MiB/s"},
-		mcnflag.StringSliceFlag{Name: "amazonec2-security-group-id", EnvVar: "AWS_SECURITY_GROUP_ID",
-			Usage: "existing security group id to use; with it, --amazonec2-security-group is used only when set (repeatable)"},
-		mcnflag.StringSliceFlag{Name: "amazonec2-source-cidr", EnvVar: "AWS_SOURCE_CIDR", Value: []string{defaultSourceCIDR},
-			Usage: "source CIDR allowed to reach SSH, Docker and the open ports (repeatable; ::/0 is added for IPv6 instances when this is left at its default)"},
+		mkflag.String("amazonec2-profile", "AWS_PROFILE", "", "profile of the shared AWS config and credentials files (static keys, SSO, assume-role, credential_process)"),
+		mkflag.Int("amazonec2-volume-iops", "AWS_VOLUME_IOPS", 0, "provisioned IOPS of the root volume (gp3, io1, io2; io1 and io2 require it)"),
+		mkflag.Int("amazonec2-volume-throughput", "AWS_VOLUME_THROUGHPUT", 0, "throughput of a gp3 root volume in MiB/s"),
+		mkflag.List("amazonec2-security-group-id", "AWS_SECURITY_GROUP_ID", nil, "existing security group id to use; with it, --amazonec2-security-group is used only when set (repeatable)"),
+		mkflag.List("amazonec2-source-cidr", "AWS_SOURCE_CIDR", []string{defaultSourceCIDR}, "source CIDR allowed to reach SSH, Docker and the open ports (repeatable; ::/0 is added for IPv6 instances when this is left at its default)"),
 	}
 }
 
@@ -442,57 +400,22 @@ func parseTags(s string) ([]tag, error) {
 }
 
 // portRule is one inbound rule: a port range and a protocol.
-type portRule struct {
-	From, To int32
-	Proto    string // "tcp" or "udp"
-}
+type portRule = portrule.Rule
 
-func (r portRule) String() string {
-	if r.From == r.To {
-		return fmt.Sprintf("%d/%s", r.From, r.Proto)
-	}
-	return fmt.Sprintf("%d-%d/%s", r.From, r.To, r.Proto)
-}
-
-func parsePortRule(s string) (portRule, error) {
-	spec, proto, hasProto := strings.Cut(strings.TrimSpace(s), "/")
-	proto = strings.ToLower(proto)
-	if !hasProto {
-		proto = "tcp"
-	}
-	if proto != "tcp" && proto != "udp" {
-		return portRule{}, fmt.Errorf("--amazonec2-open-port %q: protocol must be tcp or udp", s)
-	}
-	lo, hi, isRange := strings.Cut(spec, "-")
-	from, err1 := strconv.Atoi(lo)
-	to := from
-	var err2 error
-	if isRange {
-		to, err2 = strconv.Atoi(hi)
-	}
-	if err1 != nil || err2 != nil || from < 1 || to > 65535 || from > to {
-		return portRule{}, fmt.Errorf("--amazonec2-open-port %q: use PORT, PORT/PROTO or FROM-TO/PROTO with ports 1-65535", s)
-	}
-	return portRule{From: int32(from), To: int32(to), Proto: proto}, nil
-}
+func parsePortRule(s string) (portRule, error) { return portrule.Parse("amazonec2-open-port", s) }
 
 // inboundRules are the rules the host needs: SSH and Docker, the legacy
 // swarm port on a swarm master, and the ports asked for.
 func (d *Driver) inboundRules() []portRule {
-	ssh := int32(d.SSHPort)
+	ssh := d.SSHPort
 	if ssh == 0 {
 		ssh = defaultSSHPort
 	}
-	rules := []portRule{{ssh, ssh, "tcp"}, {dockerPort, dockerPort, "tcp"}}
+	tcp := []int{ssh, dockerPort}
 	if d.SwarmMaster {
-		rules = append(rules, portRule{swarmPort, swarmPort, "tcp"})
+		tcp = append(tcp, swarmPort)
 	}
-	for _, p := range d.OpenPorts {
-		if r, err := parsePortRule(p); err == nil && !slices.Contains(rules, r) {
-			rules = append(rules, r)
-		}
-	}
-	return rules
+	return portrule.Inbound(d.OpenPorts, tcp...)
 }
 
 func cleanList(in []string) []string {

@@ -148,7 +148,7 @@ func TestSetConfigFromFlagsDefaults(t *testing.T) {
 	assert.Equal(t, "ubuntu", d.GetSSHUsername())
 	assert.Len(t, d.Id, 32)
 	assert.Empty(t, d.AMI, "resolved by PreCreateCheck")
-	assert.Equal(t, []portRule{{22, 22, "tcp"}, {2376, 2376, "tcp"}}, d.inboundRules(), "only SSH and Docker")
+	assert.Equal(t, []portRule{{From: 22, To: 22, Proto: "tcp"}, {From: 2376, To: 2376, Proto: "tcp"}}, d.inboundRules(), "only SSH and Docker")
 
 	again := d.Id
 	require.NoError(t, d.SetConfigFromFlags(&rpcdriver.RPCFlags{Values: defaultValues(d)}))
@@ -170,7 +170,7 @@ func TestSetConfigFromFlagsOptions(t *testing.T) {
 		"amazonec2-endpoint":           "ec2.example.test",
 	})
 	require.NoError(t, err)
-	assert.Equal(t, []portRule{{22, 22, "tcp"}, {2376, 2376, "tcp"}, {3376, 3376, "tcp"}, {8080, 8080, "tcp"}, {9000, 9010, "udp"}}, d.inboundRules())
+	assert.Equal(t, []portRule{{From: 22, To: 22, Proto: "tcp"}, {From: 2376, To: 2376, Proto: "tcp"}, {From: 3376, To: 3376, Proto: "tcp"}, {From: 8080, To: 8080, Proto: "tcp"}, {From: 9000, To: 9010, Proto: "udp"}}, d.inboundRules())
 	assert.Empty(t, d.SecurityGroupNames, "with ids, the default name is not used")
 	assert.Equal(t, []string{"sg-1", "sg-2"}, d.GivenSecurityGroupIds)
 	assert.Equal(t, []string{"203.0.113.0/24"}, d.SourceCIDRs, "an explicit source gets no ::/0")

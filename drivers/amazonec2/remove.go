@@ -9,66 +9,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
-// Remove deletes everything made for the machine: instance (in any state),
-// spot request, key pair (unless it was an existing one), and the security
-// groups docker-machine created once no other instance uses them. A
-// resource already gone counts as removed, so Remove can run again after a
-// partial failure; IDs missing from the stored config are found by the
-// machine's tag.
-func (d *Driver) Remove() error { return d.RemoveContext(context.Background()) }
-
 // RemoveContext is Remove bounded by ctx.
 func (d *Driver) RemoveContext(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
-	defer cancel()
-	a, err := d.api(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot remove machine %q from EC2: %w", d.MachineName, err)
-	}
-	if err := d.teardown(ctx, a); err != nil {
-		return fmt.Errorf("removing machine %q: %w", d.MachineName, err)
-	}
-	return nil
+	return rollback.Remove(ctx, removeTimeout, d.MachineName, "EC2", d.api, d.teardown)
 }
-
-// cleanupError lists what teardown could not remove.
-type cleanupError struct {
-	Machine string
-	Left    []string
-	Errs    []error
-}
-
-func (e *cleanupError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "these resources are left: %s (", strings.Join(e.Left, ", "))
-	for i, err := range e.Errs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(err.Error())
-	}
-	fmt.Fprintf(&b, "); run 'docker-machine rm %s' to finish removing them", e.Machine)
-	return b.String()
-}
-
-func (e *cleanupError) Unwrap() []error { return e.Errs }
 
 // teardown removes in the reverse order of creation, carries on past
 // failures so one stuck resource does not strand the others, and clears
 // each ID once its resource is gone.
 func (d *Driver) teardown(ctx context.Context, a *api) error {
-	ce := &cleanupError{Machine: d.MachineName}
-	fail := func(what string, err error) {
-		ce.Left = append(ce.Left, what)
-		ce.Errs = append(ce.Errs, fmt.Errorf("%s: %w", what, err))
-	}
+	ce := &rollback.Leftovers{Machine: d.MachineName}
 
 	instances, err := d.instancesToRemove(ctx, a)
 	if err != nil {
-		fail("instances tagged "+tagMachineID+"="+d.Id, err)
+		ce.Fail("instances tagged "+tagMachineID+"="+d.Id, err)
 	}
 	instanceLeft := err != nil
 	if len(instances) > 0 {
@@ -79,37 +38,37 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		case isNotFound(err) && len(instances) == 1:
 			d.log().Info("instance does not exist any more", "instance", instances[0])
 		default:
-			fail("instance "+strings.Join(instances, ", "), err)
+			ce.Fail("instance "+strings.Join(instances, ", "), err)
 			instanceLeft = true
 		}
 	}
 
 	if err := d.cancelSpotRequests(ctx, a, instances); err != nil {
-		fail("spot instance request of the machine", err)
+		ce.Fail("spot instance request of the machine", err)
 	} else {
 		d.SpotInstanceRequestId = ""
 	}
 
 	if err := d.removeKeyPair(ctx, a); err != nil {
-		fail("key pair "+d.KeyName, err)
+		ce.Fail("key pair "+d.KeyName, err)
 	}
 
 	// A security group can go only once no instance is in it any more.
 	groups, err := d.groupsToRemove(ctx, a)
 	if err != nil {
-		fail("security groups of the machine", err)
+		ce.Fail("security groups of the machine", err)
 	}
 	if len(groups) > 0 && instanceLeft {
 		for _, g := range groups {
-			ce.Left = append(ce.Left, "security group "+g)
+			ce.Leave("security group " + g)
 		}
 	} else if len(groups) > 0 {
 		if err := d.waitTerminated(ctx, a, instances); err != nil {
-			fail("security groups "+strings.Join(groups, ", "), err)
+			ce.Fail("security groups "+strings.Join(groups, ", "), err)
 		} else {
 			for _, g := range groups {
 				if err := d.removeSecurityGroup(ctx, a, g); err != nil {
-					fail("security group "+g, err)
+					ce.Fail("security group "+g, err)
 				}
 			}
 		}
@@ -119,33 +78,17 @@ func (d *Driver) teardown(ctx context.Context, a *api) error {
 		d.InstanceId = ""
 		d.PublicIPAddress, d.PrivateIPAddress, d.IPv6Address, d.IPAddress = "", "", "", ""
 	}
-	if len(ce.Left) > 0 {
-		return ce
-	}
-	return nil
+	return ce.Err()
 }
 
 // instancesToRemove is the stored instance, or those carrying the machine's
 // tag when a create stopped before the ID was stored.
 func (d *Driver) instancesToRemove(ctx context.Context, a *api) ([]string, error) {
-	if d.InstanceId != "" {
-		return []string{d.InstanceId}, nil
-	}
-	if d.Id == "" {
-		return nil, nil
-	}
-	list, err := a.instances(ctx, filter("tag:"+tagMachineID, d.Id), filter("instance-state-name", liveStates...))
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, inst := range list {
-		if id := deref(inst.InstanceId); !slices.Contains(ids, id) {
-			ids = append(ids, id)
-			d.log().Info("found an instance of the machine by its tag", "instance", id)
-		}
-	}
-	return ids, nil
+	return instance.ToRemove(d.log(), d.InstanceId, d.Id,
+		func() ([]types.Instance, error) {
+			return a.instances(ctx, filter("tag:"+tagMachineID, d.Id), filter("instance-state-name", liveStates...))
+		},
+		func(inst *types.Instance) string { return deref(inst.InstanceId) })
 }
 
 // cancelSpotRequests cancels the machine's spot request: the stored one,

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/docker/machine/libmachine/state"
+
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 )
 
 // PreCreateCheck finds VBoxManage and checks its version, the CPU's
@@ -96,7 +98,7 @@ func (d *Driver) prepareImage(ctx context.Context) (image, error) {
 }
 
 func (d *Driver) phase(name string, start time.Time) {
-	d.phases = append(d.phases, Phase{name, time.Since(start)})
+	d.phases = append(d.phases, Phase{Name: name, Duration: time.Since(start)})
 }
 
 // Phases reports how long each step of the last create took.
@@ -112,19 +114,13 @@ func (d *Driver) CreateContext(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
 	start := time.Now()
-	err := d.create(cctx)
-	if err == nil {
-		d.log().Info("machine created", "took", time.Since(start).Round(time.Millisecond), "vboxmanageCalls", d.Calls(), "phases", d.phaseSummary())
-		return nil
+	if err := d.create(cctx); err != nil {
+		// The create's own context may be what ended; cleanup gets its own.
+		return rollback.Undo(context.WithoutCancel(ctx), removeTimeout, d.log(), d.MachineName, err,
+			func(ctx context.Context) error { return d.teardown(ctx, true) })
 	}
-	d.log().Info("create failed; removing what it made", "err", err)
-	// The create's own context may be what ended; cleanup gets its own.
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-	defer rcancel()
-	if cerr := d.teardown(rctx, true); cerr != nil {
-		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", d.MachineName, err, cerr)
-	}
-	return fmt.Errorf("creating machine %q failed (everything it had made was removed again): %w", d.MachineName, err)
+	d.log().Info("machine created", "took", time.Since(start).Round(time.Millisecond), "vboxmanageCalls", d.Calls(), "phases", d.phaseSummary())
+	return nil
 }
 
 func (d *Driver) phaseSummary() string {

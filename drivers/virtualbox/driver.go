@@ -35,6 +35,7 @@
 package virtualbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,8 @@ import (
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/state"
 
+	"github.com/fleetdock/machine/drivers/internal/instance"
+	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -140,20 +143,13 @@ type Driver struct {
 }
 
 // Phase is how long one step of a create took.
-type Phase struct {
-	Name     string
-	Duration time.Duration
-}
+type Phase = rollback.Phase
 
 // NewDriver returns a driver for machine hostName in the store at
 // storePath, with the stock defaults.
 func NewDriver(hostName, storePath string) *Driver {
 	return &Driver{
-		BaseDriver: &drivers.BaseDriver{
-			MachineName: hostName,
-			StorePath:   storePath,
-			SSHUser:     defaultSSHUser,
-		},
+		BaseDriver:          &drivers.BaseDriver{MachineName: hostName, StorePath: storePath, SSHUser: defaultSSHUser},
 		CPU:                 defaultCPU,
 		Memory:              defaultMemory,
 		DiskSize:            defaultDiskSize,
@@ -179,13 +175,7 @@ func (d *Driver) DriverName() string { return Name }
 
 func logger() *slog.Logger { return slog.Default() }
 
-func (d *Driver) log() *slog.Logger {
-	l := d.logger
-	if l == nil {
-		l = logger()
-	}
-	return l.With("machine", d.MachineName)
-}
+func (d *Driver) log() *slog.Logger { return instance.Log(d.logger, d.MachineName) }
 
 // SetLogger makes the driver log through l: the CLI hands it the logger of
 // the command, so a built-in driver's lines join the command's progress.
@@ -257,12 +247,7 @@ func (d *Driver) Calls() int {
 func (d *Driver) GetSSHHostname() (string, error) { return loopback, nil }
 
 // GetSSHUsername is "docker", the user of boot2docker and of the seed.
-func (d *Driver) GetSSHUsername() string {
-	if d.SSHUser == "" {
-		return defaultSSHUser
-	}
-	return d.SSHUser
-}
+func (d *Driver) GetSSHUsername() string { return cmp.Or(d.SSHUser, defaultSSHUser) }
 
 // vmInfo reads showvminfo.
 func (d *Driver) vmInfo(ctx context.Context) (vmInfo, error) {

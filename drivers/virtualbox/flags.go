@@ -13,6 +13,8 @@ import (
 
 	"github.com/docker/machine/libmachine/drivers"
 	"github.com/docker/machine/libmachine/mcnflag"
+
+	"github.com/fleetdock/machine/drivers/internal/mkflag"
 )
 
 // Defaults of the flags. All but the host-only range are the stock ones:
@@ -45,47 +47,27 @@ func defaultImageURL() string {
 // vars, defaults and meanings, followed by this driver's additions.
 func (d *Driver) GetCreateFlags() []mcnflag.Flag {
 	return []mcnflag.Flag{
-		mcnflag.IntFlag{Name: "virtualbox-memory", EnvVar: "VIRTUALBOX_MEMORY_SIZE", Value: defaultMemory,
-			Usage: "Size of memory for host in MB"},
-		mcnflag.IntFlag{Name: "virtualbox-cpu-count", EnvVar: "VIRTUALBOX_CPU_COUNT", Value: defaultCPU,
-			Usage: "number of CPUs for the machine (-1 to use the number of CPUs available)"},
-		mcnflag.IntFlag{Name: "virtualbox-disk-size", EnvVar: "VIRTUALBOX_DISK_SIZE", Value: defaultDiskSize,
-			Usage: "Size of disk for host in MB"},
-		mcnflag.StringFlag{Name: "virtualbox-boot2docker-url", EnvVar: "VIRTUALBOX_BOOT2DOCKER_URL",
-			Usage: "The URL of a boot2docker ISO to boot instead of the cloud image (http(s):// or file://)"},
-		mcnflag.StringFlag{Name: "virtualbox-import-boot2docker-vm", EnvVar: "VIRTUALBOX_BOOT2DOCKER_IMPORT_VM",
-			Usage: "The name of a Boot2Docker VM to import"},
-		mcnflag.BoolFlag{Name: "virtualbox-host-dns-resolver", EnvVar: "VIRTUALBOX_HOST_DNS_RESOLVER",
-			Usage: "Use the host DNS resolver"},
-		mcnflag.StringFlag{Name: "virtualbox-nat-nictype", EnvVar: "VIRTUALBOX_NAT_NICTYPE", Value: defaultNICType,
-			Usage: "Specify the Network Adapter Type"},
-		mcnflag.StringFlag{Name: "virtualbox-hostonly-cidr", EnvVar: "VIRTUALBOX_HOSTONLY_CIDR", Value: defaultHostOnlyCIDR,
-			Usage: "Specify the Host Only CIDR (the host's address on it; VirtualBox 6.1.28+ allows 192.168.56.0/21 unless /etc/vbox/networks.conf says more)"},
-		mcnflag.StringFlag{Name: "virtualbox-hostonly-nictype", EnvVar: "VIRTUALBOX_HOSTONLY_NIC_TYPE", Value: defaultNICType,
-			Usage: "Specify the Host Only Network Adapter Type"},
-		mcnflag.StringFlag{Name: "virtualbox-hostonly-nicpromisc", EnvVar: "VIRTUALBOX_HOSTONLY_NIC_PROMISC", Value: defaultPromiscMode,
-			Usage: "Specify the Host Only Network Adapter Promiscuous Mode"},
-		mcnflag.StringFlag{Name: "virtualbox-ui-type", EnvVar: "VIRTUALBOX_UI_TYPE", Value: defaultUIType,
-			Usage: "Specify the UI Type: (gui|sdl|headless|separate)"},
-		mcnflag.BoolFlag{Name: "virtualbox-hostonly-no-dhcp", EnvVar: "VIRTUALBOX_HOSTONLY_NO_DHCP",
-			Usage: "Disable the Host Only DHCP Server (the guest then gets a fixed address on the host-only network)"},
-		mcnflag.BoolFlag{Name: "virtualbox-no-share", EnvVar: "VIRTUALBOX_NO_SHARE",
-			Usage: "Disable the mount of your home directory"},
-		mcnflag.BoolFlag{Name: "virtualbox-no-dns-proxy", EnvVar: "VIRTUALBOX_NO_DNS_PROXY",
-			Usage: "Disable proxying all DNS requests to the host"},
-		mcnflag.BoolFlag{Name: "virtualbox-no-vtx-check", EnvVar: "VIRTUALBOX_NO_VTX_CHECK",
-			Usage: "Disable checking for the availability of hardware virtualization before the vm is started"},
-		mcnflag.StringFlag{Name: "virtualbox-share-folder", EnvVar: "VIRTUALBOX_SHARE_FOLDER",
-			Usage: "Mount the specified directory instead of the default home location. Format: dir:name"},
+		mkflag.Int("virtualbox-memory", "VIRTUALBOX_MEMORY_SIZE", defaultMemory, "Size of memory for host in MB"),
+		mkflag.Int("virtualbox-cpu-count", "VIRTUALBOX_CPU_COUNT", defaultCPU, "number of CPUs for the machine (-1 to use the number of CPUs available)"),
+		mkflag.Int("virtualbox-disk-size", "VIRTUALBOX_DISK_SIZE", defaultDiskSize, "Size of disk for host in MB"),
+		mkflag.String("virtualbox-boot2docker-url", "VIRTUALBOX_BOOT2DOCKER_URL", "", "The URL of a boot2docker ISO to boot instead of the cloud image (http(s):// or file://)"),
+		mkflag.String("virtualbox-import-boot2docker-vm", "VIRTUALBOX_BOOT2DOCKER_IMPORT_VM", "", "The name of a Boot2Docker VM to import"),
+		mkflag.Bool("virtualbox-host-dns-resolver", "VIRTUALBOX_HOST_DNS_RESOLVER", "Use the host DNS resolver"),
+		mkflag.String("virtualbox-nat-nictype", "VIRTUALBOX_NAT_NICTYPE", defaultNICType, "Specify the Network Adapter Type"),
+		mkflag.String("virtualbox-hostonly-cidr", "VIRTUALBOX_HOSTONLY_CIDR", defaultHostOnlyCIDR, "Specify the Host Only CIDR (the host's address on it; VirtualBox 6.1.28+ allows 192.168.56.0/21 unless /etc/vbox/networks.conf says more)"),
+		mkflag.String("virtualbox-hostonly-nictype", "VIRTUALBOX_HOSTONLY_NIC_TYPE", defaultNICType, "Specify the Host Only Network Adapter Type"),
+		mkflag.String("virtualbox-hostonly-nicpromisc", "VIRTUALBOX_HOSTONLY_NIC_PROMISC", defaultPromiscMode, "Specify the Host Only Network Adapter Promiscuous Mode"),
+		mkflag.String("virtualbox-ui-type", "VIRTUALBOX_UI_TYPE", defaultUIType, "Specify the UI Type: (gui|sdl|headless|separate)"),
+		mkflag.Bool("virtualbox-hostonly-no-dhcp", "VIRTUALBOX_HOSTONLY_NO_DHCP", "Disable the Host Only DHCP Server (the guest then gets a fixed address on the host-only network)"),
+		mkflag.Bool("virtualbox-no-share", "VIRTUALBOX_NO_SHARE", "Disable the mount of your home directory"),
+		mkflag.Bool("virtualbox-no-dns-proxy", "VIRTUALBOX_NO_DNS_PROXY", "Disable proxying all DNS requests to the host"),
+		mkflag.Bool("virtualbox-no-vtx-check", "VIRTUALBOX_NO_VTX_CHECK", "Disable checking for the availability of hardware virtualization before the vm is started"),
+		mkflag.String("virtualbox-share-folder", "VIRTUALBOX_SHARE_FOLDER", "", "Mount the specified directory instead of the default home location. Format: dir:name"),
 		// Additions.
-		mcnflag.BoolFlag{Name: "virtualbox-dns-proxy", EnvVar: "VIRTUALBOX_DNS_PROXY",
-			Usage: "Proxy all DNS requests to the host (the default; kept for older scripts, contradicts --virtualbox-no-dns-proxy)"},
-		mcnflag.StringFlag{Name: "virtualbox-image-url", EnvVar: "VIRTUALBOX_IMAGE_URL", Value: defaultImageURL(),
-			Usage: "cloud image to boot (qcow2, raw, VMDK or VDI; http(s):// or file://); cached in the store's cache directory"},
-		mcnflag.StringFlag{Name: "virtualbox-image-checksum", EnvVar: "VIRTUALBOX_IMAGE_CHECKSUM",
-			Usage: "SHA-256 of the image (hex, or sha256:hex); without it, the SHA256SUMS file published beside the image is used when there is one"},
-		mcnflag.StringFlag{Name: "virtualbox-network", EnvVar: "VIRTUALBOX_NETWORK", Value: networkAuto,
-			Usage: "how the host reaches Docker: hostonly (adapter), hostonlynet (VirtualBox 7 on macOS), nat (port 2376 forwarded on 127.0.0.1), or auto"},
+		mkflag.Bool("virtualbox-dns-proxy", "VIRTUALBOX_DNS_PROXY", "Proxy all DNS requests to the host (the default; kept for older scripts, contradicts --virtualbox-no-dns-proxy)"),
+		mkflag.String("virtualbox-image-url", "VIRTUALBOX_IMAGE_URL", defaultImageURL(), "cloud image to boot (qcow2, raw, VMDK or VDI; http(s):// or file://); cached in the store's cache directory"),
+		mkflag.String("virtualbox-image-checksum", "VIRTUALBOX_IMAGE_CHECKSUM", "", "SHA-256 of the image (hex, or sha256:hex); without it, the SHA256SUMS file published beside the image is used when there is one"),
+		mkflag.String("virtualbox-network", "VIRTUALBOX_NETWORK", networkAuto, "how the host reaches Docker: hostonly (adapter), hostonlynet (VirtualBox 7 on macOS), nat (port 2376 forwarded on 127.0.0.1), or auto"),
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/docker/machine/libmachine/state"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetdock/machine/drivers/internal/delay"
 )
 
 // generateKey makes the machine's key pair (RSA, as the stock driver's
@@ -125,7 +127,7 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, check func
 			return nil
 		}
 		jittered := interval/2 + time.Duration(mrand.Int64N(int64(interval/2)+1))
-		if sleepCtx(ctx, jittered) != nil {
+		if delay.Sleep(ctx, jittered) != nil {
 			break
 		}
 		interval = min(interval*3/2, pollMax)

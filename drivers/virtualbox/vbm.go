@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetdock/machine/drivers/internal/delay"
 )
 
 // runner runs one VBoxManage command. The real one execs the binary; unit
@@ -38,7 +40,7 @@ var transient = []string{"The object is not ready", "CO_E_SERVER_EXEC_FAILURE"}
 const maxAttempts = 5
 
 func (r execRunner) run(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
-	delay := 200 * time.Millisecond
+	pause := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		out, stderr, err := r.once(ctx, stdin, args)
 		if err == nil {
@@ -49,10 +51,10 @@ func (r execRunner) run(ctx context.Context, stdin io.Reader, args ...string) (s
 			return out, err
 		}
 		logger().Debug("VBoxManage is busy; trying again", "command", args[0], "attempt", attempt)
-		if err := sleepCtx(ctx, delay); err != nil {
+		if err := delay.Sleep(ctx, pause); err != nil {
 			return out, err
 		}
-		delay *= 2
+		pause *= 2
 	}
 }
 
@@ -190,15 +192,4 @@ func checkVersion(v version) error {
 		return fmt.Errorf("VirtualBox %s is too old: the virtualbox driver needs VirtualBox 5.1 or later; upgrade from https://www.virtualbox.org", v)
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -45,30 +45,18 @@ func (c *Client) Capability(target any) bool {
 			*t = configAddresses{c}
 		}
 		return true
-	case *capability.DataDisker:
-		if has(CapDataDisk) {
-			*t = rpcDataDisk{c}
-			return true
-		}
-	case *capability.SSHLess:
-		if has(CapNoSSH) {
-			*t = rpcNoSSH{c}
-			return true
-		}
-	case *capability.LoadBalancing:
-		if has(CapLoadBalancing) {
-			*t = rpcLoadBalancing{c}
-			return true
-		}
-	case *capability.ResourceReporter:
-		if has(CapResources) {
-			*t = rpcResources{c}
-			return true
-		}
 	case *capability.Cancellable:
 		// Every plugin can be stopped: by closing it.
 		*t = rpcCancellable{c}
 		return true
+	case *capability.DataDisker:
+		return offer(t, capability.DataDisker(rpcDataDisk{c}), has(CapDataDisk))
+	case *capability.SSHLess:
+		return offer(t, capability.SSHLess(rpcNoSSH{c}), has(CapNoSSH))
+	case *capability.LoadBalancing:
+		return offer(t, capability.LoadBalancing(rpcLoadBalancing{c}), has(CapLoadBalancing))
+	case *capability.ResourceReporter:
+		return offer(t, capability.ResourceReporter(rpcResources{c}), has(CapResources))
 	}
 	return false
 }
@@ -118,6 +106,14 @@ func (r rpcCancellable) GetStateContext(ctx context.Context) (state.State, error
 	var st state.State
 	err := r.do(ctx, "GetState", &st)
 	return st, err
+}
+
+// offer stores impl in *target when the plugin serves it.
+func offer[T any](target *T, impl T, served bool) bool {
+	if served {
+		*target = impl
+	}
+	return served
 }
 
 // supported asks the plugin once which capabilities it serves.

@@ -64,3 +64,48 @@ func Copy(src, dst string) error {
 	}
 	return WriteFiles(dst, priv, pub)
 }
+
+// Setup puts the machine's key at keyPath and returns the public key to
+// import into the cloud. With given (the value of --flag), the user's key
+// is copied and its public key read by readPublic; without it, generate
+// makes a new pair, stored at keyPath. When the cloud already has the key
+// pair (existing), only the copy is made and the public key is nil.
+func Setup(flag, given, keyPath string, existing bool, readPublic func(string) ([]byte, error), generate func() (privatePEM, authorizedKey []byte, err error)) ([]byte, error) {
+	if given != "" {
+		if err := Copy(given, keyPath); err != nil {
+			return nil, fmt.Errorf("copying --%s %s into the machine directory: %w", flag, given, err)
+		}
+	}
+	switch {
+	case existing:
+		return nil, nil
+	case given != "":
+		return readPublic(given)
+	}
+	priv, pub, err := generate()
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteFiles(keyPath, priv, pub); err != nil {
+		return nil, fmt.Errorf("writing the SSH key to %s: %w", keyPath, err)
+	}
+	return pub, nil
+}
+
+// ReadPublic reads keyPath.pub, the public half of a key the user gave, and
+// checks it is an OpenSSH public key of a type the cloud takes: accept
+// says why it does not. It returns the parsed key and the file's text.
+func ReadPublic(keyPath string, accept func(ssh.PublicKey) error) (ssh.PublicKey, []byte, error) {
+	data, err := os.ReadFile(keyPath + ".pub")
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s.pub is not an OpenSSH public key: %w", keyPath, err)
+	}
+	if err := accept(pub); err != nil {
+		return nil, nil, err
+	}
+	return pub, data, nil
+}
