@@ -301,6 +301,10 @@ func (c *Client) provision(ctx context.Context, h *host.Host, run provisionFunc,
 	if u, err := url.Parse(rawURL); err == nil {
 		fmt.Sscanf(u.Port(), "%d", &port)
 	}
+	// Behind a port forward, Docker listens on the host's own port.
+	if f, ok := capability.Get[capability.EngineForwarder](h.Driver); ok && f.EnginePort() > 0 {
+		port = f.EnginePort()
+	}
 	disk, err := dataDisk(h)
 	if err != nil {
 		return err

@@ -28,6 +28,8 @@ type fakeMachine struct {
 	cert       *tls.Certificate
 	clientCAs  *x509.CertPool
 	provisions int
+	// dockerPort is the port the last provisioning told Docker to listen on.
+	dockerPort int
 	// dialErr and provisionErr make reaching the machine or provisioning it fail.
 	dialErr, provisionErr error
 }
@@ -107,6 +109,7 @@ func (m *fakeMachine) access() machineAccess {
 		provision: func(ctx context.Context, _ provision.Commander, o provision.Options) (*provision.Report, error) {
 			m.mu.Lock()
 			m.provisions++
+			m.dockerPort = o.DockerPort
 			fail := m.provisionErr
 			m.mu.Unlock()
 			if fail != nil {

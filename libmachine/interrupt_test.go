@@ -3,6 +3,8 @@ package libmachine
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +133,22 @@ func TestRemoveForceNamesWhatMayRemain(t *testing.T) {
 	assert.Equal(t, "the entry of \"m1\" was removed, but its driver could not remove what it made: no credentials found\n"+
 		"These may still exist; delete them in the cloud's console or API:\n  instance i-1 in r-1\n  key pair kp-1 in r-1", warning.Error())
 	assertGone(t, w.c, "m1")
+}
+
+// forwardedDriver's Docker URL is a port forward; Docker listens on 2376
+// inside the host.
+type forwardedDriver struct{ *fakeDriver }
+
+func (forwardedDriver) DriverName() string { return "forwarded" }
+func (forwardedDriver) EnginePort() int    { return 2376 }
+
+func TestProvisionListensOnTheEnginePortBehindAForward(t *testing.T) {
+	w := newWorld(t, nil)
+	require.NoError(t, w.c.CreateMachine(t.Context(), nil, NewCreateRequest("plain", "fake")))
+	_, urlPort, _ := strings.Cut(strings.TrimPrefix(w.d.URL, "tcp://127.0.0.1"), ":")
+	assert.Equal(t, urlPort, strconv.Itoa(w.m.dockerPort), "without a forward Docker listens on the URL's port")
+
+	plugin.RegisterBuiltin("forwarded", func() drivers.Driver { return &forwardedDriver{w.d} })
+	require.NoError(t, w.c.CreateMachine(t.Context(), nil, NewCreateRequest("m1", "forwarded")))
+	assert.Equal(t, 2376, w.m.dockerPort, "behind a forward Docker listens on the host's own port")
 }

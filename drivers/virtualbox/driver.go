@@ -168,6 +168,7 @@ var (
 	_ drivers.Driver             = (*Driver)(nil)
 	_ capability.Cancellable     = (*Driver)(nil)
 	_ capability.AddressReporter = (*Driver)(nil)
+	_ capability.EngineForwarder = (*Driver)(nil)
 )
 
 // DriverName returns "virtualbox".
@@ -315,6 +316,10 @@ func (d *Driver) network() string {
 	}
 	return d.Network
 }
+
+// EnginePort is the port Docker listens on inside the VM: 2376, also when
+// the URL's port is a NAT forward on 127.0.0.1.
+func (d *Driver) EnginePort() int { return dockerPort }
 
 // GetURL is tcp://IP:2376 on the host-only address, or the forwarded port
 // on 127.0.0.1.

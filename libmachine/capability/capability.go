@@ -98,6 +98,13 @@ type AddressReporter interface {
 	Addresses(ctx context.Context) (Addresses, error)
 }
 
+// EngineForwarder is a driver whose Docker URL reaches the host through a
+// port forward (a NAT rule on the local machine): Docker listens on
+// EnginePort inside the host, not on the URL's port.
+type EngineForwarder interface {
+	EnginePort() int
+}
+
 // DataDisk is a block device the driver attached to hold /var/lib/docker.
 type DataDisk struct {
 	Device string // e.g. /dev/vdb

@@ -57,6 +57,8 @@ func (c *Client) Capability(target any) bool {
 		return offer(t, capability.LoadBalancing(rpcLoadBalancing{c}), has(CapLoadBalancing))
 	case *capability.ResourceReporter:
 		return offer(t, capability.ResourceReporter(rpcResources{c}), has(CapResources))
+	case *capability.EngineForwarder:
+		return offer(t, capability.EngineForwarder(rpcEnginePort{c}), has(CapEnginePort))
 	}
 	return false
 }
@@ -213,6 +215,16 @@ func (r rpcResources) Resources() []capability.Resource {
 		r.c.logger.Warn("Driver plugin call failed", "machine", r.c.machineName(), "method", "Resources", "err", err)
 	}
 	return rs
+}
+
+type rpcEnginePort struct{ c *Client }
+
+func (r rpcEnginePort) EnginePort() int {
+	var port int
+	if err := r.c.callCap(context.Background(), "EnginePort", struct{}{}, &port); err != nil {
+		r.c.logger.Warn("Driver plugin call failed", "machine", r.c.machineName(), "method", "EnginePort", "err", err)
+	}
+	return port
 }
 
 type rpcLoadBalancing struct{ c *Client }

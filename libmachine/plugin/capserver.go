@@ -25,6 +25,7 @@ import (
 //	DataDisk(struct{}, *DataDiskReply)             CapDataDisk
 //	HasNoSSH(struct{}, *bool)                      CapNoSSH
 //	Resources(struct{}, *[]capability.Resource)    CapResources
+//	EnginePort(struct{}, *int)                     CapEnginePort
 //	BackendOptions(LBArgs, *map[string]string)     CapLoadBalancing, and the
 //	DescribeLoadBalancer(LBArgs, *capability.LoadBalancer)   listener calls
 //	Listeners(LBArgs, *[]capability.Listener)
@@ -44,6 +45,7 @@ const (
 	CapNoSSH         = "no-ssh"
 	CapLoadBalancing = "load-balancing"
 	CapResources     = "resources"
+	CapEnginePort    = "engine-port"
 )
 
 // DataDiskReply carries an optional data disk (gob cannot send a nil pointer).
@@ -94,6 +96,9 @@ func supported(d drivers.Driver) []string {
 	if capability.Has[capability.ResourceReporter](d) {
 		out = append(out, CapResources)
 	}
+	if capability.Has[capability.EngineForwarder](d) {
+		out = append(out, CapEnginePort)
+	}
 	slices.Sort(out)
 	return out
 }
@@ -137,6 +142,15 @@ func (s *capServer) Resources(_ struct{}, reply *[]capability.Resource) error {
 		return errNotOffered
 	}
 	*reply = r.Resources()
+	return nil
+}
+
+func (s *capServer) EnginePort(_ struct{}, reply *int) error {
+	f, ok := capability.Get[capability.EngineForwarder](s.d)
+	if !ok {
+		return errNotOffered
+	}
+	*reply = f.EnginePort()
 	return nil
 }
 
