@@ -94,8 +94,8 @@ var Rules = []Rule{
 		Transitive: true,
 	},
 	{
-		Name:    "libmachine/capability is a leaf that any driver may import: it imports nothing of this module",
-		Covers:  anyUnder("libmachine/capability"),
+		Name:    "libmachine/capability, hostopts and poll are leaves that every layer may import: they import nothing of this module",
+		Covers:  anyUnder("libmachine/capability", "libmachine/hostopts", "libmachine/poll"),
 		Forbids: func(string) bool { return true },
 	},
 }
