@@ -216,7 +216,11 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
 		}
 	}
-	start := func(cmdline string) bool {
+	// start runs the command; the caller replies to the request and only
+	// then calls the returned wait, which reports the exit and closes the
+	// channel. Closing before the reply would make the client's exec fail
+	// with EOF, which sshd never does: it replies first.
+	start := func(cmdline string) (wait func(), ok bool) {
 		asSent := cmdline
 		// Record what the caller asked for, without the group-report prefix.
 		cmdline = groupPrefix.ReplaceAllString(cmdline, "")
@@ -231,10 +235,10 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		c.Stderr = ch.Stderr()
 		stdin, err := c.StdinPipe()
 		if err != nil {
-			return false
+			return nil, false
 		}
 		if err := c.Start(); err != nil {
-			return false
+			return nil, false
 		}
 		mu.Lock()
 		proc = c
@@ -247,42 +251,54 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			io.Copy(stdin, ch)
 			stdin.Close()
 		}()
-		go func() {
-			err := c.Wait()
-			var ee *exec.ExitError
-			signaled := false
-			status := 0
-			if errors.As(err, &ee) {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					signaled = true
+		return func() {
+			go func() {
+				err := c.Wait()
+				var ee *exec.ExitError
+				signaled := false
+				status := 0
+				if errors.As(err, &ee) {
+					if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+						signaled = true
+					}
+					status = ee.ExitCode()
 				}
-				status = ee.ExitCode()
-			}
-			s.ended <- execEnd{cmd: cmdline, signaled: signaled}
-			if signaled {
-				ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
-					Signal     string
-					CoreDumped bool
-					Error      string
-					Lang       string
-				}{Signal: "KILL"}))
-			} else {
-				payload := make([]byte, 4)
-				binary.BigEndian.PutUint32(payload, uint32(status))
-				ch.SendRequest("exit-status", false, payload)
-			}
-			ch.Close()
-		}()
-		return true
+				s.ended <- execEnd{cmd: cmdline, signaled: signaled}
+				if signaled {
+					ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+						Signal     string
+						CoreDumped bool
+						Error      string
+						Lang       string
+					}{Signal: "KILL"}))
+				} else {
+					payload := make([]byte, 4)
+					binary.BigEndian.PutUint32(payload, uint32(status))
+					ch.SendRequest("exit-status", false, payload)
+				}
+				ch.Close()
+			}()
+		}, true
 	}
 	for req := range reqs {
 		switch req.Type {
 		case "exec":
 			var p struct{ Command string }
-			ok := ssh.Unmarshal(req.Payload, &p) == nil && start(p.Command)
+			var wait func()
+			ok := ssh.Unmarshal(req.Payload, &p) == nil
+			if ok {
+				wait, ok = start(p.Command)
+			}
 			req.Reply(ok, nil)
+			if ok {
+				wait()
+			}
 		case "shell":
-			req.Reply(start(""), nil)
+			wait, ok := start("")
+			req.Reply(ok, nil)
+			if ok {
+				wait()
+			}
 		case "pty-req":
 			s.mu.Lock()
 			s.pty++
