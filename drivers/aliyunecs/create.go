@@ -17,7 +17,6 @@ import (
 
 	"github.com/fleetdock/machine/drivers/internal/rollback"
 	"github.com/fleetdock/machine/drivers/internal/sshkey"
-	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/poll"
 )
 
@@ -194,8 +193,7 @@ func (d *Driver) CreateContext(parent context.Context) error {
 	start := time.Now()
 	d.phases = nil
 	if err := d.create(ctx, a); err != nil {
-		// The create's context may be what ended; cleanup gets its own.
-		return rollback.Undo(capability.CleanupContext(parent), removeTimeout, d.log(), d.MachineName, err,
+		return rollback.Undo(parent, removeTimeout, d.log(), d.MachineName, err,
 			func(ctx context.Context) error { return d.teardown(ctx, a) })
 	}
 	d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))

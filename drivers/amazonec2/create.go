@@ -194,7 +194,7 @@ func (d *Driver) CreateContext(ctx context.Context) error {
 	start := time.Now()
 	d.phases = nil
 	if err := d.create(cctx, a); err != nil {
-		return rollback.Undo(context.WithoutCancel(ctx), removeTimeout, d.log(), d.MachineName, err,
+		return rollback.Undo(ctx, removeTimeout, d.log(), d.MachineName, err,
 			func(ctx context.Context) error { return d.teardown(ctx, a) })
 	}
 	d.log().Info("machine created", "instance", d.InstanceId, "ip", d.IPAddress, "took", time.Since(start).Round(time.Millisecond))

@@ -116,7 +116,7 @@ func (d *Driver) CreateContext(ctx context.Context) error {
 	start := time.Now()
 	if err := d.create(cctx); err != nil {
 		// The create's own context may be what ended; cleanup gets its own.
-		return rollback.Undo(context.WithoutCancel(ctx), removeTimeout, d.log(), d.MachineName, err,
+		return rollback.Undo(ctx, removeTimeout, d.log(), d.MachineName, err,
 			func(ctx context.Context) error { return d.teardown(ctx, true) })
 	}
 	d.log().Info("machine created", "took", time.Since(start).Round(time.Millisecond), "vboxmanageCalls", d.Calls(), "phases", d.phaseSummary())

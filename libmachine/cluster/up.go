@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/swarm"
 )
 
@@ -303,7 +304,7 @@ func (r *runner) createAll(ctx context.Context, plan Plan) []string {
 		}
 		r.emit(Event{Node: n.Name, Phase: PhaseCreating})
 		if err := r.m.Create(ctx, n, &lineWriter{r: r, node: n.Name}); err != nil {
-			r.fail(n.Name, err, r.cleanup(n.Name))
+			r.fail(n.Name, err, r.cleanup(ctx, n.Name))
 			return
 		}
 		r.emit(Event{Node: n.Name, Phase: PhaseCreated})
@@ -327,9 +328,11 @@ func (r *runner) createAll(ctx context.Context, plan Plan) []string {
 
 // cleanup makes sure a failed node leaves no store entry (a failed create
 // rolls back by itself; this covers a rollback that could not finish and
-// nodes that failed later). It reports whether the node is gone.
-func (r *runner) cleanup(name string) bool {
-	ctx := context.Background() // cleanup runs even when up was interrupted
+// nodes that failed later). It reports whether the node is gone. It runs
+// on the cleanup context of up's ctx: an interrupted up still cleans up,
+// and a second Ctrl-C stops that too.
+func (r *runner) cleanup(ctx context.Context, name string) bool {
+	ctx = capability.CleanupContext(ctx)
 	exists, err := r.m.Exists(name)
 	if err != nil {
 		return false
@@ -385,7 +388,7 @@ func (r *runner) pickLeader(ctx context.Context, managers []Node, isNew map[stri
 			r.fail(n.Name, fmt.Errorf("initialising the swarm: %w", err), false)
 			return ""
 		}
-		r.fail(n.Name, fmt.Errorf("initialising the swarm: %w", err), r.cleanup(n.Name))
+		r.fail(n.Name, fmt.Errorf("initialising the swarm: %w", err), r.cleanup(ctx, n.Name))
 	}
 	return ""
 }
@@ -410,7 +413,7 @@ func (r *runner) join(ctx context.Context, leader string, n Node, isNew map[stri
 	if err != nil {
 		removed := false
 		if isNew[n.Name] {
-			removed = r.cleanup(n.Name)
+			removed = r.cleanup(ctx, n.Name)
 		}
 		r.fail(n.Name, fmt.Errorf("joining the swarm as %s: %w", n.Role, err), removed)
 		return

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 // Phase is how long one step of a create took.
@@ -32,12 +34,12 @@ func Step(log *slog.Logger, phases *[]Phase, name string, f func() error) error 
 }
 
 // Undo is what a create of machine that failed with err returns: teardown
-// runs on cleanup, bounded by timeout, and the error says whether it
-// removed everything. cleanup must outlive the create's own context, which
-// may be what ended.
-func Undo(cleanup context.Context, timeout time.Duration, log *slog.Logger, machine string, err error, teardown func(context.Context) error) error {
+// runs on the cleanup context of the create's ctx (capability.CleanupContext:
+// it outlives a first Ctrl-C, a second one ends it), bounded by timeout, and
+// the error says whether it removed everything.
+func Undo(ctx context.Context, timeout time.Duration, log *slog.Logger, machine string, err error, teardown func(context.Context) error) error {
 	log.Info("create failed; removing what it made", "err", err)
-	ctx, cancel := context.WithTimeout(cleanup, timeout)
+	ctx, cancel := context.WithTimeout(capability.CleanupContext(ctx), timeout)
 	defer cancel()
 	if cerr := teardown(ctx); cerr != nil {
 		return fmt.Errorf("creating machine %q failed: %w; cleaning up after it failed too: %v", machine, err, cerr)

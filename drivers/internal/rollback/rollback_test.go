@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetdock/machine/libmachine/capability"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -31,11 +33,21 @@ func TestUndoTearsDownOnTheCleanupContextAndSaysWhatIsLeft(t *testing.T) {
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
 	var sawLive bool
-	err := Undo(context.WithoutCancel(ended), time.Minute, quiet, "m1", create, func(ctx context.Context) error {
+	err := Undo(ended, time.Minute, quiet, "m1", create, func(ctx context.Context) error {
 		sawLive = ctx.Err() == nil
 		return nil
 	})
 	assert.True(t, sawLive, "cleanup runs even when the create's context has ended")
+
+	// A second Ctrl-C ends the cleanup context the command attached.
+	cleanup, stopCleanup := context.WithCancel(context.Background())
+	stopCleanup()
+	var sawEnded bool
+	_ = Undo(capability.WithCleanup(ended, cleanup), time.Minute, quiet, "m1", create, func(ctx context.Context) error {
+		sawEnded = ctx.Err() != nil
+		return ctx.Err()
+	})
+	assert.True(t, sawEnded, "the cleanup runs on the command's cleanup context, which a second Ctrl-C ends")
 	assert.EqualError(t, err, `creating machine "m1" failed (everything it had made was removed again): no capacity`)
 	assert.ErrorIs(t, err, create)
 
