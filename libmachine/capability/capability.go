@@ -228,3 +228,32 @@ func CleanupContext(ctx context.Context) context.Context {
 	}
 	return context.WithoutCancel(ctx)
 }
+
+// SharedPreparer is a driver whose machines share cloud resources found by
+// name (a security group, a network). Called on a driver configured from a
+// create's options but bound to no machine, PrepareShared makes those
+// resources if they are missing and returns them; creates that then run at
+// once find them instead of racing to make one each. It is idempotent.
+type SharedPreparer interface {
+	PrepareShared(ctx context.Context) ([]Resource, error)
+}
+
+// MachineStatus is what `ls` needs of one machine from its driver.
+type MachineStatus struct {
+	State state.State
+	// URL is the Docker URL when the driver could tell it from the same
+	// answer (empty: ask the machine's driver with GetURL).
+	URL string
+	// Err is the reason State could not be told, worded for the user.
+	Err string
+}
+
+// FleetReporter is a driver that answers for many machines at once: given
+// the stored driver configurations (the Driver JSON of each machine's
+// config.json) of machines of its kind, it returns one status per
+// configuration, in order, with as few API calls as the cloud allows (one
+// per region and page). Machines it cannot tell about get Err set; the
+// error return is for a failure of the whole call.
+type FleetReporter interface {
+	Statuses(ctx context.Context, configs [][]byte) ([]MachineStatus, error)
+}
