@@ -29,6 +29,9 @@
 //	    service_ports: {web: 8080}   # front port per SERVICE or SERVICE:PUBLISHED
 //	    listeners:                   # fixed TCP listeners
 //	      - port: 2377               # backend_port defaults to port
+//	networks:                        # swarm networks (see Networks below)
+//	  - name: app
+//	    subnet: 10.0.9.0/24
 //
 // ${VAR} and ${VAR:-default} are replaced from the environment in every
 // value; an unset variable without a default is an error. Every error names
@@ -42,8 +45,9 @@
 // initialised on the first manager unless an existing manager already runs
 // one; managers then join one at a time, workers in parallel. Last, every
 // load balancer's listeners are synced. A node that fails is reported,
-// removed when this run created it, and left out. Run again, up creates
-// and joins nothing.
+// removed when this run created it, and left out. Then the file's
+// networks are made (see Networks). Run again, up creates and joins
+// nothing.
 //
 // # Listeners
 //
@@ -55,4 +59,47 @@
 // are ever changed or deleted: a listener made by hand is never touched, and
 // a wanted port it holds is reported as a conflict. One SLB is meant to
 // serve one swarm's services.
+//
+// # Networks
+//
+// Seed 004 made containers on different hosts reach each other with a
+// Consul key-value store and pipework bridges. In swarm mode an overlay
+// network does both: it spans every node over VXLAN, and its embedded DNS
+// answers a service's name with the addresses of its tasks.
+//
+//	networks:
+//	  - name: app                    # letters, digits, _ . - (not bridge, host,
+//	                                 #   none, default, ingress, docker_gwbridge)
+//	    driver: overlay              # the default; a swarm-scoped plugin also works,
+//	                                 #   node-local drivers (bridge, macvlan...) do not
+//	    attachable: true             # the default: `docker run --network app` may join
+//	    internal: false              # true: no traffic to or from outside the network
+//	    subnet: 10.0.9.0/24          # IPv4; optional, else the swarm picks one
+//	    gateway: 10.0.9.1            # optional, within subnet
+//	    ip_range: 10.0.9.128/25      # optional, within subnet: where tasks get addresses
+//	    options: {encrypted: ""}     # driver options (docker network create --opt)
+//	    labels: {team: web}
+//
+// After the swarm is formed, up lists the networks through its manager and
+// for each network of the file: creates it when missing (labelled
+// fleetdock.cluster=NAME), waiting until the managers have allocated it; keeps
+// it when it exists as the file says (what the file leaves out, such as
+// the subnet, is not compared); and reports an error, creating nothing,
+// when it exists with another driver, subnet, gateway, range, flag, option
+// or label, since Docker cannot change a network in place. A subnet that
+// overlaps another of the file, or one of a network the manager already
+// has, is refused before the network is created: the swarm would accept
+// the create and then never allocate it. Each network is reported as
+// created, kept or failed; a network failing fails no node, and the
+// others are still made.
+//
+// down removes every node, and the swarm and its networks go with them.
+//
+// A service reaches another by name over such a network: publish nothing,
+// attach both to it, and give the one called --endpoint-mode dnsrr where
+// the kernel lacks IPVS (as in these test hosts), so its name resolves to
+// its tasks' addresses in turn instead of to a virtual IP:
+//
+//	docker service create --name web --network app --endpoint-mode dnsrr web:1
+//	docker run --rm --network app client:1 http://web/
 package cluster

@@ -17,6 +17,8 @@ type EngineSwarm struct {
 	members map[string]swarm.Member
 }
 
+var _ Swarm = (*EngineSwarm)(nil)
+
 // NewEngineSwarm returns a Swarm over the machines of client's store.
 func NewEngineSwarm(client *libmachine.Client) *EngineSwarm {
 	return &EngineSwarm{Client: client, members: map[string]swarm.Member{}}
@@ -96,6 +98,38 @@ func (s *EngineSwarm) Nodes(ctx context.Context, manager string, machines []stri
 		}
 	}
 	return swarm.List(ctx, m, known...)
+}
+
+func (s *EngineSwarm) Networks(ctx context.Context, manager string) ([]swarm.Network, error) {
+	m, err := s.member(ctx, manager)
+	if err != nil {
+		return nil, err
+	}
+	return m.Engine.Networks(ctx)
+}
+
+func (s *EngineSwarm) Network(ctx context.Context, manager, id string) (swarm.Network, error) {
+	m, err := s.member(ctx, manager)
+	if err != nil {
+		return swarm.Network{}, err
+	}
+	return m.Engine.Network(ctx, id)
+}
+
+func (s *EngineSwarm) CreateNetwork(ctx context.Context, manager string, spec swarm.NetworkSpec) (string, error) {
+	m, err := s.member(ctx, manager)
+	if err != nil {
+		return "", err
+	}
+	return m.Engine.CreateNetwork(ctx, spec)
+}
+
+func (s *EngineSwarm) RemoveNetwork(ctx context.Context, manager, id string) error {
+	m, err := s.member(ctx, manager)
+	if err != nil {
+		return err
+	}
+	return m.Engine.RemoveNetwork(ctx, id)
 }
 
 // FromSwarmServices converts the Engine API's services for the listener sync.

@@ -34,6 +34,7 @@ type File struct {
 	Engine        Engine
 	Groups        []Group
 	LoadBalancers []LoadBalancer
+	Networks      []Network
 }
 
 // Option is one driver flag without its leading dashes. Lists hold one
@@ -308,6 +309,7 @@ func (p *parser) file(n *yaml.Node) *File {
 		{"engine", func(v *yaml.Node, path string) { f.Engine = p.engine(v, path, Engine{}) }},
 		{"groups", func(v *yaml.Node, _ string) { groupsNode = v }},
 		{"load_balancers", func(v *yaml.Node, path string) { f.LoadBalancers = p.loadBalancers(v, path) }},
+		{"networks", func(v *yaml.Node, path string) { f.Networks = p.networks(v, path) }},
 	})
 	if n.Kind != yaml.MappingNode {
 		return f

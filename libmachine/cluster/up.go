@@ -42,6 +42,7 @@ type Swarm interface {
 	EnsureJoined(ctx context.Context, manager, machine string, role Role) (swarm.Result, error)
 	Services(ctx context.Context, manager string) ([]Service, error)
 	Nodes(ctx context.Context, manager string, machines []string) ([]swarm.NodeStatus, error)
+	SwarmNetworks
 }
 
 // Phase is where a node is in `cluster up` or `down`.
@@ -94,6 +95,7 @@ type Result struct {
 	Manager   string // the manager the swarm was run through
 	ClusterID string
 	Syncs     []SyncReport
+	Networks  []NetworkReport
 	Notes     []string
 	// Errs are failures not tied to one node (SLB sync, no manager).
 	Errs []error
@@ -279,6 +281,7 @@ func Up(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) *Result
 		}
 	}
 	inParallel(r.opt.Parallel, workers, func(n Node) { r.join(ctx, leader, n, isNew) })
+	r.ensureNetworks(ctx, leader)
 	r.syncAll(ctx, leader)
 	sort.Strings(r.res.Joined)
 	return &r.res

@@ -110,6 +110,7 @@ type fakeSwarm struct {
 	failJoin                      map[string]error
 	managersJoining, peakManagers int
 	services                      []Service
+	fakeNetworks
 }
 
 func newFakeSwarm() *fakeSwarm {

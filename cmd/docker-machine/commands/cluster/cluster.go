@@ -25,8 +25,8 @@ const clusterLong = `Create, inspect and remove a swarm cluster described by a c
 
   up      creates the missing nodes (in parallel), initialises the swarm on the
           first manager, joins managers then workers, and syncs the SLB
-          listeners. Run it again to converge: it adds what is missing and
-          never duplicates.
+          listeners, and creates the file's networks the swarm lacks. Run it
+          again to converge: it adds what is missing and never duplicates.
   down    removes every node and every listener the cluster made; load
           balancers themselves are never deleted.
   status  shows nodes, their state and swarm role, SLB backends and listeners.
@@ -48,6 +48,9 @@ The file (YAML):
       services: true              # a TCP listener per published service port
       service_ports: {web: 8080}  # front ports (else label fleetdock.slb.port,
       listeners: [{port: 2377}]   #   else the published port); fixed listeners
+  networks:                       # swarm networks up creates through the manager
+    - name: app                   # driver overlay, attachable true unless set
+      subnet: 10.0.9.0/24         # also gateway, ip_range, internal, options, labels
 
 ${VAR} and ${VAR:-default} are read from the environment.`
 
@@ -149,6 +152,9 @@ func runUp(ctx context.Context, f *cmdutil.Factory, path string, parallel int, d
 			fmt.Fprintln(out, line)
 		}
 		fmt.Fprintln(out, "then: initialise or keep the swarm, join managers one at a time, workers in parallel, sync the listeners")
+		for _, line := range r.file.DescribeNetworks() {
+			fmt.Fprintln(out, line)
+		}
 		return nil
 	}
 	start := time.Now()
