@@ -283,18 +283,7 @@ func EnsureNetworks(ctx context.Context, sw SwarmNetworks, manager string, f *Fi
 func ensureNetwork(ctx context.Context, sw SwarmNetworks, manager string, f *File, nw Network, existing []swarm.Network) NetworkReport {
 	rep := NetworkReport{Name: nw.Name, Action: NetworkFailed}
 	if i := slices.IndexFunc(existing, func(e swarm.Network) bool { return e.Name == nw.Name }); i >= 0 {
-		have := existing[i]
-		rep.ID = have.ID
-		if !have.Allocated() {
-			rep.Err = fmt.Errorf("it exists on the swarm (%s) but the managers never allocated it (its subnet probably overlaps another network's); remove it with `docker network rm %s` through %s and run `cluster up` again", have.ID, nw.Name, manager)
-			return rep
-		}
-		if diffs := networkDiffs(nw, have); len(diffs) > 0 {
-			rep.Err = fmt.Errorf("the existing network %s differs from the file: %s; Docker cannot change a network in place: remove it with `docker network rm %s` through %s (after removing the services and containers that use it) and run `cluster up` again, or change the file to match", have.ID, strings.Join(diffs, "; "), nw.Name, manager)
-			return rep
-		}
-		rep.Action = NetworkKept
-		return rep
+		return keepExisting(nw, existing[i], manager)
 	}
 	if nw.Subnet.IsValid() {
 		for _, e := range existing {
@@ -307,6 +296,12 @@ func ensureNetwork(ctx context.Context, sw SwarmNetworks, manager string, f *Fil
 		}
 	}
 	id, err := sw.CreateNetwork(ctx, manager, nw.Spec(f.Name))
+	if swarm.IsConflict(err) {
+		// Made since the list was read (another up, say): judge that one.
+		if have, ierr := sw.Network(ctx, manager, nw.Name); ierr == nil && have.Name == nw.Name {
+			return keepExisting(nw, have, manager)
+		}
+	}
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -335,6 +330,22 @@ func ensureNetwork(ctx context.Context, sw SwarmNetworks, manager string, f *Fil
 		return rep
 	}
 	rep.Action = NetworkCreated
+	return rep
+}
+
+// keepExisting keeps a network of the swarm that is as the file says it,
+// and refuses one that is not.
+func keepExisting(nw Network, have swarm.Network, manager string) NetworkReport {
+	rep := NetworkReport{Name: nw.Name, ID: have.ID, Action: NetworkFailed}
+	if !have.Allocated() {
+		rep.Err = fmt.Errorf("it exists on the swarm (%s) but the managers never allocated it (its subnet probably overlaps another network's); remove it with `docker network rm %s` through %s and run `cluster up` again", have.ID, nw.Name, manager)
+		return rep
+	}
+	if diffs := networkDiffs(nw, have); len(diffs) > 0 {
+		rep.Err = fmt.Errorf("the existing network %s differs from the file: %s; Docker cannot change a network in place: remove it with `docker network rm %s` through %s (after removing the services and containers that use it) and run `cluster up` again, or change the file to match", have.ID, strings.Join(diffs, "; "), nw.Name, manager)
+		return rep
+	}
+	rep.Action = NetworkKept
 	return rep
 }
 

@@ -317,3 +317,33 @@ func TestUpWithoutNetworksAsksNothing(t *testing.T) {
 	assert.Empty(t, sw.netCalls)
 	assert.Empty(t, res.Networks)
 }
+
+// racingNetworks makes the network the file wants between the list and the
+// create, as a second `cluster up` at the same time would.
+type racingNetworks struct {
+	*fakeNetworks
+	made swarm.Network
+}
+
+func (r racingNetworks) Networks(ctx context.Context, manager string) ([]swarm.Network, error) {
+	list, err := r.fakeNetworks.Networks(ctx, manager)
+	r.netMu.Lock()
+	r.nets = append(r.nets, r.made)
+	r.netMu.Unlock()
+	return list, err
+}
+
+func TestEnsureNetworksJudgesOneMadeMeanwhile(t *testing.T) {
+	f, err := Parse("c.yml", []byte("name: c\ndriver: none\ngroups:\n  - {name: m, role: manager}\nnetworks:\n  - name: app\n"), env(nil))
+	require.NoError(t, err)
+	var lines []string
+	same := racingNetworks{&fakeNetworks{}, swarm.Network{ID: "other", Name: "app", Driver: "overlay", Scope: "swarm", Attachable: true}}
+	reps, err := EnsureNetworks(context.Background(), same, "c-m-1", f, func(l string) { lines = append(lines, l) })
+	require.NoError(t, err)
+	assert.Equal(t, []NetworkReport{{Name: "app", ID: "other", Action: NetworkKept}}, reps)
+	assert.Equal(t, []string{"network app: kept (other)"}, lines)
+
+	differs := racingNetworks{&fakeNetworks{}, swarm.Network{ID: "other", Name: "app", Driver: "overlay", Scope: "swarm"}}
+	_, err = EnsureNetworks(context.Background(), differs, "c-m-1", f, func(string) {})
+	assert.ErrorContains(t, err, "network app: the existing network other differs from the file: attachable is false, the file says true")
+}
