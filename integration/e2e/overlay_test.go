@@ -231,6 +231,8 @@ networks:
 	out = w.m.must(ctx, "cluster", "up", "-f", path)
 	assert.Contains(t, out, "cluster s4: 0 created, 2 already there, 0 joined or changed in the swarm, 0 failed")
 	assert.Contains(t, out, "network app: kept (")
+	status := w.m.must(ctx, "cluster", "status", "-f", path)
+	assert.Contains(t, status, "network app (overlay, attachable, 10.231.0.0/24): ok\n")
 
 	out = w.m.must(ctx, "cluster", "down", "-f", path)
 	assert.Contains(t, out, "cluster s4: 2 removed, 0 failed")

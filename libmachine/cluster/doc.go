@@ -93,7 +93,8 @@
 // created, kept or failed; a network failing fails no node, and the
 // others are still made.
 //
-// down removes every node, and the swarm and its networks go with them.
+// status shows each network as ok, missing, or what differs. down removes
+// every node, and the swarm and its networks go with them.
 //
 // A service reaches another by name over such a network: publish nothing,
 // attach both to it, and give the one called --endpoint-mode dnsrr where

@@ -118,6 +118,7 @@ type Status struct {
 	SwarmErr      error
 	Nodes         []NodeStatus
 	LoadBalancers []LoadBalancerStatus
+	Networks      []NetworkStatus
 }
 
 // GetStatus reads nodes, their swarm membership, and the load balancers.
@@ -178,6 +179,7 @@ func GetStatus(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) 
 		}
 		break
 	}
+	st.Networks = networkStatuses(ctx, sw, st.Manager, f)
 
 	for _, lb := range f.LoadBalancers {
 		ls := LoadBalancerStatus{LoadBalancerState: LoadBalancerState{ID: lb.ID}}

@@ -428,3 +428,48 @@ func (f *File) DescribeNetworks() []string {
 	}
 	return out
 }
+
+// NetworkStatus is one network of the file in `cluster status`.
+type NetworkStatus struct {
+	Name string
+	// Want describes the network as the file says it.
+	Want string
+	// ID is set when the swarm has a network of that name.
+	ID string
+	// State is "ok", "missing", or what is wrong with it.
+	State string
+}
+
+// networkStatuses reads the file's networks through manager; without a
+// manager, or when it does not answer, each network says so.
+func networkStatuses(ctx context.Context, sw SwarmNetworks, manager string, f *File) []NetworkStatus {
+	if len(f.Networks) == 0 {
+		return nil
+	}
+	var existing []swarm.Network
+	var readErr error
+	if manager == "" {
+		readErr = errors.New("no manager answered")
+	} else {
+		existing, readErr = sw.Networks(ctx, manager)
+	}
+	out := make([]NetworkStatus, 0, len(f.Networks))
+	for _, nw := range f.Networks {
+		st := NetworkStatus{Name: nw.Name, Want: nw.String()}
+		i := slices.IndexFunc(existing, func(e swarm.Network) bool { return e.Name == nw.Name })
+		switch {
+		case readErr != nil:
+			st.State = "unknown: " + readErr.Error()
+		case i < 0:
+			st.State = "missing (cluster up creates it)"
+		default:
+			rep := keepExisting(nw, existing[i], manager)
+			st.ID, st.State = rep.ID, "ok"
+			if rep.Err != nil {
+				st.State = rep.Err.Error()
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}

@@ -347,3 +347,29 @@ func TestEnsureNetworksJudgesOneMadeMeanwhile(t *testing.T) {
 	_, err = EnsureNetworks(context.Background(), differs, "c-m-1", f, func(string) {})
 	assert.ErrorContains(t, err, "network app: the existing network other differs from the file: attachable is false, the file says true")
 }
+
+func TestStatusShowsTheNetworks(t *testing.T) {
+	ctx := context.Background()
+	f := parseNetFile(t)
+	m, sw := newFakeMachines(), newFakeSwarm()
+	require.NoError(t, Up(ctx, f, m, sw, Options{LoadBalancers: slbs(nil)}).Err())
+	st, err := GetStatus(ctx, f, m, sw, Options{LoadBalancers: slbs(nil)})
+	require.NoError(t, err)
+	assert.Equal(t, []NetworkStatus{
+		{Name: "app", Want: "overlay, attachable", ID: "net1", State: "ok"},
+		{Name: "db", Want: "overlay, internal, 10.231.0.0/24", ID: "net2", State: "ok"},
+	}, st.Networks)
+
+	require.NoError(t, sw.RemoveNetwork(ctx, "c-manager-1", "net1"))
+	sw.nets[0].Internal = false
+	st, err = GetStatus(ctx, f, m, sw, Options{LoadBalancers: slbs(nil)})
+	require.NoError(t, err)
+	require.Len(t, st.Networks, 2)
+	assert.Equal(t, "missing (cluster up creates it)", st.Networks[0].State)
+	assert.Contains(t, st.Networks[1].State, "differs from the file: internal is false, the file says true")
+
+	sw.listErr = errors.New("connection refused")
+	st, err = GetStatus(ctx, f, m, sw, Options{LoadBalancers: slbs(nil)})
+	require.NoError(t, err)
+	assert.Equal(t, "unknown: connection refused", st.Networks[0].State)
+}

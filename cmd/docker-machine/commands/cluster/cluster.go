@@ -27,9 +27,11 @@ const clusterLong = `Create, inspect and remove a swarm cluster described by a c
           first manager, joins managers then workers, and syncs the SLB
           listeners, and creates the file's networks the swarm lacks. Run it
           again to converge: it adds what is missing and never duplicates.
-  down    removes every node and every listener the cluster made; load
-          balancers themselves are never deleted.
-  status  shows nodes, their state and swarm role, SLB backends and listeners.
+  down    removes every node and every listener the cluster made (the swarm
+          and its networks go with the nodes); load balancers themselves are
+          never deleted.
+  status  shows nodes, their state and swarm role, SLB backends and listeners,
+          and whether the swarm has the file's networks as the file says.
 
 The file (YAML):
 
@@ -235,6 +237,9 @@ func WriteStatus(w io.Writer, st *libcluster.Status) {
 	default:
 		fmt.Fprintln(w, "swarm: no running manager")
 	}
+	for _, n := range st.Networks {
+		fmt.Fprintf(w, "network %s (%s): %s\n", n.Name, n.Want, n.State)
+	}
 	for _, lb := range st.LoadBalancers {
 		if lb.Err != nil {
 			fmt.Fprintf(w, "load balancer %s: %v\n", lb.ID, lb.Err)
@@ -266,7 +271,8 @@ func writeStatusJSON(w io.Writer, st *libcluster.Status) error {
 		SwarmError    string `json:",omitempty"`
 		Nodes         []libcluster.NodeStatus
 		LoadBalancers []lbJSON
-	}{Name: st.Name, Manager: st.Manager, Nodes: st.Nodes}
+		Networks      []libcluster.NetworkStatus `json:",omitempty"`
+	}{Name: st.Name, Manager: st.Manager, Nodes: st.Nodes, Networks: st.Networks}
 	if st.SwarmErr != nil {
 		out.SwarmError = st.SwarmErr.Error()
 	}
