@@ -271,9 +271,6 @@ func EnsureNetworks(ctx context.Context, sw SwarmNetworks, manager string, f *Fi
 		if rep.Err != nil {
 			errs = append(errs, fmt.Errorf("network %s: %w", nw.Name, rep.Err))
 		}
-		if rep.Action == NetworkCreated {
-			existing = append(existing, swarm.Network{ID: rep.ID, Name: nw.Name, Driver: nw.Driver, Scope: "swarm", IPAM: []swarm.IPAMConfig{{Subnet: nw.Spec(f.Name).Subnet}}})
-		}
 		reports = append(reports, rep)
 		line(rep.String())
 	}
@@ -322,9 +319,12 @@ func ensureNetwork(ctx context.Context, sw SwarmNetworks, manager string, f *Fil
 	})
 	if err != nil {
 		rmErr := sw.RemoveNetwork(capability.CleanupContext(ctx), manager, id)
-		if rmErr != nil {
-			rep.Err = fmt.Errorf("%w; removing the unusable network failed too: %v: remove it with `docker network rm %s` through %s", err, rmErr, nw.Name, manager)
-		} else {
+		switch {
+		case rmErr != nil:
+			rep.Err = fmt.Errorf("%w; removing the network again failed too: %v: remove it with `docker network rm %s` through %s", err, rmErr, nw.Name, manager)
+		case ctx.Err() != nil:
+			rep.Err = fmt.Errorf("%w; the network was removed again", err)
+		default:
 			rep.Err = fmt.Errorf("%w; it was removed again: check that its subnet overlaps no other network and run `cluster up` again", err)
 		}
 		return rep

@@ -75,10 +75,13 @@ func (f *fakeNetworks) CreateNetwork(_ context.Context, manager string, spec swa
 	return n.ID, nil
 }
 
-func (f *fakeNetworks) RemoveNetwork(_ context.Context, manager, id string) error {
+func (f *fakeNetworks) RemoveNetwork(ctx context.Context, manager, id string) error {
 	f.netMu.Lock()
 	defer f.netMu.Unlock()
 	f.netCalls = append(f.netCalls, fmt.Sprintf("remove %s via %s", id, manager))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	f.nets = slices.DeleteFunc(f.nets, func(n swarm.Network) bool { return n.ID == id })
 	return nil
 }
@@ -372,4 +375,17 @@ func TestStatusShowsTheNetworks(t *testing.T) {
 	st, err = GetStatus(ctx, f, m, sw, Options{LoadBalancers: slbs(nil)})
 	require.NoError(t, err)
 	assert.Equal(t, "unknown: connection refused", st.Networks[0].State)
+}
+
+func TestEnsureNetworksInterruptedWhileWaitingRemovesTheNetwork(t *testing.T) {
+	f, err := Parse("c.yml", []byte("name: c\ndriver: none\ngroups:\n  - {name: m, role: manager}\nnetworks:\n  - name: app\n"), env(nil))
+	require.NoError(t, err)
+	nets := &fakeNetworks{refuse: map[string]bool{"app": true}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err = EnsureNetworks(ctx, nets, "c-m-1", f, func(string) {})
+	assert.ErrorContains(t, err, "waiting for the swarm to allocate network app: stopped after")
+	assert.ErrorContains(t, err, "the network was removed again")
+	assert.Contains(t, nets.netCalls, "remove net1 via c-m-1", "the removal runs on the cleanup context")
+	assert.Empty(t, nets.names())
 }
