@@ -8,7 +8,7 @@ BINARIES := docker-machine docker-machine-driver-aliyunecs docker-machine-driver
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt engine clean
+.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt engine sizes clean
 
 all: build
 
@@ -45,6 +45,11 @@ bench-provision: engine build
 # Time from Ctrl-C to exit at each point of a create (cloudsim, host containers).
 bench-interrupt: engine build
 	$(GO) run ./integration/cmd/interruptbench -cli $(BIN)/docker-machine -runs 3
+
+# Stripped sizes of the CLI and each plugin, against the stock CLI's, and
+# the packages that weigh most in the CLI.
+sizes:
+	$(GO) run ./integration/cmd/binsizes -top 20
 
 demo: engine build
 	./scripts/demo.sh

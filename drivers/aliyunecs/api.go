@@ -107,12 +107,13 @@ func (s credentialSource) String() string {
 }
 
 // api holds the three product clients of one driver and runs every call
-// through retry, context binding and error cleaning.
+// through retry, context binding and error cleaning. A call is
+// a.call(ctx, &a.ecs.Client, ecs.CreateXRequest(), ecs.CreateXResponse()).
 type api struct {
 	region  string
-	ecs     *ecs.Client
-	vpc     *vpc.Client
-	slb     *slb.Client
+	ecs     *product
+	vpc     *product
+	slb     *product
 	binder  *ctxBinder
 	secrets []string // values scrubbed from any error text
 	source  credentialSource
@@ -164,25 +165,39 @@ func newAPI(cfg clientConfig) (*api, error) {
 
 	ecsEP, vpcEP, slbEP := pick(cfg.ecsEndpoint), pick(cfg.vpcEndpoint), pick(cfg.slbEndpoint)
 	var err error
-	if a.ecs, err = ecs.NewClientWithOptions(cfg.region, config(ecsEP), cfg.provider); err != nil {
+	if a.ecs, err = newProduct(cfg, config(ecsEP), ecsEP, ecs.GetEndpointMap(), ecs.GetEndpointType()); err != nil {
 		return nil, fmt.Errorf("setting up the ECS client: %w", err)
 	}
-	if a.vpc, err = vpc.NewClientWithOptions(cfg.region, config(vpcEP), cfg.provider); err != nil {
+	if a.vpc, err = newProduct(cfg, config(vpcEP), vpcEP, vpc.GetEndpointMap(), vpc.GetEndpointType()); err != nil {
 		return nil, fmt.Errorf("setting up the VPC client: %w", err)
 	}
-	if a.slb, err = slb.NewClientWithOptions(cfg.region, config(slbEP), cfg.provider); err != nil {
+	if a.slb, err = newProduct(cfg, config(slbEP), slbEP, slb.GetEndpointMap(), slb.GetEndpointType()); err != nil {
 		return nil, fmt.Errorf("setting up the SLB client: %w", err)
 	}
-	for _, c := range []struct {
-		client *sdk.Client
-		ep     endpoint
-	}{{&a.ecs.Client, ecsEP}, {&a.vpc.Client, vpcEP}, {&a.slb.Client, slbEP}} {
-		c.client.Domain = c.ep.host
-		c.client.SetReadTimeout(requestTimeout)
-		c.client.SetConnectTimeout(10 * time.Second)
-		c.client.AppendUserAgent("docker-machine-driver-aliyunecs", driverVersion)
-	}
 	return a, nil
+}
+
+// product is the SDK core client of one product (ECS, VPC or SLB), set up
+// as the product's own NewClientWithOptions does, with its regional
+// endpoint table. The driver does not hold the generated ecs/vpc/slb
+// Client types: the linker keeps every method of a client the driver's
+// types refer to, i.e. every API action of the product, and the driver
+// calls a handful.
+type product struct {
+	sdk.Client
+}
+
+func newProduct(cfg clientConfig, config *sdk.Config, ep endpoint, endpoints map[string]string, endpointType string) (*product, error) {
+	p := &product{}
+	if err := p.InitWithOptions(cfg.region, config, cfg.provider); err != nil {
+		return nil, err
+	}
+	p.SetEndpointRules(endpoints, endpointType, "")
+	p.Domain = ep.host
+	p.SetReadTimeout(requestTimeout)
+	p.SetConnectTimeout(10 * time.Second)
+	p.AppendUserAgent("docker-machine-driver-aliyunecs", driverVersion)
+	return p, nil
 }
 
 // customEndpoint reports whether ECS calls go to an endpoint the user chose.

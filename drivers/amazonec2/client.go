@@ -36,7 +36,7 @@ var (
 // standard retryer (--amazonec2-retries), is counted, and fails with an
 // error that carries no secret.
 type api struct {
-	ec2       *ec2.Client
+	ec2       ec2Calls
 	transport *transport
 	secrets   *secretSet
 	source    string // where the credentials came from, for logs
@@ -118,11 +118,11 @@ func newAPI(ctx context.Context, cc clientConfig) (*api, error) {
 	// Credentials that refresh (assume-role, SSO, instance roles) bring new
 	// secrets; every one is added to the scrub list as it is handed out.
 	cfg.Credentials = recordingProvider{inner: cfg.Credentials, secrets: a.secrets}
-	a.ec2 = ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+	a.ec2 = newEC2Calls(ec2.NewFromConfig(cfg, func(o *ec2.Options) {
 		if cc.endpoint != "" {
 			o.BaseEndpoint = aws.String(cc.endpoint)
 		}
-	})
+	}))
 	return a, nil
 }
 

@@ -35,7 +35,7 @@ func (a *api) instance(ctx context.Context, id string) (*types.Instance, error) 
 
 // instances lists every instance matching the filters, over all pages.
 func (a *api) instances(ctx context.Context, filters ...types.Filter) ([]types.Instance, error) {
-	p := ec2.NewDescribeInstancesPaginator(a.ec2, &ec2.DescribeInstancesInput{Filters: filters})
+	p := ec2.NewDescribeInstancesPaginator(a.ec2.DescribeInstances, &ec2.DescribeInstancesInput{Filters: filters})
 	return allPages(ctx, p, false, func(out *ec2.DescribeInstancesOutput) (list []types.Instance) {
 		for _, r := range out.Reservations {
 			list = append(list, r.Instances...)
@@ -90,7 +90,7 @@ func (a *api) defaultVPC(ctx context.Context) (string, error) {
 }
 
 func (a *api) subnets(ctx context.Context, in *ec2.DescribeSubnetsInput) ([]types.Subnet, error) {
-	return allPages(ctx, ec2.NewDescribeSubnetsPaginator(a.ec2, in), true, func(out *ec2.DescribeSubnetsOutput) []types.Subnet { return out.Subnets })
+	return allPages(ctx, ec2.NewDescribeSubnetsPaginator(a.ec2.DescribeSubnets, in), true, func(out *ec2.DescribeSubnetsOutput) []types.Subnet { return out.Subnets })
 }
 
 func (a *api) image(ctx context.Context, id string) (*types.Image, error) {
@@ -108,7 +108,7 @@ var ubuntuName = regexp.MustCompile(`^ubuntu/images/hvm-ssd(?:-gp3)?/ubuntu-[a-z
 // newestUbuntuLTS finds the newest Ubuntu LTS server image for arch
 // (x86_64 or arm64) among Canonical's available images.
 func (a *api) newestUbuntuLTS(ctx context.Context, arch string) (*types.Image, error) {
-	p := ec2.NewDescribeImagesPaginator(a.ec2, &ec2.DescribeImagesInput{
+	p := ec2.NewDescribeImagesPaginator(a.ec2.DescribeImages, &ec2.DescribeImagesInput{
 		Owners: []string{canonicalOwner},
 		Filters: []types.Filter{
 			filter("name", "ubuntu/images/hvm-ssd*/ubuntu-*-server-*"),
@@ -204,7 +204,7 @@ func (a *api) keyPair(ctx context.Context, name string) (*types.KeyPairInfo, err
 }
 
 func (a *api) securityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput) ([]types.SecurityGroup, error) {
-	return allPages(ctx, ec2.NewDescribeSecurityGroupsPaginator(a.ec2, in), true, func(out *ec2.DescribeSecurityGroupsOutput) []types.SecurityGroup {
+	return allPages(ctx, ec2.NewDescribeSecurityGroupsPaginator(a.ec2.DescribeSecurityGroups, in), true, func(out *ec2.DescribeSecurityGroupsOutput) []types.SecurityGroup {
 		return out.SecurityGroups
 	})
 }

@@ -24,3 +24,8 @@ func createGroupInput(name, vpc string) *ec2.CreateSecurityGroupInput {
 }
 
 func rpcFlags(v map[string]any) *rpcdriver.RPCFlags { return &rpcdriver.RPCFlags{Values: v} }
+
+// sdkClient is a client with the driver's options (endpoint, credentials,
+// retries, middleware), for the operations tests make and the driver
+// does not (ec2Calls holds only the driver's own).
+func sdkClient(a *api) *ec2.Client { return ec2.New(a.ec2.Options()) }

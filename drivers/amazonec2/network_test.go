@@ -38,7 +38,7 @@ func TestSubnetAndGroupChecks(t *testing.T) {
 	require.NoError(t, probe.PreCreateCheck())
 	a, err := probe.api(t.Context())
 	require.NoError(t, err)
-	vpc, err := a.ec2.CreateVpc(t.Context(), &ec2.CreateVpcInput{CidrBlock: ptr("10.9.0.0/16")})
+	vpc, err := sdkClient(a).CreateVpc(t.Context(), &ec2.CreateVpcInput{CidrBlock: ptr("10.9.0.0/16")})
 	require.NoError(t, err)
 	otherVPC := deref(vpc.Vpc.VpcId)
 	sg, err := a.ec2.CreateSecurityGroup(t.Context(), createGroupInput("elsewhere", otherVPC))

@@ -44,14 +44,14 @@ func TestVolumeOptionsAndAccountEncryption(t *testing.T) {
 	d := newDriver(t, s, "volumes", map[string]any{"amazonec2-volume-iops": 4000, "amazonec2-volume-throughput": 250, "amazonec2-root-size": 30})
 	a, err := d.api(t.Context())
 	require.NoError(t, err)
-	_, err = a.ec2.EnableEbsEncryptionByDefault(t.Context(), &ec2.EnableEbsEncryptionByDefaultInput{})
+	_, err = sdkClient(a).EnableEbsEncryptionByDefault(t.Context(), &ec2.EnableEbsEncryptionByDefaultInput{})
 	require.NoError(t, err)
 	before := s.snapshot()
 	require.NoError(t, d.PreCreateCheck())
 	assert.True(t, d.RootVolumeEncrypted)
 	require.NoError(t, d.Create())
 
-	out, err := a.ec2.DescribeVolumes(t.Context(), &ec2.DescribeVolumesInput{Filters: []types.Filter{filter("attachment.instance-id", d.InstanceId)}})
+	out, err := sdkClient(a).DescribeVolumes(t.Context(), &ec2.DescribeVolumesInput{Filters: []types.Filter{filter("attachment.instance-id", d.InstanceId)}})
 	require.NoError(t, err)
 	require.Len(t, out.Volumes, 1)
 	v := out.Volumes[0]
