@@ -3,7 +3,9 @@ package libmachine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -313,10 +315,38 @@ func (c *Client) afterBoot(ctx context.Context, h *host.Host) error {
 	if !hasSSH(h) {
 		return nil
 	}
+	if err := c.waitForDocker(ctx, h); err != nil {
+		return err
+	}
 	if _, err := c.CheckDocker(ctx, h, true); err != nil {
 		return err
 	}
 	return nil
+}
+
+// DockerBootTimeout bounds the wait for Docker to answer after a boot.
+var DockerBootTimeout = 2 * time.Minute
+
+// waitForDocker waits until the machine's Docker answers a TLS handshake
+// after a (re)boot: the instance reports Running before its daemon
+// listens. A certificate problem ends the wait; CheckDocker judges it.
+func (c *Client) waitForDocker(ctx context.Context, h *host.Host) error {
+	_, addr, err := dockerAddr(h)
+	if err != nil {
+		return err
+	}
+	files := c.Files(h)
+	if _, err := os.Stat(files.CACert); err != nil {
+		return nil // no local certificates yet: CheckDocker copies them and judges
+	}
+	return poll.Until(ctx, poll.Options{What: fmt.Sprintf("Docker on %q to answer on %s", h.Name, addr), Timeout: DockerBootTimeout, Jitter: 0.2},
+		func(ctx context.Context) (bool, error) {
+			err := certs.CheckConnection(ctx, addr, files.CACert, files.ClientCert, files.ClientKey)
+			if err == nil || errors.As(err, new(*certs.StaleCertError)) {
+				return true, nil
+			}
+			return false, err
+		})
 }
 
 // Remove removes the machine's resources through its driver, then its
