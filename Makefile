@@ -35,7 +35,7 @@ test: lint integration
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./certs/... ./libmachine/...
-	$(GO) run ./integration/cmd/lsbench -cli $(BIN)/docker-machine -machines 100 -runs 9
+	$(GO) run ./integration/cmd/lsbench -cli $(BIN)/docker-machine -machines 100 -large 1000 -runs 5
 
 # Create wall time on host containers, with and without Docker preinstalled.
 bench-provision: engine build

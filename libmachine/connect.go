@@ -143,14 +143,20 @@ func dockerAddr(h *host.Host) (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("getting the Docker URL of %q: %w", h.Name, err)
 	}
+	addr, err := urlAddr(h, raw)
+	return raw, addr, err
+}
+
+// urlAddr is the host:port of the Docker URL raw of machine h.
+func urlAddr(h *host.Host, raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "", "", fmt.Errorf("machine %q reports an invalid Docker URL %q", h.Name, raw)
+		return "", fmt.Errorf("machine %q reports an invalid Docker URL %q", h.Name, raw)
 	}
 	if _, _, err := net.SplitHostPort(u.Host); err != nil {
-		return "", "", fmt.Errorf("machine %q reports a Docker URL without a port: %q", h.Name, raw)
+		return "", fmt.Errorf("machine %q reports a Docker URL without a port: %q", h.Name, raw)
 	}
-	return raw, u.Host, nil
+	return u.Host, nil
 }
 
 // CheckDocker verifies the machine's Docker API answers a TLS handshake with

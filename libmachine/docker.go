@@ -18,6 +18,21 @@ func (c *Client) DockerVersion(ctx context.Context, h *host.Host) (string, error
 	if err != nil {
 		return "", err
 	}
+	return c.dockerVersion(ctx, h, addr)
+}
+
+// DockerVersionAt is DockerVersion at the Docker URL rawURL that the
+// caller already has from the driver (a fleet answer, say), so the driver
+// is not asked again.
+func (c *Client) DockerVersionAt(ctx context.Context, h *host.Host, rawURL string) (string, error) {
+	addr, err := urlAddr(h, rawURL)
+	if err != nil {
+		return "", err
+	}
+	return c.dockerVersion(ctx, h, addr)
+}
+
+func (c *Client) dockerVersion(ctx context.Context, h *host.Host, addr string) (string, error) {
 	a := h.HostOptions.AuthOptions
 	tlsCfg, err := certs.ClientTLSConfig(a.CaCertPath, a.ClientCertPath, a.ClientKeyPath)
 	if err != nil {

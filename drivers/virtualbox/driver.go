@@ -255,7 +255,7 @@ func (d *Driver) vmInfo(ctx context.Context) (vmInfo, error) {
 	out, err := d.vbm(ctx, "showvminfo", d.MachineName, "--machinereadable")
 	if err != nil {
 		if errors.Is(err, ErrMachineNotExist) {
-			return nil, fmt.Errorf("VirtualBox has no VM named %q: %w; run 'docker-machine rm -f %s' to forget the machine", d.MachineName, ErrMachineNotExist, d.MachineName)
+			return nil, errNoVM(d.MachineName)
 		}
 		return nil, err
 	}
@@ -295,11 +295,8 @@ func (d *Driver) ip(ctx context.Context) (string, error) {
 	if st != state.Running {
 		return "", drivers.ErrHostIsNotRunning
 	}
-	if d.network() == networkNAT {
-		return loopback, nil
-	}
-	if d.IPAddress != "" {
-		return d.IPAddress, nil
+	if ip, ok := d.knownIP(); ok {
+		return ip, nil
 	}
 	ip, err := d.discoverIP(ctx)
 	if err != nil {
@@ -328,11 +325,25 @@ func (d *Driver) GetURL() (string, error) {
 	if err != nil || ip == "" {
 		return "", err
 	}
+	return d.urlAt(ip), nil
+}
+
+// knownIP is the address of a running VM when it needs no look-up: the
+// NAT forward's loopback, or the stored host-only address.
+func (d *Driver) knownIP() (string, bool) {
+	if d.network() == networkNAT {
+		return loopback, true
+	}
+	return d.IPAddress, d.IPAddress != ""
+}
+
+// urlAt is the Docker URL at the VM's address ip.
+func (d *Driver) urlAt(ip string) string {
 	port := dockerPort
 	if d.network() == networkNAT {
 		port = d.DockerPort
 	}
-	return "tcp://" + net.JoinHostPort(ip, strconv.Itoa(port)), nil
+	return "tcp://" + net.JoinHostPort(ip, strconv.Itoa(port))
 }
 
 // Addresses are the addresses the server certificate must cover: the

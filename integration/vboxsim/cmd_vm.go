@@ -565,7 +565,13 @@ func cmdList(c *call, args []string) error {
 	}
 	switch strings.ToLower(p.pos[0]) {
 	case "vms":
+		long := p.has("long") || p.has("l")
 		for _, vm := range c.st.VMs {
+			if long {
+				// What showvminfo prints for each VM, a blank line after each.
+				c.out.WriteString(humanReadable(vm) + "\n")
+				continue
+			}
 			c.printf("\"%s\" {%s}\n", vm.Name, vm.UUID)
 		}
 	case "runningvms":

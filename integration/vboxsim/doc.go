@@ -6,7 +6,7 @@
 // --machinereadable as VirtualBox 7.2.22 prints it) and fails with the real
 // exit codes and error texts.
 //
-// Commands: --version; list vms|runningvms|hostonlyifs|hostonlynets|
+// Commands: --version; list [--long] vms; list runningvms|hostonlyifs|hostonlynets|
 // dhcpservers|systemproperties|hostinfo|hdds|dvds|ostypes; showvminfo
 // [--machinereadable] [--log N]; createvm; modifyvm; startvm; controlvm
 // poweroff|acpipowerbutton|savestate|pause|resume|reset|natpfN|

@@ -59,6 +59,8 @@ func (c *Client) Capability(target any) bool {
 		return offer(t, capability.ResourceReporter(rpcResources{c}), has(CapResources))
 	case *capability.EngineForwarder:
 		return offer(t, capability.EngineForwarder(rpcEnginePort{c}), has(CapEnginePort))
+	case *capability.FleetReporter:
+		return offer(t, capability.FleetReporter(rpcFleetStatus{c}), has(CapFleetStatus))
 	}
 	return false
 }
@@ -257,4 +259,13 @@ func (r rpcLoadBalancing) StartListener(ctx context.Context, lbID string, port i
 
 func (r rpcLoadBalancing) DeleteListener(ctx context.Context, lbID string, port int) error {
 	return r.c.callCap(ctx, "DeleteListener", LBArgs{LoadBalancer: lbID, Port: port}, &struct{}{})
+}
+
+type rpcFleetStatus struct{ c *Client }
+
+// Statuses gives up when ctx ends; the plugin finishes its calls alone.
+func (r rpcFleetStatus) Statuses(ctx context.Context, configs [][]byte) ([]capability.MachineStatus, error) {
+	var st []capability.MachineStatus
+	err := r.c.callCap(ctx, "Statuses", StatusesArgs{Configs: configs}, &st)
+	return st, err
 }

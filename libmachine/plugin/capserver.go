@@ -32,6 +32,7 @@ import (
 //	CreateListener(LBArgs, *struct{})
 //	StartListener(LBArgs, *struct{})
 //	DeleteListener(LBArgs, *struct{})
+//	Statuses(StatusesArgs, *[]capability.MachineStatus)   CapFleetStatus
 //
 // A client first calls Supported; a plugin without the service (any stock
 // plugin) offers none. Serve registers the service for a driver and then
@@ -46,6 +47,7 @@ const (
 	CapLoadBalancing = "load-balancing"
 	CapResources     = "resources"
 	CapEnginePort    = "engine-port"
+	CapFleetStatus   = "fleet-status"
 )
 
 // DataDiskReply carries an optional data disk (gob cannot send a nil pointer).
@@ -98,6 +100,9 @@ func supported(d drivers.Driver) []string {
 	}
 	if capability.Has[capability.EngineForwarder](d) {
 		out = append(out, CapEnginePort)
+	}
+	if capability.Has[capability.FleetReporter](d) {
+		out = append(out, CapFleetStatus)
 	}
 	slices.Sort(out)
 	return out
@@ -152,6 +157,23 @@ func (s *capServer) EnginePort(_ struct{}, reply *int) error {
 	}
 	*reply = f.EnginePort()
 	return nil
+}
+
+// StatusesArgs carry the stored driver configurations of the machines a
+// FleetReporter is asked about. The plugin's one driver decodes each into
+// a driver value of its own: the call never changes the plugin's machine.
+type StatusesArgs struct {
+	Configs [][]byte
+}
+
+func (s *capServer) Statuses(args StatusesArgs, reply *[]capability.MachineStatus) error {
+	f, ok := capability.Get[capability.FleetReporter](s.d)
+	if !ok {
+		return errNotOffered
+	}
+	st, err := f.Statuses(context.Background(), args.Configs)
+	*reply = st
+	return err
 }
 
 func (s *capServer) lb() (capability.LoadBalancing, error) {

@@ -285,15 +285,23 @@ func matchesFilters(h *host.Host, item HostListItem, f lsFilters, masters map[st
 }
 
 // hostItems queries every host in parallel, each bounded by timeout; a host
-// that does not answer in time shows as Timeout.
+// that does not answer in time shows as Timeout. Drivers that answer for
+// many machines at once are asked once for all of theirs first (see
+// fleetStatuses); then each machine's URL and Docker check, bounded by
+// timeout, run in parallel.
 func hostItems(ctx context.Context, client *libmachine.Client, hosts []*host.Host, masters map[string]string, timeout time.Duration) []HostListItem {
 	items := make([]HostListItem, len(hosts))
+	fleet := fleetStatuses(ctx, client.Log, hosts, timeout)
 	cmdutil.Parallel(len(hosts), 0, func(i int) {
 		h := hosts[i]
+		if fleet[i].timedOut {
+			items[i] = HostListItem{Name: h.Name, DriverName: h.DriverName, State: ListState(state.Timeout), ResponseTime: timeout}
+			return
+		}
 		done := make(chan HostListItem, 1)
 		hctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		go func() { done <- hostItem(hctx, client, h, masters) }()
+		go func() { done <- hostItem(hctx, client, h, masters, fleet[i]) }()
 		select {
 		case it := <-done:
 			items[i] = it
@@ -304,20 +312,42 @@ func hostItems(ctx context.Context, client *libmachine.Client, hosts []*host.Hos
 	return items
 }
 
-func hostItem(ctx context.Context, client *libmachine.Client, h *host.Host, masters map[string]string) HostListItem {
+// hostItem is the row of h: from its driver's fleet answer when there is
+// one, else from the driver's GetState and GetURL.
+func hostItem(ctx context.Context, client *libmachine.Client, h *host.Host, masters map[string]string, fleet fleetAnswer) HostListItem {
 	start := time.Now()
 	item := HostListItem{Name: h.Name, DriverName: h.DriverName, State: ListState(state.None), DockerVersion: "Unknown"}
 	if h.HostOptions != nil {
 		item.SwarmOptions = h.HostOptions.SwarmOptions
 		item.EngineOptions = h.HostOptions.EngineOptions
 	}
-	st, err := h.Driver.GetState()
+	var st state.State
+	var err error
+	if fs := fleet.status; fs != nil {
+		start = fleet.start
+		st = fs.State
+		if fs.Err != "" {
+			err = errors.New(fs.Err)
+		}
+	} else {
+		st, err = h.Driver.GetState()
+	}
 	item.State = ListState(st)
 	if err == nil && st == state.Running {
-		item.URL, err = h.Driver.GetURL()
+		known := fleet.status != nil && fleet.status.URL != ""
+		if known {
+			item.URL = fleet.status.URL
+		} else {
+			item.URL, err = h.Driver.GetURL()
+		}
 		if err == nil && item.URL != "" {
 			var v string
-			if v, err = client.DockerVersion(ctx, h); err == nil {
+			if known {
+				v, err = client.DockerVersionAt(ctx, h, item.URL)
+			} else {
+				v, err = client.DockerVersion(ctx, h)
+			}
+			if err == nil {
 				item.DockerVersion = "v" + v
 			}
 		}
