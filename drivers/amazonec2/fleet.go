@@ -84,7 +84,7 @@ func (d *Driver) describeMany(ctx context.Context, ids []string) (map[string]*ty
 	}
 	found := map[string]*types.Instance{}
 	for _, chunk := range instance.Chunks(ids, idsPerCall) {
-		p := ec2.NewDescribeInstancesPaginator(a.ec2, &ec2.DescribeInstancesInput{
+		p := ec2.NewDescribeInstancesPaginator(a.ec2.DescribeInstances, &ec2.DescribeInstancesInput{
 			Filters:    []types.Filter{filter("instance-id", chunk...)},
 			MaxResults: ptr(int32(maxResults)),
 		})
