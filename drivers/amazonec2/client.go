@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -84,7 +85,9 @@ func newAPI(ctx context.Context, cc clientConfig) (*api, error) {
 	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(cc.region),
-		config.WithHTTPClient(&http.Client{Transport: a.transport, Timeout: requestTimeout}),
+		// The SDK adds a custom CA bundle (AWS_CA_BUNDLE, ca_bundle) only
+		// to its own buildable client; its transport is taken over below.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = maxAttempts
@@ -106,6 +109,10 @@ func newAPI(ctx context.Context, cc clientConfig) (*api, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration%s: %s", profileHint(cc.profile), a.secrets.scrub(err.Error()))
 	}
+	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		a.transport.set(b.GetTransport())
+	}
+	cfg.HTTPClient = &http.Client{Transport: a.transport, Timeout: requestTimeout}
 	if cfg.Credentials == nil {
 		return nil, errNoCredentials(cc.profile, errors.New("no credential source is configured"))
 	}
