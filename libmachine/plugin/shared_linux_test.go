@@ -23,7 +23,7 @@ import (
 const sharedDriverName = "fleetshared"
 
 // sharedDriver "prepares" a network named by its URL. FLEET_SHARED_MODE
-// makes it fail (fail) or never finish (block).
+// (ok, fail, block) makes it succeed, fail or never finish.
 type sharedDriver struct{ *none.Driver }
 
 func (d *sharedDriver) PrepareShared(ctx context.Context) ([]capability.Resource, error) {
@@ -37,8 +37,24 @@ func (d *sharedDriver) PrepareShared(ctx context.Context) ([]capability.Resource
 	return []capability.Resource{{Kind: "network", ID: d.URL, Region: "test-1"}}, nil
 }
 
+func newSharedDriver() drivers.Driver { return &sharedDriver{none.NewDriver("", "")} }
+
+// The re-executed test binary serves the built-in only when asked, so that
+// the other tests see just the built-ins TestMain registers.
 func init() {
-	RegisterBuiltin(sharedDriverName, func() drivers.Driver { return &sharedDriver{none.NewDriver("", "")} })
+	if os.Getenv("FLEET_SHARED_MODE") != "" {
+		RegisterBuiltin(sharedDriverName, newSharedDriver)
+	}
+}
+
+// registerShared makes fleetshared a built-in for one test.
+func registerShared(t *testing.T) {
+	RegisterBuiltin(sharedDriverName, newSharedDriver)
+	t.Cleanup(func() {
+		registry.Lock()
+		defer registry.Unlock()
+		delete(registry.factories, sharedDriverName)
+	})
 }
 
 // launchShared starts the test binary as the fleetshared plugin, configured
@@ -59,7 +75,7 @@ func launchShared(t *testing.T, mode string) *Client {
 }
 
 func TestPrepareSharedThroughPlugin(t *testing.T) {
-	c := launchShared(t, "")
+	c := launchShared(t, "ok")
 	p, ok := capability.Get[capability.SharedPreparer](c)
 	require.True(t, ok, "the plugin lists %s", CapShared)
 	rs, err := p.PrepareShared(context.Background())
@@ -108,7 +124,8 @@ func TestStockPluginOffersNoSharedPreparer(t *testing.T) {
 }
 
 func TestBuiltinSharedPreparerAnswersInProcess(t *testing.T) {
-	t.Setenv("FLEET_SHARED_MODE", "")
+	t.Setenv("FLEET_SHARED_MODE", "ok")
+	registerShared(t)
 	d, err := Open(context.Background(), sharedDriverName, nil, Options{})
 	require.NoError(t, err)
 	defer d.Close()
