@@ -2,16 +2,20 @@ package aliyunecs
 
 import (
 	"context"
+	"encoding/json"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/docker/machine/libmachine/drivers"
 	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetdock/machine/integration/cloudsim"
 	"github.com/fleetdock/machine/libmachine/capability"
+	"github.com/fleetdock/machine/libmachine/plugin"
 )
 
 // newPreparer configures a driver the way libmachine's DriverFor does: from
@@ -212,4 +216,30 @@ func TestCreationTimeResolution(t *testing.T) {
 	assert.Equal(t, time.Minute, tick)
 	at, _ = parseCreationTime("")
 	assert.True(t, at.IsZero(), "an unreadable time counts as long ago")
+}
+
+// The plugin binary serves PrepareShared through the capability service:
+// the CLI's plugin client finds it and the group is made in the plugin.
+func TestPrepareSharedThroughPluginBinary(t *testing.T) {
+	buildPlugin(t)
+	bin, err := exec.LookPath("docker-machine-driver-aliyunecs")
+	require.NoError(t, err)
+	s := startSim(t, fastFaults())
+	c, err := plugin.Launch(t.Context(), bin, quietLogger())
+	require.NoError(t, err)
+	defer c.Close()
+	bare, err := json.Marshal(drivers.BaseDriver{})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConfigRaw(bare))
+	v := flagValues(NewDriver("", ""), s)
+	v["aliyunecs-security-group"] = "fleet-plugin"
+	require.NoError(t, c.SetConfigFromFlags(&rpcdriver.RPCFlags{Values: v}))
+
+	p, ok := capability.Get[capability.SharedPreparer](c)
+	require.True(t, ok, "the plugin lists %s", plugin.CapShared)
+	rs, err := p.PrepareShared(t.Context())
+	require.NoError(t, err)
+	groups := groupsNamed(s.resources(), "fleet-plugin")
+	require.Len(t, groups, 1)
+	assert.Equal(t, []capability.Resource{{Kind: "security group", ID: groups[0].ID, Region: "cn-hangzhou"}}, rs)
 }
