@@ -47,9 +47,11 @@ func (d *Driver) PrepareShared(ctx context.Context) ([]capability.Resource, erro
 //
 // CreationTime has a resolution (a second, or a minute in some answers),
 // and a group made later within the winner's tick could still outrank it
-// on its ID. So the choice is final only in a listing answered (by the
-// service's clock, its Date header) at least one tick and a second after
-// the winner's CreationTime: any group made after that has a later time.
+// on its ID. So the choice is final only in a listing made after the
+// winner's tick ended by the service's clock (its Date header): one sent
+// after an answer dated past the tick, or one dated a second past it
+// (the Date is stamped a moment after the listing is made). Any group made
+// after such a listing has a later time than the winner.
 
 // namedGroup is a security group of the name with its parsed time.
 type namedGroup struct {
@@ -123,10 +125,10 @@ func (d *Driver) makeSecurityGroup(ctx context.Context, a *api) (string, error) 
 // settleSecurityGroup lists the groups of the name until the oldest one is
 // final (see above) and returns its ID. mine is the group this create just
 // made ("" for none): it must be listed before anything is decided. A
-// winner strictly older than mine is final at once, since mine was made
-// after it was listed by no one later.
+// winner from an earlier tick than mine is final at once: every group not
+// yet listed was made after mine, so in mine's tick or later.
 func (d *Driver) settleSecurityGroup(ctx context.Context, a *api, mine string) (string, error) {
-	var winner string
+	var winner, pastTick string // pastTick: the winner of an answer dated past its tick
 	what := fmt.Sprintf("the security groups named %q in VPC %s to settle on one", d.SecurityGroupName, d.VpcId)
 	err := a.waitFor(ctx, what, resourceTimeout, func(ctx context.Context) (bool, string, error) {
 		groups, now, err := a.groupsNamed(ctx, d.VpcId, d.SecurityGroupName)
@@ -145,12 +147,16 @@ func (d *Driver) settleSecurityGroup(ctx context.Context, a *api, mine string) (
 		}
 		w := groups[0]
 		winner = w.ID
-		if mine != "" && w.ID != mine && w.Created.Before(groups[i].Created) {
+		switch age := now.Sub(w.Created); {
+		case mine != "" && w.ID != mine && w.Created.Before(groups[i].Created):
 			return true, "", nil
-		}
-		if now.Sub(w.Created) >= w.Tick+time.Second {
+		case pastTick == w.ID, age >= w.Tick+time.Second:
 			return true, "", nil
+		case age >= w.Tick:
+			pastTick = w.ID
+			return false, "confirming " + w.ID, nil
 		}
+		pastTick = ""
 		return false, fmt.Sprintf("%d named so, the oldest %s made %s", len(groups), w.ID, w.Created.Format(time.RFC3339)), nil
 	})
 	return winner, err
