@@ -211,7 +211,7 @@ func (d *Driver) create(ctx context.Context, a *api) error {
 	if err := step("setting up security group "+d.SecurityGroupName, func() error { return d.setupSecurityGroup(ctx, a) }); err != nil {
 		return err
 	}
-	if err := step("creating the instance", func() error { return d.runInstance(ctx, a) }); err != nil {
+	if err := step("creating the instance", func() error { return d.runInstanceInSharedGroup(ctx, a) }); err != nil {
 		return err
 	}
 	if err := step("booting the instance", func() error { return d.waitRunning(ctx, a) }); err != nil {

@@ -224,3 +224,20 @@ func parseCreationTime(s string) (time.Time, time.Duration) {
 	}
 	return time.Time{}, time.Second
 }
+
+// runInstanceInSharedGroup is runInstance, run once more in a group chosen
+// again when the one chosen is gone: the rollback of a create that failed
+// before its instance ran removes a docker-machine group no instance uses
+// yet, while creates running at the same time may be about to use it.
+func (d *Driver) runInstanceInSharedGroup(ctx context.Context, a *api) error {
+	err := d.runInstance(ctx, a)
+	if err == nil || errorCode(err) != "InvalidSecurityGroupId.NotFound" {
+		return err
+	}
+	d.log().Info("security group was deleted meanwhile; choosing the group again", "group", d.SecurityGroupId, "name", d.SecurityGroupName)
+	d.SecurityGroupId, d.SecurityGroupCreated = "", false
+	if serr := d.setupSecurityGroup(ctx, a); serr != nil {
+		return fmt.Errorf("%w; setting up security group %q again: %w", err, d.SecurityGroupName, serr)
+	}
+	return d.runInstance(ctx, a)
+}

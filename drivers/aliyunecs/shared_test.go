@@ -243,3 +243,49 @@ func TestPrepareSharedThroughPluginBinary(t *testing.T) {
 	require.Len(t, groups, 1)
 	assert.Equal(t, []capability.Resource{{Kind: "security group", ID: groups[0].ID, Region: "cn-hangzhou"}}, rs)
 }
+
+// A group deleted while a create is about to use it (by the rollback of a
+// create that failed at the same time, say) is chosen again, and the
+// create goes on.
+func TestCreateChoosesAgainWhenTheGroupIsDeletedMeanwhile(t *testing.T) {
+	f := fastFaults()
+	f.ActionLatency = map[string]cloudsim.Duration{"RunInstances": cloudsim.Duration(400 * time.Millisecond)}
+	s := startSim(t, f)
+	before := s.snapshot()
+	opts := map[string]any{"aliyunecs-security-group": "fleet-gone"}
+	rs, err := newPreparer(t, s, opts).PrepareShared(t.Context())
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+
+	d := newDriver(t, s, "gone-1", opts)
+	require.NoError(t, d.PreCreateCheck())
+	seq := s.lastSeq()
+	done := make(chan error, 1)
+	go func() { done <- d.Create() }()
+	// The create read the group's rules: its RunInstances is on the way.
+	require.Eventually(t, func() bool {
+		return countActions(s.callsSince(seq))["DescribeSecurityGroupAttribute"] > 0
+	}, 10*time.Second, 5*time.Millisecond)
+	a, err := d.api()
+	require.NoError(t, err)
+	require.NoError(t, a.deleteSecurityGroup(t.Context(), rs[0].ID))
+	require.NoError(t, <-done)
+
+	calls := s.callsSince(seq)
+	notFound := 0
+	for _, c := range calls {
+		if c.Action == "RunInstances" && c.Code == "InvalidSecurityGroupId.NotFound" {
+			notFound++
+		}
+	}
+	assert.Equal(t, 1, notFound, "the first RunInstances found the group gone")
+	r := s.resources()
+	groups := groupsNamed(r, "fleet-gone")
+	require.Len(t, groups, 1)
+	assert.NotEqual(t, rs[0].ID, groups[0].ID)
+	assert.True(t, d.SecurityGroupCreated, "the create made the group again")
+	require.Len(t, r.Instances, 1)
+	assert.Equal(t, []string{groups[0].ID}, r.Instances[0].SecurityGroupIDs)
+	require.NoError(t, d.Remove())
+	s.requireSameAs(before, "after rm")
+}
