@@ -212,7 +212,7 @@ func (d *Driver) create(ctx context.Context, a *api) error {
 	if err := step("setting up the security groups", func() error { return d.setupSecurityGroups(ctx, a) }); err != nil {
 		return err
 	}
-	if err := step("launching the instance", func() error { return d.runInstance(ctx, a) }); err != nil {
+	if err := step("launching the instance", func() error { return d.runInstanceInSharedGroups(ctx, a) }); err != nil {
 		return err
 	}
 	return step("waiting for the instance to run", func() error { return d.waitRunning(ctx, a) })

@@ -62,3 +62,20 @@ func (d *Driver) duplicateGroup(ctx context.Context, a *api, name string) (types
 	})
 	return g, err
 }
+
+// runInstanceInSharedGroups is runInstance, run once more in the groups
+// set up again when one found by name is gone: the rollback of a create
+// that failed before its instance ran removes a docker-machine group no
+// instance uses yet, while creates running at the same time may be about
+// to use it.
+func (d *Driver) runInstanceInSharedGroups(ctx context.Context, a *api) error {
+	err := d.runInstance(ctx, a)
+	if err == nil || errorCode(err) != "InvalidGroup.NotFound" || len(d.SecurityGroupNames) == 0 {
+		return err
+	}
+	d.log().Info("a security group was deleted meanwhile; setting up the groups again", "groups", d.SecurityGroupIds)
+	if serr := d.setupSecurityGroups(ctx, a); serr != nil {
+		return fmt.Errorf("%w; setting up the security groups again: %w", err, serr)
+	}
+	return d.runInstance(ctx, a)
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	rpcdriver "github.com/docker/machine/libmachine/drivers/rpc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -178,4 +179,48 @@ func TestConcurrentCreatesEndInOneGroup(t *testing.T) {
 		require.NoError(t, err, "rm %d", i)
 	}
 	s.requireSameAs(before, "after removing every machine of the race")
+}
+
+// A group deleted while a create is about to use it (by the rollback of a
+// create that failed at the same time, say) is set up again, and the
+// create goes on.
+func TestCreateSetsUpAgainWhenTheGroupIsDeletedMeanwhile(t *testing.T) {
+	f := fastFaults()
+	f.ActionLatency = map[string]cloudsim.Duration{"RunInstances": cloudsim.Duration(400 * time.Millisecond)}
+	s := startSim(t, f)
+	before := s.snapshot()
+	opts := map[string]any{"amazonec2-security-group": []string{"fleet-gone"}}
+	rs, err := newPreparer(t, s, opts).PrepareShared(t.Context())
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+
+	d := newDriver(t, s, "gone-1", opts)
+	require.NoError(t, d.PreCreateCheck())
+	seq := s.lastSeq()
+	done := make(chan error, 1)
+	go func() { done <- d.Create() }()
+	// The create looked the group up: its RunInstances is on the way.
+	require.Eventually(t, func() bool {
+		return countActions(s.callsSince(seq))["DescribeSecurityGroups"] > 0
+	}, 10*time.Second, 5*time.Millisecond)
+	a, err := d.api(t.Context())
+	require.NoError(t, err)
+	_, err = a.ec2.DeleteSecurityGroup(t.Context(), &ec2.DeleteSecurityGroupInput{GroupId: ptr(rs[0].ID)})
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+
+	notFound := 0
+	for _, c := range s.callsSince(seq) {
+		if c.Action == "RunInstances" && c.Code == "InvalidGroup.NotFound" {
+			notFound++
+		}
+	}
+	assert.Equal(t, 1, notFound, "the first RunInstances found the group gone")
+	groups := groupsNamed(s.ec2Resources(), "fleet-gone")
+	require.Len(t, groups, 1)
+	assert.NotEqual(t, rs[0].ID, groups[0].ID)
+	assert.Equal(t, []string{groups[0].ID}, d.SecurityGroupIds)
+	assert.Equal(t, []string{groups[0].ID}, d.CreatedSecurityGroupIds, "the create made the group again")
+	require.NoError(t, d.Remove())
+	s.requireSameAs(before, "after rm")
 }
