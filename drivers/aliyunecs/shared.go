@@ -34,7 +34,15 @@ func (d *Driver) PrepareShared(ctx context.Context) ([]capability.Resource, erro
 		return nil, err
 	}
 	if err := d.setupSecurityGroup(ctx, a); err != nil {
-		return nil, fmt.Errorf("preparing security group %q in VPC %s: %w", d.SecurityGroupName, d.VpcId, err)
+		err = fmt.Errorf("preparing security group %q in VPC %s: %w", d.SecurityGroupName, d.VpcId, err)
+		if d.SecurityGroupCreated {
+			// No machine will own it: remove it unless a create running
+			// at the same time already uses it.
+			if rerr := d.removeSecurityGroup(capability.CleanupContext(ctx), a); rerr != nil {
+				return nil, fmt.Errorf("%w; security group %s it made is left: delete it in the ECS console (%w)", err, d.SecurityGroupId, rerr)
+			}
+		}
+		return nil, err
 	}
 	return []capability.Resource{{Kind: "security group", ID: d.SecurityGroupId, Region: d.Region}}, nil
 }

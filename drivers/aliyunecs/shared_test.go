@@ -3,6 +3,7 @@ package aliyunecs
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"sync"
 	"testing"
@@ -288,4 +289,19 @@ func TestCreateChoosesAgainWhenTheGroupIsDeletedMeanwhile(t *testing.T) {
 	assert.Equal(t, []string{groups[0].ID}, r.Instances[0].SecurityGroupIDs)
 	require.NoError(t, d.Remove())
 	s.requireSameAs(before, "after rm")
+}
+
+// A preparation that fails after making the group removes it: no machine
+// would ever own it.
+func TestFailedPrepareSharedLeavesNothing(t *testing.T) {
+	f := fastFaults()
+	f.Failures = []cloudsim.Failure{{Action: "AuthorizeSecurityGroup", Code: "Forbidden.RAM", Status: http.StatusForbidden,
+		Message: "User not authorized to operate on the specified resource."}}
+	s := startSim(t, f)
+	before := s.snapshot()
+	_, err := newPreparer(t, s, map[string]any{"aliyunecs-security-group": "fleet-denied"}).PrepareShared(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `preparing security group "fleet-denied"`)
+	assert.Contains(t, err.Error(), "Forbidden.RAM")
+	s.requireSameAs(before, "after the failed preparation")
 }

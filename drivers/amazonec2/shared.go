@@ -32,7 +32,15 @@ func (d *Driver) PrepareShared(ctx context.Context) ([]capability.Resource, erro
 		return nil, err
 	}
 	if err := d.setupSecurityGroups(ctx, a); err != nil {
-		return nil, fmt.Errorf("preparing the security groups of VPC %s: %w", d.VpcId, err)
+		err = fmt.Errorf("preparing the security groups of VPC %s: %w", d.VpcId, err)
+		// No machine will own what this made: remove it unless a create
+		// running at the same time already uses it.
+		for _, id := range slices.Clone(d.CreatedSecurityGroupIds) {
+			if rerr := d.removeSecurityGroup(capability.CleanupContext(ctx), a, id); rerr != nil {
+				err = fmt.Errorf("%w; security group %s it made is left: delete it in the EC2 console (%w)", err, id, rerr)
+			}
+		}
+		return nil, err
 	}
 	var out []capability.Resource
 	for _, id := range d.SecurityGroupIds {

@@ -224,3 +224,18 @@ func TestCreateSetsUpAgainWhenTheGroupIsDeletedMeanwhile(t *testing.T) {
 	require.NoError(t, d.Remove())
 	s.requireSameAs(before, "after rm")
 }
+
+// A preparation that fails after making the group removes it: no machine
+// would ever own it.
+func TestFailedPrepareSharedLeavesNothing(t *testing.T) {
+	f := fastFaults()
+	f.Failures = []cloudsim.Failure{{Action: "AuthorizeSecurityGroupIngress", Code: "UnauthorizedOperation", Status: http.StatusForbidden,
+		Message: "You are not authorized to perform this operation."}}
+	s := startSim(t, f)
+	before := s.snapshot()
+	_, err := newPreparer(t, s, map[string]any{"amazonec2-security-group": []string{"fleet-denied"}}).PrepareShared(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "preparing the security groups of VPC")
+	assert.Contains(t, err.Error(), "UnauthorizedOperation")
+	s.requireSameAs(before, "after the failed preparation")
+}

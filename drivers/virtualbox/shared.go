@@ -22,7 +22,14 @@ func (d *Driver) PrepareShared(ctx context.Context) ([]capability.Resource, erro
 		return nil, err
 	}
 	if _, err := d.setupNetwork(ctx); err != nil {
-		return nil, fmt.Errorf("preparing the host-only network %s: %w", d.HostOnlyCIDR, err)
+		err = fmt.Errorf("preparing the host-only network %s: %w", d.HostOnlyCIDR, err)
+		if d.HostOnlyCreated {
+			// No machine will own it: remove it unless a VM uses it.
+			if rerr := d.removeNetwork(capability.CleanupContext(ctx)); rerr != nil {
+				return nil, fmt.Errorf("%w; host-only network %s it made is left: remove it with VBoxManage (%w)", err, d.networkName(), rerr)
+			}
+		}
+		return nil, err
 	}
 	switch {
 	case d.Network == networkHostOnly:

@@ -177,3 +177,19 @@ func TestNATNeedsNothingShared(t *testing.T) {
 	assert.Empty(t, rs)
 	assert.Empty(t, f.ifs)
 }
+
+// A preparation that fails after making the adapter removes it: no machine
+// would ever own it.
+func TestFailedPrepareSharedLeavesNothing(t *testing.T) {
+	f := newFakeVBox(t)
+	f.hook = func(args []string) (string, error, bool) {
+		if args[0] == "dhcpserver" && len(args) > 1 && args[1] != "remove" {
+			return "", vboxErr(args, 1, "VBoxManage: error: DHCP server for the network could not be configured\n"), true
+		}
+		return "", nil, false
+	}
+	_, err := newPreparer(t, f).PrepareShared(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "preparing the host-only network 192.168.59.1/24")
+	assert.Empty(t, f.leftovers(), "the adapter it made was removed")
+}
