@@ -212,7 +212,7 @@ func (d *Driver) create(ctx context.Context, a *api) error {
 	if err := step("setting up the security groups", func() error { return d.setupSecurityGroups(ctx, a) }); err != nil {
 		return err
 	}
-	if err := step("launching the instance", func() error { return d.runInstance(ctx, a) }); err != nil {
+	if err := step("launching the instance", func() error { return d.runInstanceInSharedGroups(ctx, a) }); err != nil {
 		return err
 	}
 	return step("waiting for the instance to run", func() error { return d.waitRunning(ctx, a) })
@@ -363,16 +363,16 @@ func (d *Driver) createSecurityGroup(ctx context.Context, a *api, name string) (
 	if err != nil && errorCode(err) == "InvalidGroup.Duplicate" {
 		// Made meanwhile: by an earlier attempt of this call whose answer
 		// was lost (ours, by its tag), or by another create (shared).
-		found, lerr := d.groupsByName(ctx, a)
+		g, lerr := d.duplicateGroup(ctx, a, name)
 		if lerr != nil {
-			return types.SecurityGroup{}, lerr
+			return types.SecurityGroup{}, fmt.Errorf("creating security group %q in VPC %s: %w; looking it up: %w", name, d.VpcId, err, lerr)
 		}
-		if i := slices.IndexFunc(found, func(g types.SecurityGroup) bool { return deref(g.GroupName) == name }); i >= 0 {
-			if hasTag(found[i].Tags, tagMachineID, d.Id) {
-				d.CreatedSecurityGroupIds = append(d.CreatedSecurityGroupIds, deref(found[i].GroupId))
-			}
-			return found[i], nil
+		if hasTag(g.Tags, tagMachineID, d.Id) {
+			d.CreatedSecurityGroupIds = append(d.CreatedSecurityGroupIds, deref(g.GroupId))
+		} else {
+			d.log().Info("another create made security group "+name+" first; using it", "group", deref(g.GroupId))
 		}
+		return g, nil
 	}
 	if err != nil {
 		return types.SecurityGroup{}, fmt.Errorf("creating security group %q in VPC %s: %w", name, d.VpcId, err)

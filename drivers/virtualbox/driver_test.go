@@ -49,7 +49,15 @@ func TestMain(m *testing.M) {
 		return testPriv, testPub, nil
 	}
 	stderrIsTerminal = func() bool { return false }
-	os.Exit(m.Run())
+	// The host-only network lock of the tests, not the user's.
+	lockDir, err := os.MkdirTemp("", "virtualbox-lock-")
+	if err != nil {
+		panic(err)
+	}
+	hostNetworkLockPath = filepath.Join(lockDir, "hostonly.lock")
+	code := m.Run()
+	os.RemoveAll(lockDir)
+	os.Exit(code)
 }
 
 // defaultValues are what the CLI sends for flags nobody set.

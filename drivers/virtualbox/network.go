@@ -47,11 +47,17 @@ func (d *Driver) setupNetwork(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var nic []string
-	switch mode {
-	case networkHostOnly:
-		nic, err = d.setupHostOnlyIf(ctx)
-	case networkHostOnlyNet:
-		nic, err = d.setupHostOnlyNet(ctx)
+	if mode == networkHostOnly || mode == networkHostOnlyNet {
+		unlock, lerr := lockHostNetworks(ctx)
+		if lerr != nil {
+			return nil, lerr
+		}
+		if mode == networkHostOnly {
+			nic, err = d.setupHostOnlyIf(ctx)
+		} else {
+			nic, err = d.setupHostOnlyNet(ctx)
+		}
+		unlock()
 	}
 	if err != nil {
 		if d.NetworkMode == networkAuto && errors.Is(err, errNoHostOnly) && !d.HostOnlyCreated {
@@ -347,6 +353,11 @@ func (d *Driver) removeNetwork(ctx context.Context) error {
 	if d.networkName() == "" {
 		return nil
 	}
+	unlock, err := lockHostNetworks(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if !d.HostOnlyCreated {
 		mark, err := d.marked(ctx)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 //	HasNoSSH(struct{}, *bool)                      CapNoSSH
 //	Resources(struct{}, *[]capability.Resource)    CapResources
 //	EnginePort(struct{}, *int)                     CapEnginePort
+//	PrepareShared(struct{}, *[]capability.Resource) CapShared
 //	BackendOptions(LBArgs, *map[string]string)     CapLoadBalancing, and the
 //	DescribeLoadBalancer(LBArgs, *capability.LoadBalancer)   listener calls
 //	Listeners(LBArgs, *[]capability.Listener)
@@ -48,6 +49,7 @@ const (
 	CapResources     = "resources"
 	CapEnginePort    = "engine-port"
 	CapFleetStatus   = "fleet-status"
+	CapShared        = "shared-resources"
 )
 
 // DataDiskReply carries an optional data disk (gob cannot send a nil pointer).
@@ -103,6 +105,9 @@ func supported(d drivers.Driver) []string {
 	}
 	if capability.Has[capability.FleetReporter](d) {
 		out = append(out, CapFleetStatus)
+	}
+	if capability.Has[capability.SharedPreparer](d) {
+		out = append(out, CapShared)
 	}
 	slices.Sort(out)
 	return out
@@ -173,6 +178,18 @@ func (s *capServer) Statuses(args StatusesArgs, reply *[]capability.MachineStatu
 	}
 	st, err := f.Statuses(context.Background(), args.Configs)
 	*reply = st
+	return err
+}
+
+// PrepareShared runs until done: a client that gives up closes the plugin,
+// which ends the process and the call with it.
+func (s *capServer) PrepareShared(_ struct{}, reply *[]capability.Resource) error {
+	p, ok := capability.Get[capability.SharedPreparer](s.d)
+	if !ok {
+		return errNotOffered
+	}
+	rs, err := p.PrepareShared(context.Background())
+	*reply = rs
 	return err
 }
 
