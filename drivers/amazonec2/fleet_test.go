@@ -112,8 +112,8 @@ func TestStatusesDescribesOncePerRegionAndPage(t *testing.T) {
 	require.NoError(t, err)
 	calls := s.callsSince(seq)
 	assert.Equal(t, map[string]int{"us-east-1": 2, "us-west-2": 1}, describesByRegion(calls),
-		"one DescribeInstances per region and 100 instances")
-	assert.Len(t, calls, 3, "no other call")
+		"one DescribeInstances per region and 100 instances: %v", calls)
+	assert.Len(t, calls, 3, "no other call: %v", calls)
 
 	require.Len(t, got, len(configs))
 	assert.Equal(t, state.Running, got[0].State)
