@@ -8,7 +8,7 @@ BINARIES := docker-machine docker-machine-driver-aliyunecs docker-machine-driver
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt engine clean
+.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt bench-fleet engine clean
 
 all: build
 
@@ -45,6 +45,16 @@ bench-provision: engine build
 # Time from Ctrl-C to exit at each point of a create (cloudsim, host containers).
 bench-interrupt: engine build
 	$(GO) run ./integration/cmd/interruptbench -cli $(BIN)/docker-machine -runs 3
+
+# GitLab Runner's docker+machine call sequence, K machines at a time on cloudsim
+# (host containers): clean, throttled and with server errors. Exits non-zero on
+# anything left behind or a failure of the clean scenario.
+FLEET_K         ?= 4,8
+FLEET_ROUNDS    ?= 2
+FLEET_SCENARIOS ?= clean,throttled,faults
+FLEET_DRIVER    ?= aliyunecs
+bench-fleet: engine build
+	$(GO) run ./integration/cmd/fleetbench -cli $(BIN)/docker-machine -driver $(FLEET_DRIVER) -k $(FLEET_K) -rounds $(FLEET_ROUNDS) -scenarios $(FLEET_SCENARIOS)
 
 demo: engine build
 	./scripts/demo.sh
