@@ -256,7 +256,7 @@ func runScenario(ctx, cleanup context.Context, o options, sim *benchkit.Sim, sto
 		return result{}, err
 	}
 	firstCall := lastCall(sim)
-	s := &soak{cli: o.cli, store: store, driver: o.driver, removeRetry: o.removeRetry, removeAttempts: o.removeAttempts,
+	s := &soak{cli: o.cli, docker: "docker", store: store, driver: o.driver, removeRetry: o.removeRetry, removeAttempts: o.removeAttempts,
 		cleanup: cleanup, failures: map[string]int{}}
 	s.env, s.create = driverSetup(o.driver, sim, store)
 	s.report = func(step, name, cause, line string) {

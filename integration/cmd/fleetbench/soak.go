@@ -39,6 +39,7 @@ const (
 // after use (MaxBuilds = 1, the usual autoscaling setting).
 type soak struct {
 	cli    string
+	docker string // the job's Docker client
 	store  string
 	env    []string // the CLI's environment
 	create []string // create's options, after `create --driver D`
@@ -129,7 +130,7 @@ func (s *soak) use(ctx context.Context, name string) error {
 		return err
 	}
 	env := []string{"DOCKER_HOST=" + url, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certs}
-	out, err := s.command(ctx, commandTimeout, env, "docker", "version", "--format", "{{.Server.Version}}")
+	out, err := s.command(ctx, commandTimeout, env, s.docker, "version", "--format", "{{.Server.Version}}")
 	if err == nil && strings.TrimSpace(out) == "" {
 		err = errors.New("docker version printed no server version")
 	}
