@@ -18,8 +18,8 @@
 // Scenarios: clean; throttled, a fraction of every API call answered with
 // the cloud's throttling error (Alibaba Cloud Throttling, HTTP 400; EC2
 // RequestLimitExceeded, HTTP 503); faults, a fraction answered with a
-// server error (ServiceUnavailable or Unavailable, HTTP 503; InternalError,
-// HTTP 500). For each scenario and K it prints jobs per minute, create
+// server error (ServiceUnavailable or Unavailable, HTTP 503, before the call
+// is carried out; InternalError, HTTP 500, after it). For each scenario and K it prints jobs per minute, create
 // time p50/p99, failed commands by step and cause, and what is left: the
 // simulator's resources that were not there before, host containers, and
 // machine store entries. It exits 1 when anything is left, or when the
@@ -174,12 +174,14 @@ func (o options) faultsFor(sc string) cloudsim.Faults {
 		if ec2 {
 			unavailable = "Unavailable"
 		}
-		// Two rules of half the rate each; the second sees only the calls
-		// the first let through, hence the correction.
+		// Half the failures are a 503 from the front end, which never ran
+		// the call; half a 500 once the call was carried out, which the
+		// caller cannot tell from one that was not. The second rule sees
+		// only the calls the first let through, hence the correction.
 		half := o.faults / 2
 		f.Failures = []cloudsim.Failure{
 			{Action: "*", Product: product, Probability: half, Code: unavailable},
-			{Action: "*", Product: product, Probability: min(1, half/(1-half)), Code: "InternalError"},
+			{Action: "*", Product: product, Probability: min(1, half/(1-half)), Code: "InternalError", After: true},
 		}
 	}
 	return f

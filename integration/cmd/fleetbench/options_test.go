@@ -37,6 +37,8 @@ func TestScenariosAnswerWithTheDriversCloudsErrors(t *testing.T) {
 	require.Len(t, f, 2)
 	assert.Equal(t, "ServiceUnavailable", f[0].Code)
 	assert.Equal(t, "InternalError", f[1].Code)
+	assert.False(t, f[0].After, "a 503 is answered before the call is carried out")
+	assert.True(t, f[1].After, "a 500 after it")
 	// The two rules together answer the whole fraction.
 	assert.InDelta(t, 0.05, f[0].Probability+(1-f[0].Probability)*f[1].Probability, 1e-9)
 
