@@ -20,7 +20,8 @@
 // RequestLimitExceeded, HTTP 503); faults, a fraction answered with a
 // server error (ServiceUnavailable or Unavailable, HTTP 503, before the call
 // is carried out; InternalError, HTTP 500, after it). For each scenario and K it prints jobs per minute, create
-// time p50/p99, failed commands by step and cause, and what is left: the
+// time p50/p99, failed commands by step and cause, the resources made
+// (successful Run, Create, Allocate and Import calls), and what is left: the
 // simulator's resources that were not there before, host containers, and
 // machine store entries. It exits 1 when anything is left, or when the
 // clean scenario has a failure.
@@ -32,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -197,6 +199,7 @@ type result struct {
 	createTimes []time.Duration
 	failures    map[string]int
 	calls       int
+	made        int            // resources made (successful Run, Create, Allocate and Import calls)
 	injected    map[string]int // injected answers by code
 	leftovers   []string
 }
@@ -280,6 +283,9 @@ func runScenario(ctx, cleanup context.Context, o options, sim *benchkit.Sim, sto
 		if c.Injected {
 			r.injected[c.Code]++
 		}
+		if c.Status == http.StatusOK && makes(c.Action) {
+			r.made++
+		}
 	}
 	r.leftovers = sim.Resources().Leftovers(before)
 	left, err := hosts(context.WithoutCancel(ctx), sim)
@@ -311,6 +317,17 @@ func hosts(ctx context.Context, sim *benchkit.Sim) ([]string, error) {
 	return strings.Fields(string(out)), nil
 }
 
+// makes tells the actions that make a resource, so the table shows that
+// the leftover count is of something.
+func makes(action string) bool {
+	for _, p := range []string{"Run", "Create", "Allocate", "Import"} {
+		if strings.HasPrefix(action, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // lastCall is the sequence number of the newest API call logged.
 func lastCall(sim *benchkit.Sim) int64 {
 	calls := sim.Calls(0).Calls
@@ -340,16 +357,16 @@ func driverSetup(driver string, sim *benchkit.Sim, store string) (env, create []
 func printTable(o options, results []result) {
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tK\tROUNDS\tJOBS OK\tJOBS/MIN\tCREATE P50\tCREATE P99\tAPI CALLS\tINJECTED\tFAILED COMMANDS BY CAUSE\tLEFT")
+	fmt.Fprintln(tw, "SCENARIO\tK\tROUNDS\tJOBS OK\tJOBS/MIN\tCREATE P50\tCREATE P99\tAPI CALLS\tINJECTED\tFAILED COMMANDS BY CAUSE\tMADE\tLEFT")
 	for _, r := range results {
 		perMin := 0.0
 		if r.wall > 0 {
 			perMin = float64(r.jobsOK) / r.wall.Minutes()
 		}
 		jobs := fmt.Sprintf("%d/%d", r.jobsOK, r.k*r.rounds)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f\t%s\t%s\t%d\t%s\t%s\t%d\n", o.label(r.scenario), r.k, r.rounds, jobs, perMin,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f\t%s\t%s\t%d\t%s\t%s\t%d\t%d\n", o.label(r.scenario), r.k, r.rounds, jobs, perMin,
 			round(benchkit.Percentile(r.createTimes, 50)), round(benchkit.Percentile(r.createTimes, 99)),
-			r.calls, countText(r.injected), failureText(r.failures), len(r.leftovers))
+			r.calls, countText(r.injected), failureText(r.failures), r.made, len(r.leftovers))
 	}
 	_ = tw.Flush()
 }

@@ -51,3 +51,12 @@ func TestScenariosAnswerWithTheDriversCloudsErrors(t *testing.T) {
 	assert.Equal(t, "10% throttled", ali.label("throttled"))
 	assert.Equal(t, "5% server errors", ali.label("faults"))
 }
+
+func TestMadeCountsTheCallsThatMakeResources(t *testing.T) {
+	for _, a := range []string{"RunInstances", "CreateSecurityGroup", "AllocateEipAddress", "ImportKeyPair", "CreateKeyPair"} {
+		assert.True(t, makes(a), a)
+	}
+	for _, a := range []string{"DescribeInstances", "DeleteSecurityGroup", "StopInstance", "AuthorizeSecurityGroup"} {
+		assert.False(t, makes(a), a)
+	}
+}
