@@ -205,6 +205,7 @@ type result struct {
 }
 
 func bench(ctx, cleanup context.Context, o options) (failed bool, err error) {
+	fmt.Fprintln(os.Stderr, "fleetbench: preparing the host image and the simulator (the first image build takes a few minutes)")
 	sim, err := benchkit.StartSim(ctx, true)
 	if err != nil {
 		return false, err
