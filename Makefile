@@ -8,7 +8,7 @@ BINARIES := docker-machine docker-machine-driver-aliyunecs docker-machine-driver
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt engine sizes clean
+.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt bench-fleet engine sizes clean
 
 all: build
 
@@ -50,6 +50,16 @@ bench-interrupt: engine build
 # the packages that weigh most in the CLI.
 sizes:
 	$(GO) run ./integration/cmd/binsizes -top 20
+
+# GitLab Runner's docker+machine call sequence, K machines at a time on cloudsim
+# (host containers): clean, throttled and with server errors. Exits non-zero on
+# anything left behind or a failure of the clean scenario.
+FLEET_K         ?= 4,8
+FLEET_ROUNDS    ?= 2
+FLEET_SCENARIOS ?= clean,throttled,faults
+FLEET_DRIVER    ?= aliyunecs
+bench-fleet: engine build
+	$(GO) run ./integration/cmd/fleetbench -cli $(BIN)/docker-machine -driver $(FLEET_DRIVER) -k $(FLEET_K) -rounds $(FLEET_ROUNDS) -scenarios $(FLEET_SCENARIOS)
 
 demo: engine build
 	./scripts/demo.sh

@@ -384,6 +384,13 @@ func (c *Client) Remove(ctx context.Context, name string, force bool) (warning e
 		remoteErr = ops(h.Driver).RemoveContext(ctx)
 	}
 	if remoteErr != nil && !force {
+		// The driver forgets what it did remove; the entry keeps only
+		// what is left, so status, stop and a later rm -f name that alone.
+		if h != nil && h.Driver != nil {
+			if err := c.Save(h); err != nil {
+				remoteErr = errors.Join(remoteErr, err)
+			}
+		}
 		return nil, fmt.Errorf("Error removing host %q: %w\nThe machine stays listed; fix the cause and run 'docker-machine rm %s' again (with -f the entry goes even though its resources may remain).", name, remoteErr, name)
 	}
 	if err := c.Store.Remove(name); err != nil {

@@ -154,7 +154,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.Var(network, "network-time", "`duration` of EIP association and route entry transitions (default 0)")
 	throttle := fs.Float64("throttle-rate", 0, "API calls per second per access key before Throttling.User (0: unlimited)")
 	burst := fs.Int("throttle-burst", 0, "throttle bucket size (default: one second's worth)")
-	fs.Var(&fails, "fail", "inject failures: `action=A[,product=P][,nth=N|,probability=P][,times=N][,code=C][,status=S][,message=M]` (repeatable)")
+	fs.Var(&fails, "fail", "inject failures: `action=A[,product=P][,nth=N|,probability=P][,times=N][,code=C][,status=S][,message=M][,after=true]` (repeatable; after: the call is carried out, then answered with the error)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -273,8 +273,13 @@ func parseFailure(spec string) (cloudsim.Failure, error) {
 			f.Status, err = strconv.Atoi(v)
 		case "probability":
 			f.Probability, err = strconv.ParseFloat(v, 64)
+		case "after":
+			f.After, err = strconv.ParseBool(v)
 		default:
 			return bad("unknown key " + k)
+		}
+		if err != nil && k == "after" {
+			return bad("after is true or false")
 		}
 		if err != nil {
 			return bad(k + " is not a number")

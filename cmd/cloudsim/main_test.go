@@ -31,6 +31,7 @@ func TestParseServeFlags(t *testing.T) {
 		"--boot-time", "2s", "--throttle-rate", "4", "--action-latency", "RunInstances=1s",
 		"--fail", "action=RunInstances,nth=2,code=ServiceUnavailable",
 		"--fail", "action=*,probability=0.5,times=3,code=Throttling.User,status=400",
+		"--fail", "action=CreateKeyPair,code=InternalError,after=true",
 		"--access-key-id", "LTAItest", "--access-key-secret", "s3cret",
 	}, io.Discard)
 	require.NoError(t, err)
@@ -40,10 +41,12 @@ func TestParseServeFlags(t *testing.T) {
 	assert.Equal(t, 2*time.Second, o.faults.BootTime.D(), "flags override the file")
 	assert.Equal(t, 4.0, o.faults.ThrottleRate)
 	assert.Equal(t, time.Second, o.faults.ActionLatency["RunInstances"].D())
-	require.Len(t, o.faults.Failures, 2)
+	require.Len(t, o.faults.Failures, 3)
 	assert.Equal(t, 2, o.faults.Failures[0].Nth)
 	assert.Equal(t, 0.5, o.faults.Failures[1].Probability)
 	assert.Equal(t, 3, o.faults.Failures[1].Times)
+	assert.False(t, o.faults.Failures[1].After)
+	assert.True(t, o.faults.Failures[2].After)
 
 	o, err = parseServe(nil, io.Discard)
 	require.NoError(t, err)
@@ -55,6 +58,7 @@ func TestParseServeFlags(t *testing.T) {
 		{"--fail", "nth=2"},
 		{"--fail", "action=X,nth=two"},
 		{"--fail", "action=X,probability=3"},
+		{"--fail", "action=X,after=maybe"},
 		{"--action-latency", "RunInstances"},
 		{"--public-ports", "22,70000"},
 		{"--access-key-id", "only-the-id"},

@@ -357,7 +357,11 @@ func (d *Driver) StartContext(ctx context.Context) error {
 	return d.instanceAction(ctx, "start", func(ctx context.Context, a *api) error {
 		req := ecs.CreateStartInstanceRequest()
 		req.InstanceId = d.InstanceId
-		return a.call(ctx, &a.ecs.Client, req, ecs.CreateStartInstanceResponse())
+		err := a.call(ctx, &a.ecs.Client, req, ecs.CreateStartInstanceResponse())
+		if err != nil && a.underway(ctx, d.InstanceId, err, "Starting", "Running") {
+			return nil
+		}
+		return err
 	})
 }
 

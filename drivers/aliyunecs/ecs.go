@@ -66,7 +66,11 @@ func (a *api) stopInstance(ctx context.Context, id string, force bool) error {
 	// KeepCharging keeps the instance's public IP across a stop; the
 	// economical mode would release it.
 	req.StoppedMode = "KeepCharging"
-	return a.call(ctx, &a.ecs.Client, req, ecs.CreateStopInstanceResponse())
+	err := a.call(ctx, &a.ecs.Client, req, ecs.CreateStopInstanceResponse())
+	if err != nil && a.underway(ctx, id, err, "Stopping", "Stopped") {
+		return nil
+	}
+	return err
 }
 
 // waitInstance polls until the instance reaches status, failing early when

@@ -96,7 +96,8 @@
 // Faults sets per-action latency, instance timings, a per-AccessKeyId request
 // rate above which calls fail with Throttling.User (RequestLimitExceeded,
 // HTTP 503, on EC2), and injected failures
-// (an action, the Nth call or a probability, an error code). The admin API
+// (an action, the Nth call or a probability, an error code; before the call
+// is carried out, or after it, as when an answer is lost). The admin API
 // under /admin (see admin.go) lists every resource for leak checks, reads
 // and replaces the faults, lists the API calls with per-action counts, and
 // resets the cloud.

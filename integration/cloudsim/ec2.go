@@ -112,10 +112,11 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 		fail(ec2Errorf("AuthFailure", "Credential should be scoped to a valid region, not '%s'.", auth.region), false)
 		return
 	}
-	if e, injected, waited := s.applyFaults(r.Context(), "Ec2", call.Action, auth.accessKey, ec2Error("RequestLimitExceeded", "")); !waited {
+	f, waited := s.applyFaults(r.Context(), "Ec2", call.Action, auth.accessKey, ec2Error("RequestLimitExceeded", ""))
+	if !waited {
 		return // the caller went away
-	} else if e != nil {
-		fail(e, injected)
+	} else if f.err != nil && !f.after {
+		fail(f.err, f.injected)
 		return
 	}
 	p := flatten(values)
@@ -125,6 +126,10 @@ func (s *Server) serveEC2(w http.ResponseWriter, r *http.Request) {
 		h = dryRunFirst(h)
 	}
 	kids, err := h(c)
+	if f.after {
+		fail(f.err, true) // carried out, answered with the error
+		return
+	}
 	if err != nil {
 		fail(s.asAPIError(err, &call, ec2Error), false)
 		return

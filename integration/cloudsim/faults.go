@@ -88,6 +88,11 @@ type Failure struct {
 	Code    string `json:"code,omitempty"`
 	Status  int    `json:"status,omitempty"`
 	Message string `json:"message,omitempty"`
+	// After carries the call out before answering with the error, as when
+	// the service fails once it has acted or the answer is lost on the way:
+	// the caller cannot tell whether the call took effect (the real APIs'
+	// advice for a 500 is to retry with the same ClientToken).
+	After bool `json:"after,omitempty"`
 }
 
 // DefaultFaults are the settings of a fresh simulator: short but real
@@ -207,9 +212,9 @@ func (fs *faultState) throttled(accessKeyID string, now time.Time) bool {
 	return false
 }
 
-// inject returns the error to answer instead of running the call, if a
-// failure rule fires for it.
-func (fs *faultState) inject(product, action string) *APIError {
+// inject returns the error to answer, if a failure rule fires for the
+// call, and whether the call is carried out first (Failure.After).
+func (fs *faultState) inject(product, action string) (e *APIError, after bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for i, fl := range fs.faults.Failures {
@@ -248,9 +253,9 @@ func (fs *faultState) inject(product, action string) *APIError {
 		if fl.Status != 0 {
 			e.Status = fl.Status
 		}
-		return e
+		return e, fl.After
 	}
-	return nil
+	return nil, false
 }
 
 // Call is one API request as the simulator saw it.

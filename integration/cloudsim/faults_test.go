@@ -10,6 +10,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -77,6 +79,38 @@ func TestInjectedFailures(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, injected)
+}
+
+func TestAFailureAfterTheCallHasItTakeEffect(t *testing.T) {
+	sim, c := ec2Sim(t)
+	require.NoError(t, sim.SetFaults(cloudsim.Faults{Failures: []cloudsim.Failure{
+		{Action: "AllocateEipAddress", Product: "Vpc", Code: "InternalError", Times: 1, After: true},
+		{Action: "CreateKeyPair", Product: "Ec2", Code: "InternalError", Times: 1, After: true},
+	}}))
+
+	alloc := vpc.CreateAllocateEipAddressRequest()
+	alloc.RegionId = region
+	_, err := sim.VPC.AllocateEipAddress(alloc)
+	requireAPIError(t, err, "InternalError", 500)
+	assert.Len(t, sim.Resources().EIPs, 1, "the call was carried out before the error was answered")
+
+	in := &ec2.CreateKeyPairInput{KeyName: aws.String("lost-answer")}
+	_, err = c.CreateKeyPair(t.Context(), in)
+	ec2Code(t, err, "InternalError")
+	// A retry meets the key the first attempt made: CreateKeyPair has no
+	// ClientToken.
+	_, err = c.CreateKeyPair(t.Context(), in)
+	ec2Code(t, err, "InvalidKeyPair.Duplicate")
+	assert.Len(t, sim.Resources().EC2.KeyPairs, 1)
+	assert.Equal(t, "lost-answer", sim.Resources().EC2.KeyPairs[0].Name)
+
+	var injected []string
+	for _, call := range sim.Calls(0).Calls {
+		if call.Injected {
+			injected = append(injected, call.Action+" "+call.Code)
+		}
+	}
+	assert.Equal(t, []string{"AllocateEipAddress InternalError", "CreateKeyPair InternalError"}, injected)
 }
 
 func TestLatencyMakesTheSDKTimeOut(t *testing.T) {

@@ -394,15 +394,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		fail(e, false)
 		return
 	}
-	if e, injected, waited := s.applyFaults(r.Context(), prod.Name, call.Action, values.Get("AccessKeyId"), newError("Throttling.User", "")); !waited {
+	f, waited := s.applyFaults(r.Context(), prod.Name, call.Action, values.Get("AccessKeyId"), newError("Throttling.User", ""))
+	if !waited {
 		return // the caller went away
-	} else if e != nil {
-		fail(e, injected)
+	} else if f.err != nil && !f.after {
+		fail(f.err, f.injected)
 		return
 	}
 	p := flatten(values)
 	c := &callCtx{s: s, ctx: r.Context(), product: prod, action: call.Action, p: p, requestID: requestID, host: r.Host}
 	answer, err := s.invoke(c, h)
+	if f.after {
+		fail(f.err, true) // carried out, answered with the error
+		return
+	}
 	if err != nil {
 		fail(s.asAPIError(err, &call, newError), false)
 		return
@@ -429,19 +434,29 @@ func (s *Server) asAPIError(err error, call *Call, errorOf func(code, msg string
 // applyFaults applies the fault settings to an authenticated call: the
 // action's latency, then the caller's throttle (answered throttled), then
 // injected failures. waited is false when the caller went away meanwhile.
-func (s *Server) applyFaults(ctx context.Context, product, action, accessKey string, throttled *APIError) (e *APIError, injected, waited bool) {
+// A failure rule with After has the call carried out before the error is
+// answered.
+func (s *Server) applyFaults(ctx context.Context, product, action, accessKey string, throttled *APIError) (f fault, waited bool) {
 	if d := s.faults.latency(action); d > 0 {
 		if err := sleepCtx(ctx, d); err != nil {
-			return nil, false, false
+			return fault{}, false
 		}
 	}
 	if s.faults.throttled(accessKey, time.Now()) {
-		return throttled, false, true
+		return fault{err: throttled}, true
 	}
-	if e := s.faults.inject(product, action); e != nil {
-		return e, true, true
+	if e, after := s.faults.inject(product, action); e != nil {
+		return fault{err: e, injected: true, after: after}, true
 	}
-	return nil, false, true
+	return fault{}, true
+}
+
+// fault is what applyFaults decided for a call: answer err (when set),
+// after carrying the call out if after.
+type fault struct {
+	err      *APIError
+	injected bool // by a failure rule, not the rate throttle
+	after    bool
 }
 
 // flatten keeps the first value of each parameter, as the services read them.

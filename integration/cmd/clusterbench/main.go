@@ -17,13 +17,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,9 +28,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
 
-	"github.com/fleetdock/machine/integration/cloudsim"
+	"github.com/fleetdock/machine/integration/benchkit"
 	"github.com/fleetdock/machine/integration/cloudsim/cloudsimtest"
-	"github.com/fleetdock/machine/integration/hostworld"
 )
 
 func main() {
@@ -68,25 +64,15 @@ func run(ctx context.Context) error {
 		}
 		ns = append(ns, n)
 	}
-	abs, err := filepath.Abs(*cli)
+	abs, err := benchkit.CLI(*cli)
 	if err != nil {
 		return err
 	}
-	img, err := hostworld.EnsureImage(ctx, hostworld.ImageOptions{WithDocker: true})
+	srv, err := benchkit.StartSim(ctx, true)
 	if err != nil {
 		return err
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	backend := cloudsim.NewContainerBackend(cloudsim.ContainerOptions{Image: img, Logger: quiet})
-	srv, err := cloudsim.Start(cloudsim.Config{Backend: backend, PublicPorts: []int{22, 2376}, Logger: quiet})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		_ = srv.Close(c)
-	}()
+	defer srv.Close()
 	id, secret := srv.Credentials()
 	client, err := cloudsimtest.NewSLBClient(srv.Domain(), cloudsimtest.Region, id, secret)
 	if err != nil {
@@ -105,7 +91,7 @@ func run(ctx context.Context) error {
 	defer os.RemoveAll(dir)
 	b := &bench{cli: abs, endpoint: srv.Endpoint(), lb: resp.LoadBalancerId, dir: dir,
 		env: []string{"ECS_ACCESS_KEY_ID=" + id, "ECS_ACCESS_KEY_SECRET=" + secret}}
-	fmt.Printf("cloudsim with container hosts (%s), Docker preinstalled, %d runs each\n", img, *runs)
+	fmt.Printf("cloudsim with container hosts (%s), Docker preinstalled, %d runs each\n", srv.Image, *runs)
 
 	medians := map[int]time.Duration{}
 	for _, n := range ns {
@@ -118,7 +104,7 @@ func run(ctx context.Context) error {
 			fmt.Printf("cluster up, %d node(s), run %d: %s\n", n, i+1, d.Round(10*time.Millisecond))
 			times = append(times, d)
 		}
-		medians[n] = median(times)
+		medians[n] = benchkit.Median(times)
 	}
 	var seedMedian time.Duration
 	if *seed {
@@ -131,7 +117,7 @@ func run(ctx context.Context) error {
 			fmt.Printf("seed's way, 3 nodes, run %d: %s\n", i+1, d.Round(10*time.Millisecond))
 			times = append(times, d)
 		}
-		seedMedian = median(times)
+		seedMedian = benchkit.Median(times)
 	}
 	fmt.Println("medians:")
 	for _, n := range ns {
@@ -147,15 +133,6 @@ func run(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // dm runs the CLI against store; the output is returned for errors only.

@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/fleetdock/machine/integration/benchkit"
 	"github.com/fleetdock/machine/integration/e2e/interrupt"
 )
 
@@ -33,12 +34,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "interruptbench: -runs must be 1 or more")
 		os.Exit(2)
 	}
-	abs, err := filepath.Abs(*cli)
-	if err == nil {
-		_, err = os.Stat(abs)
-	}
+	abs, err := benchkit.CLI(*cli)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "interruptbench: the CLI %s: %v (build it with `make build` or `go build -o DIR/docker-machine ./cmd/docker-machine`)\n", *cli, err)
+		fmt.Fprintln(os.Stderr, "interruptbench:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
