@@ -40,7 +40,9 @@ if ! docker info >/dev/null 2>&1; then
   echo "Starting dockerd..."
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+  # In a session of its own: the daemon outlives the shell, job or terminal
+  # that started it (a process group that ends takes its members with it).
+  $sudo_cmd sh -c 'setsid nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &'
   for i in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1
