@@ -1,9 +1,11 @@
 package amazonec2
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,17 +56,37 @@ type clientConfig struct {
 	retries                            int
 }
 
-// transport lets tests put a faulty network under a live client.
+// transport gives every request a body of its own, and lets tests put a
+// faulty network under a live client.
 type transport struct {
 	mu   sync.Mutex
 	base http.RoundTripper
 }
 
+// RoundTrip sends r with its body copied into memory. The SDK closes the
+// body it built as soon as the answer's headers are in, but net/http may
+// still be reading it then: past Content-Length, to check that nothing is
+// left. The SDK's closed body fails that read, net/http closes the
+// connection under the answer being read, and the SDK retries a call the
+// service has already carried out. A body in memory is also one net/http
+// sends with its headers in one write, and can send again itself when a
+// kept-alive connection turns out dead before anything was written.
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	base := t.base
 	t.mu.Unlock()
-	return base.RoundTrip(r)
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength <= 0 {
+		return base.RoundTrip(r)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
+	r.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	own := *r
+	own.Body = io.NopCloser(bytes.NewReader(body))
+	own.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return base.RoundTrip(&own)
 }
 
 func (t *transport) set(rt http.RoundTripper) {

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -41,12 +40,7 @@ func ec2Code(t *testing.T, err error, code string) string {
 }
 
 // ec2Sim starts a simulator with instant transitions and a client that
-// retries nothing the simulator answers, so every answer checked is its
-// first. It does retry a connection the client itself closed under a read:
-// aws-sdk-go-v2 can close a kept-alive connection when the answer arrives
-// before it has finished with the request body, which a loopback server
-// makes likely (aws/aws-sdk-go-v2#2737); its standard retryer retries
-// net.ErrClosed for that reason, and so does this one.
+// retries nothing, so every answer checked is its first.
 func ec2Sim(t *testing.T) (*cloudsimtest.Sim, *ec2.Client) {
 	t.Helper()
 	sim := newSim(t)
@@ -54,13 +48,7 @@ func ec2Sim(t *testing.T) (*cloudsimtest.Sim, *ec2.Client) {
 }
 
 func firstAnswers(o *ec2.Options) {
-	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-		so.MaxAttempts = 3
-		so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-		so.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-			return aws.BoolTernary(errors.Is(err, net.ErrClosed))
-		})}
-	})
+	o.Retryer = aws.NopRetryer{}
 }
 
 func TestEC2CatalogAndDefaults(t *testing.T) {

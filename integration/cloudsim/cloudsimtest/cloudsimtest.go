@@ -15,7 +15,6 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
@@ -123,7 +122,7 @@ func AWSConfigFor(endpoint, region, accessKeyID, secretAccessKey string) aws.Con
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
 		BaseEndpoint: aws.String(endpoint),
-		HTTPClient:   awshttp.NewBuildableClient(),
+		HTTPClient:   ec2HTTPClient(),
 	}
 }
 
