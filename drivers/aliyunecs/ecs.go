@@ -274,35 +274,14 @@ func (a *api) securityGroup(ctx context.Context, id string) (*ecs.SecurityGroup,
 		func(sg *ecs.SecurityGroup) bool { return sg.SecurityGroupId == id })
 }
 
-// securityGroupByName finds the group named name in the VPC.
+// securityGroupByName finds the group named name in the VPC; several
+// groups may share a name, and the oldest is the one creates settle on.
 func (a *api) securityGroupByName(ctx context.Context, vpcID, name string) (*ecs.SecurityGroup, error) {
-	for page := 1; ; page++ {
-		req := ecs.CreateDescribeSecurityGroupsRequest()
-		req.VpcId = vpcID
-		req.SecurityGroupName = name
-		req.PageNumber = requests.NewInteger(page)
-		req.PageSize = requests.NewInteger(50)
-		resp := ecs.CreateDescribeSecurityGroupsResponse()
-		if err := a.call(ctx, &a.ecs.Client, req, resp); err != nil {
-			return nil, err
-		}
-		// Several groups may share a name; take the oldest for stability.
-		var found *ecs.SecurityGroup
-		for i := range resp.SecurityGroups.SecurityGroup {
-			g := &resp.SecurityGroups.SecurityGroup[i]
-			if g.SecurityGroupName == name && (vpcID == "" || g.VpcId == vpcID) {
-				if found == nil || g.CreationTime < found.CreationTime {
-					found = g
-				}
-			}
-		}
-		if found != nil {
-			return found, nil
-		}
-		if len(resp.SecurityGroups.SecurityGroup) < 50 || page*50 >= resp.TotalCount {
-			return nil, nil
-		}
+	groups, _, err := a.groupsNamed(ctx, vpcID, name)
+	if err != nil || len(groups) == 0 {
+		return nil, err
 	}
+	return &groups[0].Group, nil
 }
 
 // ingressRules lists the group's inbound accept rules.

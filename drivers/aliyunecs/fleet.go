@@ -3,12 +3,9 @@ package aliyunecs
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sync"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
-	"github.com/docker/machine/libmachine/state"
 
 	"github.com/fleetdock/machine/drivers/internal/instance"
 	"github.com/fleetdock/machine/libmachine/capability"
@@ -24,44 +21,26 @@ const maxDescribeIDs = 100
 // instances: each configuration is decoded into a driver of its own, and
 // its status is told as its GetState and GetURL tell it.
 func (d *Driver) Statuses(ctx context.Context, configs [][]byte) ([]capability.MachineStatus, error) {
-	out := make([]capability.MachineStatus, len(configs))
 	type account struct{ region, endpoint, key, secret string }
-	groups := map[account][]int{}
-	machines := make([]*Driver, len(configs))
-	for i, raw := range configs {
-		m := NewDriver("", "")
-		if err := json.Unmarshal(raw, m); err != nil {
-			out[i] = capability.MachineStatus{State: state.Error, Err: fmt.Sprintf("reading the aliyunecs driver configuration: %v; the machine's config.json may be damaged", err)}
-			continue
-		}
-		m.logger = d.logger
-		machines[i] = m
-		if m.InstanceId == "" {
-			// GetState words this without asking the cloud.
-			out[i] = m.instance().Status(defaultEnginePort)
-			continue
-		}
-		a := account{m.Region, m.APIEndpoint, m.AccessKey, m.SecretKey}
-		groups[a] = append(groups[a], i)
-	}
-	var wg sync.WaitGroup
-	for _, members := range groups {
-		wg.Go(func() {
-			first := machines[members[0]]
-			ids := make([]string, len(members))
-			for j, i := range members {
-				ids[j] = machines[i].InstanceId
-			}
-			found, err := first.describeMany(ctx, ids)
-			for _, i := range members {
-				m := machines[i]
-				inst := found[m.InstanceId]
-				out[i] = m.instance().Answered(inst, inst == nil, err).Status(defaultEnginePort)
-			}
-		})
-	}
-	wg.Wait()
-	return out, nil
+	return instance.Fleet[*Driver, account, ecs.Instance]{
+		Driver: Name,
+		Decode: func(raw []byte) (*Driver, error) {
+			m := NewDriver("", "")
+			m.logger = d.logger
+			return m, json.Unmarshal(raw, m)
+		},
+		Account: func(m *Driver) (account, bool) {
+			return account{m.Region, m.APIEndpoint, m.AccessKey, m.SecretKey}, m.InstanceId != ""
+		},
+		ID: func(m *Driver) string { return m.InstanceId },
+		// GetState words a machine without an instance without asking the cloud.
+		Local:    func(m *Driver) capability.MachineStatus { return m.instance().Status(defaultEnginePort) },
+		Describe: (*Driver).describeMany,
+		// ECS leaves out of its answer the instances that do not exist.
+		Status: func(m *Driver, inst *ecs.Instance, err error) capability.MachineStatus {
+			return m.instance().Answered(inst, inst == nil, err).Status(defaultEnginePort)
+		},
+	}.Statuses(ctx, configs), nil
 }
 
 // describeMany describes the instances ids (ECS omits the ones that do not

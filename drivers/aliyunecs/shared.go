@@ -66,6 +66,7 @@ type namedGroup struct {
 	ID      string
 	Created time.Time
 	Tick    time.Duration // resolution of Created
+	Group   ecs.SecurityGroup
 }
 
 // findOrMakeSecurityGroup sets SecurityGroupId to the group named
@@ -194,7 +195,7 @@ func (a *api) groupsNamed(ctx context.Context, vpcID, name string) ([]namedGroup
 				continue
 			}
 			created, tick := parseCreationTime(g.CreationTime)
-			out = append(out, namedGroup{ID: g.SecurityGroupId, Created: created, Tick: tick})
+			out = append(out, namedGroup{ID: g.SecurityGroupId, Created: created, Tick: tick, Group: g})
 		}
 		if len(resp.SecurityGroups.SecurityGroup) < 50 || page*50 >= resp.TotalCount {
 			break

@@ -3,12 +3,9 @@ package amazonec2
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/docker/machine/libmachine/state"
 
 	"github.com/fleetdock/machine/drivers/internal/instance"
 	"github.com/fleetdock/machine/libmachine/capability"
@@ -30,49 +27,30 @@ const maxResults = 1000
 // each configuration is decoded into a driver of its own, and its status
 // is told as its GetState and GetURL tell it.
 func (d *Driver) Statuses(ctx context.Context, configs [][]byte) ([]capability.MachineStatus, error) {
-	out := make([]capability.MachineStatus, len(configs))
 	type account struct {
 		region, endpoint, profile, key, secret, token string
 		disableSSL                                    bool
 		retries                                       int
 	}
-	groups := map[account][]int{}
-	machines := make([]*Driver, len(configs))
-	for i, raw := range configs {
-		m := NewDriver("", "")
-		if err := json.Unmarshal(raw, m); err != nil {
-			out[i] = capability.MachineStatus{State: state.Error, Err: fmt.Sprintf("reading the amazonec2 driver configuration: %v; the machine's config.json may be damaged", err)}
-			continue
-		}
-		m.logger = d.logger
-		machines[i] = m
-		if m.InstanceId == "" {
-			// GetState words this without asking the cloud.
-			out[i] = m.instance().Status(dockerPort)
-			continue
-		}
-		a := account{m.Region, m.Endpoint, m.Profile, m.AccessKey, m.SecretKey, m.SessionToken, m.DisableSSL, m.RetryCount}
-		groups[a] = append(groups[a], i)
-	}
-	var wg sync.WaitGroup
-	for _, members := range groups {
-		wg.Go(func() {
-			first := machines[members[0]]
-			ids := make([]string, len(members))
-			for j, i := range members {
-				ids[j] = machines[i].InstanceId
-			}
-			found, err := first.describeMany(ctx, ids)
-			for _, i := range members {
-				m := machines[i]
-				inst := found[m.InstanceId]
-				gone := inst == nil || instanceStateName(inst) == types.InstanceStateNameTerminated
-				out[i] = m.instance().Answered(inst, gone, err).Status(dockerPort)
-			}
-		})
-	}
-	wg.Wait()
-	return out, nil
+	return instance.Fleet[*Driver, account, types.Instance]{
+		Driver: Name,
+		Decode: func(raw []byte) (*Driver, error) {
+			m := NewDriver("", "")
+			m.logger = d.logger
+			return m, json.Unmarshal(raw, m)
+		},
+		Account: func(m *Driver) (account, bool) {
+			return account{m.Region, m.Endpoint, m.Profile, m.AccessKey, m.SecretKey, m.SessionToken, m.DisableSSL, m.RetryCount}, m.InstanceId != ""
+		},
+		ID: func(m *Driver) string { return m.InstanceId },
+		// GetState words a machine without an instance without asking the cloud.
+		Local:    func(m *Driver) capability.MachineStatus { return m.instance().Status(dockerPort) },
+		Describe: (*Driver).describeMany,
+		Status: func(m *Driver, inst *types.Instance, err error) capability.MachineStatus {
+			gone := inst == nil || instanceStateName(inst) == types.InstanceStateNameTerminated
+			return m.instance().Answered(inst, gone, err).Status(dockerPort)
+		},
+	}.Statuses(ctx, configs), nil
 }
 
 // describeMany describes the instances ids with this driver's region,

@@ -2,6 +2,8 @@ package instance
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/docker/machine/libmachine/state"
@@ -51,5 +53,58 @@ func Chunks(ids []string, n int) [][]string {
 	if len(ids) > 0 {
 		out = append(out, ids)
 	}
+	return out
+}
+
+// Fleet is how a driver answers a FleetReporter call: Decode reads one
+// machine's stored configuration; Account says which machines one describe
+// can answer for together (false: the machine has no instance and Local
+// tells its status without a call); Describe looks up an account's
+// instances by ID with its first machine's settings, and Status tells one
+// machine's status from that answer (its instance, nil when absent).
+type Fleet[D any, K comparable, T any] struct {
+	Driver   string // the driver's name, for the error of a damaged config
+	Decode   func(raw []byte) (D, error)
+	Account  func(D) (K, bool)
+	ID       func(D) string
+	Local    func(D) capability.MachineStatus
+	Describe func(first D, ctx context.Context, ids []string) (map[string]*T, error) // a method expression: (*Driver).describeMany
+	Status   func(m D, found *T, err error) capability.MachineStatus
+}
+
+// Statuses answers for configs: machines decoded and grouped by account,
+// each account described once, the accounts at once.
+func (f Fleet[D, K, T]) Statuses(ctx context.Context, configs [][]byte) []capability.MachineStatus {
+	out := make([]capability.MachineStatus, len(configs))
+	groups := map[K][]int{}
+	machines := make([]D, len(configs))
+	for i, raw := range configs {
+		m, err := f.Decode(raw)
+		if err != nil {
+			out[i] = capability.MachineStatus{State: state.Error, Err: fmt.Sprintf("reading the %s driver configuration: %v; the machine's config.json may be damaged", f.Driver, err)}
+			continue
+		}
+		machines[i] = m
+		k, ok := f.Account(m)
+		if !ok {
+			out[i] = f.Local(m)
+			continue
+		}
+		groups[k] = append(groups[k], i)
+	}
+	var wg sync.WaitGroup
+	for _, members := range groups {
+		wg.Go(func() {
+			ids := make([]string, len(members))
+			for j, i := range members {
+				ids[j] = f.ID(machines[i])
+			}
+			found, err := f.Describe(machines[members[0]], ctx, ids)
+			for _, i := range members {
+				out[i] = f.Status(machines[i], found[f.ID(machines[i])], err)
+			}
+		})
+	}
+	wg.Wait()
 	return out
 }
