@@ -256,7 +256,10 @@ func (d *Driver) token(op string) string {
 
 // machineTags are docker-machine's own tags plus the user's.
 func (d *Driver) machineTags() map[string]string {
-	tags := map[string]string{tagMachineID: d.MachineID, tagMachineName: d.MachineName}
+	tags := map[string]string{tagMachineID: d.MachineID}
+	if d.MachineName != "" { // empty when preparing what machines share
+		tags[tagMachineName] = d.MachineName
+	}
 	for k, v := range d.Tags {
 		tags[k] = v
 	}
@@ -294,33 +297,8 @@ func (d *Driver) setupKey(ctx context.Context, a *api) error {
 func (d *Driver) setupSecurityGroup(ctx context.Context, a *api) error {
 	var existing []ecs.Permission
 	if d.SecurityGroupId == "" {
-		g, err := a.securityGroupByName(ctx, d.VpcId, d.SecurityGroupName)
-		if err != nil {
-			return fmt.Errorf("looking for security group %q in VPC %s: %w", d.SecurityGroupName, d.VpcId, err)
-		}
-		if g != nil {
-			d.SecurityGroupId = g.SecurityGroupId
-			d.log().Info("using existing security group", "group", g.SecurityGroupId, "name", d.SecurityGroupName)
-		} else {
-			req := ecs.CreateCreateSecurityGroupRequest()
-			req.VpcId = d.VpcId
-			req.SecurityGroupName = d.SecurityGroupName
-			req.Description = "docker-machine hosts: SSH and Docker TLS"
-			req.SecurityGroupType = "normal"
-			req.ResourceGroupId = d.ResourceGroupId
-			req.ClientToken = d.token("sg")
-			var tags []ecs.CreateSecurityGroupTag
-			mt := d.machineTags()
-			for _, k := range sortedKeys(mt) {
-				tags = append(tags, ecs.CreateSecurityGroupTag{Key: k, Value: mt[k]})
-			}
-			req.Tag = &tags
-			resp := ecs.CreateCreateSecurityGroupResponse()
-			if err := a.call(ctx, &a.ecs.Client, req, resp); err != nil {
-				return fmt.Errorf("creating security group %q in VPC %s: %w", d.SecurityGroupName, d.VpcId, err)
-			}
-			d.SecurityGroupId, d.SecurityGroupCreated = resp.SecurityGroupId, true
-			d.log().Info("created security group", "group", resp.SecurityGroupId, "name", d.SecurityGroupName)
+		if err := d.findOrMakeSecurityGroup(ctx, a); err != nil {
+			return err
 		}
 	}
 	if !d.SecurityGroupCreated {

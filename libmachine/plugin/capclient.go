@@ -59,6 +59,8 @@ func (c *Client) Capability(target any) bool {
 		return offer(t, capability.ResourceReporter(rpcResources{c}), has(CapResources))
 	case *capability.EngineForwarder:
 		return offer(t, capability.EngineForwarder(rpcEnginePort{c}), has(CapEnginePort))
+	case *capability.SharedPreparer:
+		return offer(t, capability.SharedPreparer(rpcShared{c}), has(CapShared))
 	}
 	return false
 }
@@ -82,10 +84,15 @@ func Usable(d Driver) bool {
 type rpcCancellable struct{ c *Client }
 
 func (r rpcCancellable) do(ctx context.Context, method string, reply any) error {
+	return r.call(ctx, r.c.service, method, reply)
+}
+
+// call is do for a method of any of the plugin's services.
+func (r rpcCancellable) call(ctx context.Context, service, method string, reply any) error {
 	if reply == nil {
 		reply = &struct{}{}
 	}
-	err := r.c.callService(ctx, r.c.service+"."+method, struct{}{}, reply)
+	err := r.c.callService(ctx, service+"."+method, struct{}{}, reply)
 	if ctx.Err() != nil && !r.c.closed.Load() {
 		r.c.logger.Debug("Stopping the driver plugin of an interrupted call", "machine", r.c.machineName(), "method", method)
 		_ = r.c.Close()
@@ -225,6 +232,16 @@ func (r rpcEnginePort) EnginePort() int {
 		r.c.logger.Warn("Driver plugin call failed", "machine", r.c.machineName(), "method", "EnginePort", "err", err)
 	}
 	return port
+}
+
+// rpcShared prepares shared resources in the plugin; the context stops
+// the call the way it stops the driver calls, by closing the plugin.
+type rpcShared struct{ c *Client }
+
+func (r rpcShared) PrepareShared(ctx context.Context) ([]capability.Resource, error) {
+	var rs []capability.Resource
+	err := rpcCancellable(r).call(ctx, CapabilityService, "PrepareShared", &rs)
+	return rs, err
 }
 
 type rpcLoadBalancing struct{ c *Client }

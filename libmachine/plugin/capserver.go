@@ -26,6 +26,7 @@ import (
 //	HasNoSSH(struct{}, *bool)                      CapNoSSH
 //	Resources(struct{}, *[]capability.Resource)    CapResources
 //	EnginePort(struct{}, *int)                     CapEnginePort
+//	PrepareShared(struct{}, *[]capability.Resource) CapShared
 //	BackendOptions(LBArgs, *map[string]string)     CapLoadBalancing, and the
 //	DescribeLoadBalancer(LBArgs, *capability.LoadBalancer)   listener calls
 //	Listeners(LBArgs, *[]capability.Listener)
@@ -46,6 +47,7 @@ const (
 	CapLoadBalancing = "load-balancing"
 	CapResources     = "resources"
 	CapEnginePort    = "engine-port"
+	CapShared        = "shared-resources"
 )
 
 // DataDiskReply carries an optional data disk (gob cannot send a nil pointer).
@@ -98,6 +100,9 @@ func supported(d drivers.Driver) []string {
 	}
 	if capability.Has[capability.EngineForwarder](d) {
 		out = append(out, CapEnginePort)
+	}
+	if capability.Has[capability.SharedPreparer](d) {
+		out = append(out, CapShared)
 	}
 	slices.Sort(out)
 	return out
@@ -152,6 +157,18 @@ func (s *capServer) EnginePort(_ struct{}, reply *int) error {
 	}
 	*reply = f.EnginePort()
 	return nil
+}
+
+// PrepareShared runs until done: a client that gives up closes the plugin,
+// which ends the process and the call with it.
+func (s *capServer) PrepareShared(_ struct{}, reply *[]capability.Resource) error {
+	p, ok := capability.Get[capability.SharedPreparer](s.d)
+	if !ok {
+		return errNotOffered
+	}
+	rs, err := p.PrepareShared(context.Background())
+	*reply = rs
+	return err
 }
 
 func (s *capServer) lb() (capability.LoadBalancing, error) {
