@@ -8,7 +8,7 @@ BINARIES := docker-machine docker-machine-driver-aliyunecs docker-machine-driver
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt engine clean
+.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt bench-cluster engine clean
 
 all: build
 
@@ -45,6 +45,10 @@ bench-provision: engine build
 # Time from Ctrl-C to exit at each point of a create (cloudsim, host containers).
 bench-interrupt: engine build
 	$(GO) run ./integration/cmd/interruptbench -cli $(BIN)/docker-machine -runs 3
+
+# cluster up for 1, 3 and 6 nodes, the seed's way, and the hosts' boot floor (cloudsim, host containers).
+bench-cluster: engine build
+	$(GO) run ./integration/cmd/clusterbench -cli $(BIN)/docker-machine -runs 3
 
 demo: engine build
 	./scripts/demo.sh
