@@ -64,6 +64,7 @@ type bench struct {
 	dir      string
 	img      string
 	backend  *cloudsim.ContainerBackend
+	timeline bool
 }
 
 // usage is the CPU time one run took, by who spent it.
@@ -84,6 +85,7 @@ func run(ctx context.Context) error {
 	runs := flag.Int("runs", 3, "runs per measurement; the median is reported")
 	sizes := flag.String("sizes", "1,3,6", "cluster sizes (nodes) to time")
 	seed := flag.Bool("seed-way", true, "also time 3 sequential creates + swarm init + joins")
+	timeline := flag.Bool("timeline", false, "print the output of every cluster up with the seconds since it started")
 	floor := flag.Bool("floor", true, "also time booting 1 and the largest number of host containers at once, without anything else")
 	flag.Parse()
 	// hostworld logs every boot; the figures are what this command prints.
@@ -131,7 +133,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{cli: abs, endpoint: srv.Endpoint(), lb: resp.LoadBalancerId, dir: dir, img: img, backend: backend,
+	b := &bench{cli: abs, endpoint: srv.Endpoint(), lb: resp.LoadBalancerId, dir: dir, img: img, backend: backend, timeline: *timeline,
 		env: []string{"ECS_ACCESS_KEY_ID=" + id, "ECS_ACCESS_KEY_SECRET=" + secret}}
 	cores := runtime.NumCPU()
 	fmt.Printf("cloudsim with container hosts (%s), Docker preinstalled, %d runs each, %d cores\n", img, *runs, cores)
@@ -223,17 +225,41 @@ func median(ds []time.Duration) time.Duration {
 
 // dm runs the CLI against store; the output is returned for errors only.
 func (b *bench) dm(ctx context.Context, store string, args ...string) error {
-	_, err := b.dmCPU(ctx, store, args...)
+	_, err := b.dmCPU(ctx, nil, store, args...)
 	return err
 }
 
+// timeline prints lines with the seconds since start.
+type timeline struct {
+	start time.Time
+	buf   []byte
+}
+
+func (t *timeline) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	for {
+		line, rest, ok := bytes.Cut(t.buf, []byte("\n"))
+		if !ok {
+			break
+		}
+		fmt.Printf("  %6.2fs %s\n", time.Since(t.start).Seconds(), line)
+		t.buf = rest
+	}
+	return len(p), nil
+}
+
 // dmCPU is dm that also returns the CPU time of the CLI and the driver
-// plugins it waited for.
-func (b *bench) dmCPU(ctx context.Context, store string, args ...string) (time.Duration, error) {
+// plugins it waited for; show, when set, gets the output as it comes.
+func (b *bench) dmCPU(ctx context.Context, show io.Writer, store string, args ...string) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, b.cli, append([]string{"-s", store}, args...)...)
 	cmd.Env = append(os.Environ(), b.env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	if show != nil {
+		// One writer for both streams: exec then copies them in one goroutine.
+		w := io.MultiWriter(&out, show)
+		cmd.Stdout, cmd.Stderr = w, w
+	}
 	err := cmd.Run()
 	var cpu time.Duration
 	if cmd.ProcessState != nil {
@@ -266,7 +292,11 @@ groups:
 		return 0, u, err
 	}
 	start := time.Now()
-	u.cli, err = b.dmCPU(ctx, store, "cluster", "up", "-f", file)
+	var show io.Writer
+	if b.timeline {
+		show = &timeline{start: start}
+	}
+	u.cli, err = b.dmCPU(ctx, show, store, "cluster", "up", "-f", file)
 	d := time.Since(start)
 	if after, berr := machineBusy(); berr == nil {
 		u.machine = after - busy
