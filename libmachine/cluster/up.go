@@ -260,8 +260,8 @@ func Up(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) *Result
 	}
 	r.res.Manager = leader
 
-	// Every node is in the swarm: what the cluster needs of the swarm as a
-	// whole is made through the leader from here on.
+	// The swarm is formed: what the cluster needs of it as a whole is
+	// made through the leader from here on, the listeners last.
 	r.syncAll(ctx, leader)
 	return &r.res
 }
