@@ -12,8 +12,9 @@
 //
 // The hosts' boots share this machine's cores, so it also shows the floor
 // under those times: the CPU time each run's host containers used (their
-// cgroups' cpuacct.usage, read before `cluster down`) and the CLI's with its
-// driver plugins, over the number of cores; and, with -floor, the wall time
+// cgroups' cpuacct.usage, read before `cluster down`), the CLI's with its
+// driver plugins, and dockerd's and containerd's (anyone's containers), over
+// the number of cores; and, with -floor, the wall time
 // to boot 1 and the largest number of host containers at once, with nothing
 // else (no cloud API, no CLI, no provisioning, no swarm).
 package main
@@ -71,11 +72,12 @@ type bench struct {
 type usage struct {
 	hosts   time.Duration // the run's host containers (systemd, sshd, dockerd inside)
 	cli     time.Duration // the CLI and its driver plugins
+	daemons time.Duration // dockerd and containerd, for anyone's containers
 	machine time.Duration // every core of the machine busy, anyone's work included
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("CPU: hosts %s, CLI+plugins %s, whole machine %s", sec(u.hosts), sec(u.cli), sec(u.machine))
+	return fmt.Sprintf("CPU: hosts %s, CLI+plugins %s, dockerd+containerd %s, whole machine %s", sec(u.hosts), sec(u.cli), sec(u.daemons), sec(u.machine))
 }
 
 func sec(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
@@ -156,24 +158,24 @@ func run(ctx context.Context) error {
 		cpu[n] = medianUsage(us)
 	}
 	boots := map[int]time.Duration{}
-	bootCPU := map[int]time.Duration{}
+	bootCPU := map[int]usage{}
 	if *floor {
 		for _, n := range []int{1, slices.Max(ns)} {
 			if _, done := boots[n]; done {
 				continue
 			}
 			var times []time.Duration
-			var hostCPU []time.Duration
+			var us []usage
 			for i := range *runs {
-				d, c, err := b.bootAtOnce(ctx, n)
+				d, u, err := b.bootAtOnce(ctx, n)
 				if err != nil {
 					return err
 				}
-				fmt.Printf("boot %d host container(s) at once, run %d: %s (CPU: hosts %s)\n", n, i+1, d.Round(10*time.Millisecond), sec(c))
+				fmt.Printf("boot %d host container(s) at once, run %d: %s (%s)\n", n, i+1, d.Round(10*time.Millisecond), u)
 				times = append(times, d)
-				hostCPU = append(hostCPU, c)
+				us = append(us, u)
 			}
-			boots[n], bootCPU[n] = median(times), median(hostCPU)
+			boots[n], bootCPU[n] = median(times), medianUsage(us)
 		}
 	}
 	var seedMedian time.Duration
@@ -192,14 +194,14 @@ func run(ctx context.Context) error {
 	fmt.Println("medians:")
 	for _, n := range ns {
 		u := cpu[n]
-		fmt.Printf("  cluster up, %d node(s): %s (%s; hosts+CLI over %d cores: %s)\n", n, medians[n].Round(10*time.Millisecond),
-			u, cores, sec((u.hosts+u.cli)/time.Duration(cores)))
+		fmt.Printf("  cluster up, %d node(s): %s (%s; hosts+CLI+daemons over %d cores: %s)\n", n, medians[n].Round(10*time.Millisecond),
+			u, cores, sec((u.hosts+u.cli+u.daemons)/time.Duration(cores)))
 	}
 	if first, last := ns[0], ns[len(ns)-1]; first == 1 && last > 1 {
 		fmt.Printf("  t(%d)/t(1) = %.2f\n", last, float64(medians[last])/float64(medians[1]))
 	}
 	for _, n := range slices.Sorted(maps.Keys(boots)) {
-		line := fmt.Sprintf("  boot %d host container(s) at once, nothing else: %s (CPU: hosts %s)", n, boots[n].Round(10*time.Millisecond), sec(bootCPU[n]))
+		line := fmt.Sprintf("  boot %d host container(s) at once, nothing else: %s (%s)", n, boots[n].Round(10*time.Millisecond), bootCPU[n])
 		if t, ok := medians[n]; ok {
 			line += fmt.Sprintf(" (%.0f%% of cluster up's %s)", 100*float64(boots[n])/float64(t), t.Round(10*time.Millisecond))
 		}
@@ -291,6 +293,7 @@ groups:
 	if err != nil {
 		return 0, u, err
 	}
+	daemons := daemonsCPU()
 	start := time.Now()
 	var show io.Writer
 	if b.timeline {
@@ -301,6 +304,7 @@ groups:
 	if after, berr := machineBusy(); berr == nil {
 		u.machine = after - busy
 	}
+	u.daemons = daemonsCPU() - daemons
 	if err == nil {
 		// Read before down: the hosts' cgroups go with their containers.
 		k, v := b.backend.RunLabel()
@@ -315,7 +319,7 @@ groups:
 // bootAtOnce starts n host containers at once, as cloudsim would for
 // instances, and times until every one has booted and answers SSH; it
 // returns that and the CPU time the containers used, then removes them.
-func (b *bench) bootAtOnce(ctx context.Context, n int) (time.Duration, time.Duration, error) {
+func (b *bench) bootAtOnce(ctx context.Context, n int) (time.Duration, usage, error) {
 	label := map[string]string{"fleetdock.clusterbench.floor": fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())}
 	defer func() {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
@@ -324,6 +328,12 @@ func (b *bench) bootAtOnce(ctx context.Context, n int) (time.Duration, time.Dura
 	}()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	var u usage
+	busy, err := machineBusy()
+	if err != nil {
+		return 0, u, err
+	}
+	daemons := daemonsCPU()
 	start := time.Now()
 	for i := range n {
 		wg.Go(func() {
@@ -334,11 +344,45 @@ func (b *bench) bootAtOnce(ctx context.Context, n int) (time.Duration, time.Dura
 	}
 	wg.Wait()
 	d := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return 0, 0, err
+	if after, berr := machineBusy(); berr == nil {
+		u.machine = after - busy
 	}
-	c, err := containersCPU(ctx, label)
-	return d, c, err
+	u.daemons = daemonsCPU() - daemons
+	if err := errors.Join(errs...); err != nil {
+		return 0, u, err
+	}
+	u.hosts, err = containersCPU(ctx, label)
+	return d, u, err
+}
+
+// daemonsCPU is the CPU time dockerd and containerd have used, with the
+// children they waited for; 0 when /proc does not tell.
+func daemonsCPU() time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, p := range stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		lp, rp := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
+		if lp < 0 || rp < lp {
+			continue
+		}
+		if comm := string(data[lp+1 : rp]); comm != "dockerd" && comm != "containerd" {
+			continue
+		}
+		// After the name: state ppid ... utime(14) stime(15) cutime(16) cstime(17).
+		f := strings.Fields(string(data[rp+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		for _, v := range f[11:15] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // containersCPU is the CPU time used so far by the running containers
@@ -396,11 +440,11 @@ func machineBusy() (time.Duration, error) {
 }
 
 func medianUsage(us []usage) usage {
-	var h, c, m []time.Duration
+	var h, c, d, m []time.Duration
 	for _, u := range us {
-		h, c, m = append(h, u.hosts), append(c, u.cli), append(m, u.machine)
+		h, c, d, m = append(h, u.hosts), append(c, u.cli), append(d, u.daemons), append(m, u.machine)
 	}
-	return usage{hosts: median(h), cli: median(c), machine: median(m)}
+	return usage{hosts: median(h), cli: median(c), daemons: median(d), machine: median(m)}
 }
 
 // seedWay is seed 002's flow with this CLI: three creates one after the
