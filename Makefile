@@ -8,7 +8,7 @@ BINARIES := docker-machine docker-machine-driver-aliyunecs docker-machine-driver
 # Integration tests start containers and simulators; keep them sequential per package.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt bench-fleet engine sizes clean
+.PHONY: all build test unit integration demo lint bench bench-provision bench-interrupt bench-cluster bench-fleet engine sizes clean
 
 all: build
 
@@ -60,6 +60,10 @@ FLEET_SCENARIOS ?= clean,throttled,faults
 FLEET_DRIVER    ?= aliyunecs
 bench-fleet: engine build
 	$(GO) run ./integration/cmd/fleetbench -cli $(BIN)/docker-machine -driver $(FLEET_DRIVER) -k $(FLEET_K) -rounds $(FLEET_ROUNDS) -scenarios $(FLEET_SCENARIOS)
+
+# cluster up for 1, 3 and 6 nodes, the seed's way, and the hosts' boot floor (cloudsim, host containers).
+bench-cluster: engine build
+	$(GO) run ./integration/cmd/clusterbench -cli $(BIN)/docker-machine -runs 3
 
 demo: engine build
 	./scripts/demo.sh

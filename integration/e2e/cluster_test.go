@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -344,6 +345,10 @@ load_balancers:
 
 	out := w.m.must(ctx, "cluster", "up", "--parallel", "4", "-f", path)
 	assert.Contains(t, out, "cluster s0: 5 created, 0 already there, 5 joined or changed in the swarm, 0 failed")
+	// The swarm is initialised on the first manager ready, whichever it is.
+	runs := regexp.MustCompile(`swarm \S+ runs through (s0-manager-[1-3]);`).FindStringSubmatch(out)
+	require.NotNil(t, runs, out)
+	leader := runs[1]
 	assert.Equal(t, map[int]string{
 		443:  "running 443 docker-machine/cluster/s0",
 		2377: "running 2377 docker-machine/cluster/s0",
@@ -351,7 +356,7 @@ load_balancers:
 	assert.Empty(t, w.listeners(work), "no service publishes a port yet")
 
 	var ls []swarmLsNode
-	require.NoError(t, json.Unmarshal([]byte(w.m.must(ctx, "swarm", "ls", "--format", "json", "s0-manager-1")), &ls))
+	require.NoError(t, json.Unmarshal([]byte(w.m.must(ctx, "swarm", "ls", "--format", "json", leader)), &ls))
 	managers := map[string]string{}
 	for _, n := range ls {
 		assert.Equal(t, "Ready", n.Status, n.Name)
@@ -360,7 +365,9 @@ load_balancers:
 		}
 	}
 	assert.Len(t, ls, 5)
-	assert.Equal(t, map[string]string{"s0-manager-1": "Leader", "s0-manager-2": "Reachable", "s0-manager-3": "Reachable"}, managers)
+	want := map[string]string{"s0-manager-1": "Reachable", "s0-manager-2": "Reachable", "s0-manager-3": "Reachable"}
+	want[leader] = "Leader"
+	assert.Equal(t, want, managers)
 	clusterWait(t, time.Minute, "the 2377 listener to see three healthy managers", func() (bool, string) {
 		h := w.health(ctrl, 2377)
 		normal := 0
@@ -378,9 +385,13 @@ load_balancers:
 
 	// One manager lost: the other two keep the raft quorum, so the swarm
 	// still takes writes.
-	w.m.must(ctx, "stop", "s0-manager-3")
-	mgr := dockerEnv(t, w.m.must(ctx, "env", "s0-manager-1"))
-	clusterWait(t, 2*time.Minute, "the swarm to accept a write without s0-manager-3", func() (bool, string) {
+	lost := "s0-manager-3"
+	if leader == lost {
+		lost = "s0-manager-2"
+	}
+	w.m.must(ctx, "stop", lost)
+	mgr := dockerEnv(t, w.m.must(ctx, "env", leader))
+	clusterWait(t, 2*time.Minute, "the swarm to accept a write without "+lost, func() (bool, string) {
 		out, err := docker(ctx, t, mgr, "network", "create", "--driver", "overlay", "probe")
 		if err != nil && !strings.Contains(out, "already exists") {
 			return false, out
@@ -392,8 +403,8 @@ load_balancers:
 	assert.Equal(t, "probe overlay", strings.TrimSpace(out))
 
 	status := w.m.must(ctx, "cluster", "status", "-f", path)
-	assert.Regexp(t, `s0-manager-3\s+manager\s+manager\s+Stopped`, status)
-	assert.Regexp(t, `s0-manager-1\s+manager\s+manager\s+Running\s+manager\s+Ready\s+Leader`, status)
+	assert.Regexp(t, lost+`\s+manager\s+manager\s+Stopped`, status)
+	assert.Regexp(t, leader+`\s+manager\s+manager\s+Running\s+manager\s+Ready\s+Leader`, status)
 
 	out = w.m.must(ctx, "cluster", "down", "-f", path)
 	assert.Contains(t, out, "cluster s0: 5 removed, 0 failed")

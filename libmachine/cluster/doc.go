@@ -39,14 +39,22 @@
 //
 // # What up does
 //
-// Nodes missing from the store are created with the same flags and code
-// path as `docker-machine create` (Node.CreateArgs): the first node of each
-// driver configuration alone, the others in parallel. The swarm is
-// initialised on the first manager unless an existing manager already runs
-// one; managers then join one at a time, workers in parallel. Last, every
-// load balancer's listeners are synced. A node that fails is reported,
-// removed when this run created it, and left out. Then the file's
-// networks are made (see Networks). Run again, up creates and joins
+// Up is a pipeline. First it prepares, once per driver configuration (same
+// driver, same options), the cloud resources that configuration's nodes
+// share, through the driver's SharedPreparer capability (a driver without
+// it shares nothing that needs making first). Then every node missing from
+// the store is created at once, at most Options.Parallel at a time, with
+// the same flags and code path as `docker-machine create`
+// (Node.CreateRequest), and each node goes on to the swarm as soon as it
+// is ready: the first manager ready initialises the swarm unless a manager
+// already in the store runs one, which is kept (a second swarm is never
+// started beside it); the other managers join one at a time, workers in
+// parallel, each as soon as a leader exists. A new manager that cannot
+// initialise the swarm is removed and the next one ready tries; when no
+// manager can lead, the nodes waiting for one fail. Then the file's
+// networks are made through the leader (see Networks) and, last, every load
+// balancer's listeners are synced. A node that fails is reported, removed
+// when this run created it, and left out. Run again, up creates and joins
 // nothing.
 //
 // # Listeners

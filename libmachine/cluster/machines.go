@@ -30,6 +30,14 @@ func (m *StoreMachines) Prepare(ctx context.Context) error { return m.Client.Boo
 
 func (m *StoreMachines) Exists(name string) (bool, error) { return m.Client.Store.Exists(name) }
 
+// PrepareShared asks a driver configured from the node's options, bound to
+// no machine, to make what the node's creates share.
+func (m *StoreMachines) PrepareShared(ctx context.Context, n Node, out io.Writer) ([]capability.Resource, error) {
+	c := m.NewClient(out)
+	defer c.Close()
+	return c.PrepareShared(ctx, n.Driver, n.optionValues())
+}
+
 // Create makes the node with one driver instance: it answers the flag
 // lookup, the load-balancer options and then the create.
 func (m *StoreMachines) Create(ctx context.Context, n Node, out io.Writer) error {

@@ -38,7 +38,9 @@ func (f *File) Nodes() []Node {
 }
 
 // fingerprint groups nodes whose creates share cloud resources looked up
-// by name (security groups, key material): same driver, same options.
+// by name (security groups, key material): same driver, same options. Up
+// prepares those once per fingerprint; down removes the last node of each
+// alone.
 func (n Node) fingerprint() string {
 	var b strings.Builder
 	b.WriteString(n.Driver)
@@ -54,11 +56,6 @@ type Plan struct {
 	Nodes []Node
 	// Present are nodes already in the store; Missing are created.
 	Present, Missing []Node
-	// Seeds are missing nodes created alone, before the others in
-	// parallel: the first of each driver configuration that has no node
-	// yet, so shared resources found by name (a security group) are made
-	// once and not raced for.
-	Seeds []Node
 	// Extra are machines of this cluster beyond a group's count; up
 	// leaves them, down removes them.
 	Extra []string
@@ -71,21 +68,11 @@ func NewPlan(f *File, existing []string) Plan {
 	for _, name := range existing {
 		have[name] = true
 	}
-	seeded := map[string]bool{}
 	for _, n := range p.Nodes {
 		if have[n.Name] {
 			p.Present = append(p.Present, n)
-			seeded[n.fingerprint()] = true
-		}
-	}
-	for _, n := range p.Nodes {
-		if have[n.Name] {
-			continue
-		}
-		p.Missing = append(p.Missing, n)
-		if fp := n.fingerprint(); !seeded[fp] {
-			seeded[fp] = true
-			p.Seeds = append(p.Seeds, n)
+		} else {
+			p.Missing = append(p.Missing, n)
 		}
 	}
 	counts := map[string]int{}
@@ -118,17 +105,10 @@ func NewPlan(f *File, existing []string) Plan {
 // Describe is the plan in lines, for --dry-run.
 func (p Plan) Describe() []string {
 	var out []string
-	seed := map[string]bool{}
-	for _, n := range p.Seeds {
-		seed[n.Name] = true
-	}
 	for _, n := range p.Nodes {
-		switch {
-		case seed[n.Name]:
-			out = append(out, fmt.Sprintf("create %s (%s, %s) first, alone", n.Name, n.Role, n.Driver))
-		case slices.ContainsFunc(p.Missing, func(m Node) bool { return m.Name == n.Name }):
+		if slices.ContainsFunc(p.Missing, func(m Node) bool { return m.Name == n.Name }) {
 			out = append(out, fmt.Sprintf("create %s (%s, %s)", n.Name, n.Role, n.Driver))
-		default:
+		} else {
 			out = append(out, fmt.Sprintf("keep %s (exists)", n.Name))
 		}
 	}

@@ -23,6 +23,10 @@ type Machines interface {
 	// Prepare readies what every create shares (the CA and client
 	// certificate) before creates run in parallel.
 	Prepare(ctx context.Context) error
+	// PrepareShared makes the cloud resources that the creates of nodes
+	// of n's driver configuration (Node.fingerprint) share, so that those
+	// creates can run at once. A driver that shares nothing returns none.
+	PrepareShared(ctx context.Context, n Node, out io.Writer) ([]capability.Resource, error)
 	// Create makes the node, writing its progress lines to out. A failed
 	// create cleans up after itself.
 	Create(ctx context.Context, n Node, out io.Writer) error
@@ -70,7 +74,8 @@ type Event struct {
 
 // Options tune Up and Down.
 type Options struct {
-	// Parallel bounds concurrent creates, removes and worker joins; 0 means 4.
+	// Parallel bounds concurrent creates, removes and worker joins; 0
+	// means DefaultParallel.
 	Parallel int
 	// Progress receives events; calls never overlap.
 	Progress func(Event)
@@ -127,7 +132,7 @@ type runner struct {
 
 func newRunner(f *File, m Machines, sw Swarm, opt Options) *runner {
 	if opt.Parallel <= 0 {
-		opt.Parallel = 4
+		opt.Parallel = DefaultParallel
 	}
 	return &runner{f: f, m: m, sw: sw, opt: opt}
 }
@@ -220,12 +225,15 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Up makes the cluster match the file: creates missing nodes (seeds alone,
-// the rest in parallel), initialises the swarm on the first manager (or
-// keeps the swarm an existing manager runs), joins managers one at a time,
-// then workers in parallel, and syncs the SLB listeners. A node that fails
-// to be created or joined is removed again when this run created it, and
-// left out; the others carry on. Running it again changes nothing.
+// Up makes the cluster match the file as a pipeline: it prepares what the
+// nodes of each driver configuration share, creates every missing node at
+// once (at most Parallel at a time), and puts each node in the swarm as
+// soon as it is ready: the first manager ready initialises the swarm
+// (unless an existing manager runs one, which is kept), managers join one
+// at a time, workers in parallel. Last it syncs the SLB listeners. A node
+// that fails to be created or joined is removed again when this run
+// created it, and left out; the others carry on. Running it again changes
+// nothing.
 func Up(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) *Result {
 	r := newRunner(f, m, sw, opt)
 	plan, ok := r.plan(ctx)
@@ -243,90 +251,22 @@ func Up(ctx context.Context, f *File, m Machines, sw Swarm, opt Options) *Result
 		r.note("%s is beyond its group's count; it is left as it is (cluster down removes it)", name)
 	}
 
-	created := r.createAll(ctx, plan)
-	healthy := map[string]bool{}
-	for _, n := range plan.Present {
-		healthy[n.Name] = true
-	}
-	for _, name := range created {
-		healthy[name] = true
-	}
-	isNew := map[string]bool{}
-	for _, name := range created {
-		isNew[name] = true
-	}
-
-	var managers, workers []Node
-	for _, n := range plan.Nodes {
-		if !healthy[n.Name] {
-			continue
-		}
-		if n.Role == RoleManager {
-			managers = append(managers, n)
-		} else {
-			workers = append(workers, n)
-		}
-	}
-	leader := r.pickLeader(ctx, managers, isNew)
+	leader := r.pipeline(ctx, plan)
+	sort.Strings(r.res.Created)
+	sort.Strings(r.res.Joined)
 	if leader == "" {
 		if ctx.Err() == nil {
-			r.res.Errs = append(r.res.Errs, errors.New("no manager could run the swarm, so no node was joined; fix the failures above and run `cluster up` again"))
+			r.res.Errs = append(r.res.Errs, fmt.Errorf("%w, so no node was joined; fix the failures above and run `cluster up` again", errNoLeader))
 		}
 		return &r.res
 	}
 	r.res.Manager = leader
-	for _, n := range managers {
-		if n.Name != leader {
-			r.join(ctx, leader, n, isNew)
-		}
-	}
-	inParallel(r.opt.Parallel, workers, func(n Node) { r.join(ctx, leader, n, isNew) })
+
+	// The swarm is formed: what the cluster needs of it as a whole is
+	// made through the leader from here on, the listeners last.
 	r.ensureNetworks(ctx, leader)
 	r.syncAll(ctx, leader)
-	sort.Strings(r.res.Joined)
 	return &r.res
-}
-
-// createAll creates the missing nodes and returns those that made it.
-func (r *runner) createAll(ctx context.Context, plan Plan) []string {
-	if len(plan.Missing) == 0 {
-		return nil
-	}
-	if err := r.m.Prepare(ctx); err != nil {
-		for _, n := range plan.Missing {
-			r.fail(n.Name, fmt.Errorf("preparing certificates: %w", err), true)
-		}
-		return nil
-	}
-	var mu sync.Mutex
-	var ok []string
-	create := func(n Node) {
-		if ctx.Err() != nil {
-			r.fail(n.Name, fmt.Errorf("not created: %w", ctx.Err()), true)
-			return
-		}
-		r.emit(Event{Node: n.Name, Phase: PhaseCreating})
-		if err := r.m.Create(ctx, n, &lineWriter{r: r, node: n.Name}); err != nil {
-			r.fail(n.Name, err, r.cleanup(ctx, n.Name))
-			return
-		}
-		r.emit(Event{Node: n.Name, Phase: PhaseCreated})
-		mu.Lock()
-		ok = append(ok, n.Name)
-		mu.Unlock()
-	}
-	seed := map[string]bool{}
-	for _, n := range plan.Seeds {
-		seed[n.Name] = true
-		create(n)
-	}
-	rest := slices.DeleteFunc(slices.Clone(plan.Missing), func(n Node) bool { return seed[n.Name] })
-	inParallel(r.opt.Parallel, rest, create)
-	slices.Sort(ok)
-	r.mu.Lock()
-	r.res.Created = append(r.res.Created, ok...)
-	r.mu.Unlock()
-	return ok
 }
 
 // cleanup makes sure a failed node leaves no store entry (a failed create
@@ -357,45 +297,6 @@ func (r *runner) cleanup(ctx context.Context, name string) bool {
 	return true
 }
 
-// pickLeader returns the manager the swarm is run through: one that is
-// already an active manager, else the first manager, initialised. A new
-// node that fails to initialise is removed and the next one tried; an old
-// one is not passed over, so a second swarm is never started beside it.
-func (r *runner) pickLeader(ctx context.Context, managers []Node, isNew map[string]bool) string {
-	for _, n := range managers {
-		if isNew[n.Name] {
-			continue
-		}
-		if info, err := r.sw.Info(ctx, n.Name); err == nil && info.LocalNodeState == swarm.StateActive && info.ControlAvailable {
-			r.emit(Event{Node: n.Name, Phase: PhaseJoining})
-			res, err := r.sw.EnsureManager(ctx, n.Name)
-			if err != nil {
-				r.fail(n.Name, err, false)
-				return ""
-			}
-			r.managerReady(n.Name, res)
-			return n.Name
-		}
-	}
-	for _, n := range managers {
-		if ctx.Err() != nil {
-			return ""
-		}
-		r.emit(Event{Node: n.Name, Phase: PhaseJoining})
-		res, err := r.sw.EnsureManager(ctx, n.Name)
-		if err == nil {
-			r.managerReady(n.Name, res)
-			return n.Name
-		}
-		if !isNew[n.Name] {
-			r.fail(n.Name, fmt.Errorf("initialising the swarm: %w", err), false)
-			return ""
-		}
-		r.fail(n.Name, fmt.Errorf("initialising the swarm: %w", err), r.cleanup(ctx, n.Name))
-	}
-	return ""
-}
-
 func (r *runner) managerReady(name string, res swarm.Result) {
 	r.mu.Lock()
 	r.res.ClusterID = res.ClusterID
@@ -406,7 +307,9 @@ func (r *runner) managerReady(name string, res swarm.Result) {
 	r.emit(Event{Node: name, Phase: PhaseReady, Line: res.String()})
 }
 
-func (r *runner) join(ctx context.Context, leader string, n Node, isNew map[string]bool) {
+// join puts n in the swarm of leader; a new node that cannot join is
+// removed.
+func (r *runner) join(ctx context.Context, leader string, n Node, isNew bool) {
 	if ctx.Err() != nil {
 		r.fail(n.Name, fmt.Errorf("not joined: %w", ctx.Err()), false)
 		return
@@ -415,7 +318,7 @@ func (r *runner) join(ctx context.Context, leader string, n Node, isNew map[stri
 	res, err := r.sw.EnsureJoined(ctx, leader, n.Name, n.Role)
 	if err != nil {
 		removed := false
-		if isNew[n.Name] {
+		if isNew {
 			removed = r.cleanup(ctx, n.Name)
 		}
 		r.fail(n.Name, fmt.Errorf("joining the swarm as %s: %w", n.Role, err), removed)

@@ -60,3 +60,24 @@ groups:
 	require.NoError(t, err)
 	assert.Equal(t, "Running", state)
 }
+
+// TestClusterSharedResourcesOfADriverThatSharesNothing: the none driver
+// has no SharedPreparer, so preparing its nodes' shared resources makes
+// nothing and is no error; an option it does not know is.
+func TestClusterSharedResourcesOfADriverThatSharesNothing(t *testing.T) {
+	store := newStore(t)
+	cf, err := cluster.Parse("c.yml", []byte("name: c\ndriver: none\ndriver_options: {url: tcp://127.0.0.1:1}\ngroups:\n  - {name: manager, role: manager}\n"), os.LookupEnv)
+	require.NoError(t, err)
+	ios, _, _ := iostreams.Test("")
+	f := cmdutil.New(ios, &cmdutil.Settings{StoragePath: store})
+	m := &cluster.StoreMachines{Client: f.Client(io.Discard), NewClient: f.Client}
+	defer m.Client.Close()
+	node := cf.Nodes()[0]
+	res, err := m.PrepareShared(context.Background(), node, io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, res)
+
+	node.DriverOptions = append(node.DriverOptions, cluster.Option{Name: "no-such-flag", Values: []string{"x"}})
+	_, err = m.PrepareShared(context.Background(), node, io.Discard)
+	assert.ErrorContains(t, err, "no-such-flag")
+}

@@ -23,10 +23,13 @@ import (
 
 const clusterLong = `Create, inspect and remove a swarm cluster described by a cluster file.
 
-  up      creates the missing nodes (in parallel), initialises the swarm on the
-          first manager, joins managers then workers, and syncs the SLB
-          listeners, and creates the file's networks the swarm lacks. Run it
-          again to converge: it adds what is missing and never duplicates.
+  up      prepares what the nodes of each driver configuration share (a
+          security group), creates every missing node at once (--parallel),
+          and puts each node in the swarm as soon as it is ready: the first
+          manager ready initialises it (an existing swarm is kept), managers
+          join one at a time, workers in parallel. Then it creates the file's
+          networks the swarm lacks and syncs the SLB listeners. Run it again
+          to converge: it adds what is missing and never duplicates.
   down    removes every node and every listener the cluster made (the swarm
           and its networks go with the nodes); load balancers themselves are
           never deleted.
@@ -71,12 +74,12 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	up := fileCmd("up", "Create or converge the cluster", func(ctx context.Context, path string) error {
 		return runUp(ctx, f, path, parallel, dryRun)
 	})
-	up.Flags().IntVar(&parallel, "parallel", 4, "how many machines to create at once")
+	up.Flags().IntVar(&parallel, "parallel", libcluster.DefaultParallel, "how many machines to create at once")
 	up.Flags().BoolVar(&dryRun, "dry-run", false, "print what up would do and change nothing")
 	down := fileCmd("down", "Remove every node and listener of the cluster", func(ctx context.Context, path string) error {
 		return runDown(ctx, f, path, parallel)
 	})
-	down.Flags().IntVar(&parallel, "parallel", 4, "how many machines to remove at once")
+	down.Flags().IntVar(&parallel, "parallel", libcluster.DefaultParallel, "how many machines to remove at once")
 	status := fileCmd("status", "Show the nodes, swarm and load balancers of the cluster", func(ctx context.Context, path string) error {
 		return runStatus(ctx, f, path, format)
 	})
@@ -153,7 +156,8 @@ func runUp(ctx context.Context, f *cmdutil.Factory, path string, parallel int, d
 		for _, line := range libcluster.NewPlan(r.file, names).Describe() {
 			fmt.Fprintln(out, line)
 		}
-		fmt.Fprintln(out, "then: initialise or keep the swarm, join managers one at a time, workers in parallel, sync the listeners")
+		fmt.Fprintln(out, "the creates run at once, after what each driver configuration shares is prepared; each node joins the swarm when it is ready:")
+		fmt.Fprintln(out, "the first manager ready initialises it (or an existing manager keeps its swarm), managers join one at a time, workers in parallel; then the networks are made and the listeners synced")
 		for _, line := range r.file.DescribeNetworks() {
 			fmt.Fprintln(out, line)
 		}
