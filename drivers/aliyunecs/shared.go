@@ -11,6 +11,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/fleetdock/machine/drivers/internal/wait"
 	"github.com/fleetdock/machine/libmachine/capability"
 )
 
@@ -131,6 +132,14 @@ func (d *Driver) makeSecurityGroup(ctx context.Context, a *api) (string, error) 
 	return resp.SecurityGroupId, nil
 }
 
+// The pace of settling: the choice waits for the service clock to pass a
+// one-second tick, so it is checked often, to decide soon after; it runs
+// once per new group name, not once per create.
+var (
+	settleInitial = 200 * time.Millisecond
+	settleMax     = 400 * time.Millisecond
+)
+
 // settleSecurityGroup lists the groups of the name until the oldest one is
 // final (see above) and returns its ID. mine is the group this create just
 // made ("" for none): it must be listed before anything is decided. A
@@ -139,7 +148,7 @@ func (d *Driver) makeSecurityGroup(ctx context.Context, a *api) (string, error) 
 func (d *Driver) settleSecurityGroup(ctx context.Context, a *api, mine string) (string, error) {
 	var winner, pastTick string // pastTick: the winner of an answer dated past its tick
 	what := fmt.Sprintf("the security groups named %q in VPC %s to settle on one", d.SecurityGroupName, d.VpcId)
-	err := a.waitFor(ctx, what, resourceTimeout, func(ctx context.Context) (bool, string, error) {
+	err := wait.For(ctx, a.logger(), what, resourceTimeout, settleInitial, settleMax, func(ctx context.Context) (bool, string, error) {
 		groups, now, err := a.groupsNamed(ctx, d.VpcId, d.SecurityGroupName)
 		if err != nil {
 			return false, "", err
