@@ -46,6 +46,7 @@ import (
 	"github.com/fleetdock/machine/integration/cloudsim"
 	"github.com/fleetdock/machine/integration/cloudsim/cloudsimtest"
 	"github.com/fleetdock/machine/integration/hostworld"
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 func main() {
@@ -296,7 +297,28 @@ groups:
 	if derr := b.dm(context.WithoutCancel(ctx), store, "cluster", "down", "-f", file); derr != nil {
 		err = errors.Join(err, derr)
 	}
+	if err == nil {
+		err = b.hostsGone(ctx)
+	}
 	return d, u, err
+}
+
+// hostsGone waits until the simulator has removed every host container of
+// the bench: it deletes them after its API answered, and a run that starts
+// while they are still going shares the cores with their removal.
+func (b *bench) hostsGone(ctx context.Context) error {
+	k, v := b.backend.RunLabel()
+	return poll.Until(ctx, poll.Options{What: "the last run's host containers to be removed", Timeout: 3 * time.Minute, Initial: 100 * time.Millisecond, Max: time.Second},
+		func(ctx context.Context) (bool, error) {
+			out, err := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label="+k+"="+v).Output()
+			if err != nil {
+				return false, fmt.Errorf("listing the bench's containers: %w", err)
+			}
+			if n := len(strings.Fields(string(out))); n > 0 {
+				return false, poll.NotYet("%d left", n)
+			}
+			return true, nil
+		})
 }
 
 // bootAtOnce starts n host containers at once, as cloudsim would for
@@ -452,6 +474,9 @@ func (b *bench) seedWay(ctx context.Context, run int) (time.Duration, error) {
 	d := time.Since(start)
 	if rerr := b.dm(context.WithoutCancel(ctx), store, append([]string{"rm", "-y"}, names...)...); rerr != nil {
 		err = errors.Join(err, rerr)
+	}
+	if err == nil {
+		err = b.hostsGone(ctx)
 	}
 	return d, err
 }
