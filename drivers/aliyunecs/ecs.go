@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/fleetdock/machine/drivers/internal/wait"
 )
 
 // pageSize is the page size of list calls; 100 is the ECS maximum.
@@ -100,12 +103,18 @@ func (a *api) waitInstanceGone(ctx context.Context, id string) error {
 		})
 }
 
+// deletePollMax is the longest pause between attempts to delete an
+// instance that is still booting.
+var deletePollMax = time.Second
+
 // deleteInstance deletes id whatever its state (Force stops a running
 // one) and waits until it is gone. An instance still being created cannot
 // be deleted yet, so that answer is waited out.
 func (a *api) deleteInstance(ctx context.Context, id string) error {
 	told := false
-	err := a.waitFor(ctx, fmt.Sprintf("instance %s to accept deletion", id), instanceTimeout, func(ctx context.Context) (bool, string, error) {
+	// Someone waits on this, often after a Ctrl-C: it asks at least every
+	// deletePollMax, so it ends soon after the boot does.
+	err := wait.For(ctx, a.logger(), fmt.Sprintf("instance %s to accept deletion", id), instanceTimeout, pollInitial, max(pollInitial, deletePollMax), func(ctx context.Context) (bool, string, error) {
 		req := ecs.CreateDeleteInstanceRequest()
 		req.InstanceId = id
 		req.Force = requests.NewBoolean(true)
