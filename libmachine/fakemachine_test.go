@@ -32,6 +32,10 @@ type fakeMachine struct {
 	dockerPort int
 	// dialErr and provisionErr make reaching the machine or provisioning it fail.
 	dialErr, provisionErr error
+	// refuse is how many more connections the daemon drops at once, as a
+	// booting host's does before Docker listens; refuseAll drops every one.
+	refuse    int
+	refuseAll bool
 }
 
 func startFakeMachine(t *testing.T) *fakeMachine {
@@ -56,6 +60,10 @@ func startFakeMachine(t *testing.T) *fakeMachine {
 			if err != nil {
 				return
 			}
+			if m.dropOne() {
+				conn.Close()
+				continue
+			}
 			wg.Go(func() {
 				defer conn.Close()
 				tc := tls.Server(conn, cfg)
@@ -70,6 +78,20 @@ func startFakeMachine(t *testing.T) *fakeMachine {
 		wg.Wait()
 	})
 	return m
+}
+
+// dropOne reports whether the daemon drops this connection.
+func (m *fakeMachine) dropOne() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.refuseAll {
+		return true
+	}
+	if m.refuse > 0 {
+		m.refuse--
+		return true
+	}
+	return false
 }
 
 // URL is the daemon's Docker URL.

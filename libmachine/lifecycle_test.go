@@ -231,3 +231,33 @@ func TestCheckDockerCannotFixAMachineWithoutSSH(t *testing.T) {
 	assert.ErrorContains(t, err, "docker-machine regenerate-certs m1")
 	assert.Equal(t, 1, w.m.provisioned())
 }
+
+// A rebooted host reports Running before its Docker listens: restart waits
+// for the daemon instead of failing on the first refused connection.
+func TestRestartWaitsForDockerToAnswer(t *testing.T) {
+	w := newWorld(t, nil)
+	h := w.created(t)
+	w.m.mu.Lock()
+	w.m.refuse = 3
+	w.m.mu.Unlock()
+	require.NoError(t, w.c.Restart(t.Context(), h))
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	assert.Zero(t, w.m.refuse, "the dropped connections were tried again until Docker answered")
+}
+
+// A daemon that never comes back ends the wait with what was awaited.
+func TestRestartGivesUpOnADockerThatNeverAnswers(t *testing.T) {
+	old := DockerBootTimeout
+	DockerBootTimeout = time.Second
+	t.Cleanup(func() { DockerBootTimeout = old })
+	w := newWorld(t, nil)
+	h := w.created(t)
+	w.m.mu.Lock()
+	w.m.refuseAll = true
+	w.m.mu.Unlock()
+	err := w.c.Restart(t.Context(), h)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, `waiting for Docker on "m1" to answer`)
+	assert.ErrorContains(t, err, "timed out")
+}
