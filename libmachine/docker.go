@@ -21,9 +21,9 @@ func (c *Client) DockerVersion(ctx context.Context, h *host.Host) (string, error
 	return c.dockerVersion(ctx, h, addr)
 }
 
-// DockerVersionAt is DockerVersion at the Docker URL rawURL that the
-// caller already has from the driver (a fleet answer, say), so the driver
-// is not asked again.
+// DockerVersionAt is DockerVersion at the Docker URL rawURL the caller
+// already has (from GetURL or a fleet answer), so the driver is not asked
+// again.
 func (c *Client) DockerVersionAt(ctx context.Context, h *host.Host, rawURL string) (string, error) {
 	addr, err := urlAddr(h, rawURL)
 	if err != nil {

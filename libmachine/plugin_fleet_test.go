@@ -14,7 +14,6 @@ import (
 
 	"github.com/fleetdock/machine/integration/cloudsim"
 	"github.com/fleetdock/machine/integration/cloudsim/cloudsimtest"
-	"github.com/fleetdock/machine/integration/testbin"
 	"github.com/fleetdock/machine/libmachine/capability"
 	"github.com/fleetdock/machine/libmachine/plugin"
 )
@@ -23,13 +22,7 @@ import (
 // opened for: each configuration is decoded by the driver in the plugin
 // process, and one DescribeInstances answers for all of them.
 func TestPluginAnswersStatusesForOtherMachines(t *testing.T) {
-	t.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-	for _, k := range []string{"ECS_ACCESS_KEY_ID", "ECS_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_PROFILE"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("HOME", t.TempDir())
-	dir := testbin.Build(t, "./cmd/docker-machine-driver-aliyunecs")
-	t.Setenv("PATH", dir)
+	aliyunecsPluginOnPath(t)
 
 	sim := cloudsimtest.Start(t, cloudsim.Config{Faults: &cloudsim.Faults{
 		CreateTime: cloudsim.Duration(20 * time.Millisecond), BootTime: cloudsim.Duration(20 * time.Millisecond)}})

@@ -16,14 +16,21 @@ import (
 // A create through a plugin driver launches the plugin once: the driver
 // that answers the flag lookup serves the create, and its capability
 // service answers over the same connection.
-func TestCreateLaunchesThePluginOnce(t *testing.T) {
+// aliyunecsPluginOnPath builds the aliyunecs plugin binary and makes it the
+// only thing on PATH, with no Alibaba credentials anywhere and the metadata
+// service off.
+func aliyunecsPluginOnPath(t *testing.T) {
+	t.Helper()
 	t.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 	for _, k := range []string{"ECS_ACCESS_KEY_ID", "ECS_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_PROFILE"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("HOME", t.TempDir())
-	dir := testbin.Build(t, "./cmd/docker-machine-driver-aliyunecs")
-	t.Setenv("PATH", dir)
+	t.Setenv("PATH", testbin.Build(t, "./cmd/docker-machine-driver-aliyunecs"))
+}
+
+func TestCreateLaunchesThePluginOnce(t *testing.T) {
+	aliyunecsPluginOnPath(t)
 
 	var log bytes.Buffer
 	c := New(t.TempDir(), nil, slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})))

@@ -44,12 +44,7 @@ func TestFaultMatrix(t *testing.T) {
 	lb := s.createSLB("cn-hangzhou")
 	opts := fullOptions(lb)
 
-	seq := s.lastSeq()
-	probe := newDriver(t, s, "probe", opts)
-	require.NoError(t, probe.PreCreateCheck())
-	require.NoError(t, probe.Create())
-	calls := s.callsSince(seq)
-	require.NoError(t, probe.Remove())
+	calls := s.createCalls(t, opts)
 
 	var points []callPoint
 	seen := map[string]int{}
@@ -295,3 +290,16 @@ func TestErrorsKeepSecretsOut(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// createCalls are the API calls a clean create with opts makes, in order;
+// the probe machine is removed again.
+func (s *sim) createCalls(t *testing.T, opts map[string]any) []cloudsim.Call {
+	t.Helper()
+	seq := s.lastSeq()
+	probe := newDriver(t, s, "probe", opts)
+	require.NoError(t, probe.PreCreateCheck())
+	require.NoError(t, probe.Create())
+	calls := s.callsSince(seq)
+	require.NoError(t, probe.Remove())
+	return calls
+}

@@ -20,12 +20,7 @@ func TestLostAnswerMatrix(t *testing.T) {
 	lb := s.createSLB("cn-hangzhou")
 	opts := fullOptions(lb)
 
-	seq := s.lastSeq()
-	probe := newDriver(t, s, "probe", opts)
-	require.NoError(t, probe.PreCreateCheck())
-	require.NoError(t, probe.Create())
-	calls := s.callsSince(seq)
-	require.NoError(t, probe.Remove())
+	calls := s.createCalls(t, opts)
 
 	before := s.snapshot()
 	seen := map[string]int{}

@@ -130,12 +130,10 @@ func clusterWait(t *testing.T, timeout time.Duration, what string, cond func() (
 	}
 }
 
-// webImage builds a static HTTP server that answers with its hostname (the
-// task's container ID) and packs it as a tarball for `docker import`: no
-// registry is reachable here.
+// webImage is a static HTTP server, as an importable tarball, that answers
+// with its hostname (the task's container ID).
 func webImage(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
 	src := `package main
 
 import (
@@ -152,22 +150,30 @@ func main() {
 	}
 }
 `
+	return staticImage(t, src, "server")
+}
+
+// staticImage builds the Go program src statically as /name and packs it
+// as a tarball for `docker import`: the hosts reach no registry.
+func staticImage(t *testing.T, src, name string) string {
+	t.Helper()
+	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module web\n\ngo 1.26\n"), 0o644))
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", "server", ".")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+name+"\n\ngo 1.26\n"), 0o644))
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", name, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=")
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building the web server: %s", out)
-	bin, err := os.ReadFile(filepath.Join(dir, "server"))
+	require.NoError(t, err, "building %s: %s", name, out)
+	bin, err := os.ReadFile(filepath.Join(dir, name))
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "server", Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg}))
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg}))
 	_, err = tw.Write(bin)
 	require.NoError(t, err)
 	require.NoError(t, tw.Close())
-	path := filepath.Join(dir, "web.tar")
+	path := filepath.Join(dir, name+".tar")
 	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
 	return path
 }

@@ -3,14 +3,9 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -77,31 +72,6 @@ func main() {
 }
 `
 
-// discoveryImage builds discoveryProgram statically and packs it as a
-// tarball for `docker import`: the hosts reach no registry.
-func discoveryImage(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(discoveryProgram), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module discovery\n\ngo 1.26\n"), 0o644))
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", "app", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building the discovery program: %s", out)
-	bin, err := os.ReadFile(filepath.Join(dir, "app"))
-	require.NoError(t, err)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "app", Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg}))
-	_, err = tw.Write(bin)
-	require.NoError(t, err)
-	require.NoError(t, tw.Close())
-	path := filepath.Join(dir, "discovery.tar")
-	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
-	return path
-}
-
 // probeResult is what `app probe NAME` prints.
 type probeResult struct {
 	Addrs   []string
@@ -120,7 +90,7 @@ func TestClusterOverlayDiscovery(t *testing.T) {
 	ctx := t.Context()
 	start := time.Now()
 	w := newClusterWorld(t)
-	tarball := discoveryImage(t)
+	tarball := staticImage(t, discoveryProgram, "app")
 	before := w.resources()
 	path := w.writeFile(`name: s4
 driver: aliyunecs

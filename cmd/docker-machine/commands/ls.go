@@ -334,20 +334,14 @@ func hostItem(ctx context.Context, client *libmachine.Client, h *host.Host, mast
 	}
 	item.State = ListState(st)
 	if err == nil && st == state.Running {
-		known := fleet.status != nil && fleet.status.URL != ""
-		if known {
+		if fleet.status != nil && fleet.status.URL != "" {
 			item.URL = fleet.status.URL
 		} else {
 			item.URL, err = h.Driver.GetURL()
 		}
 		if err == nil && item.URL != "" {
 			var v string
-			if known {
-				v, err = client.DockerVersionAt(ctx, h, item.URL)
-			} else {
-				v, err = client.DockerVersion(ctx, h)
-			}
-			if err == nil {
+			if v, err = client.DockerVersionAt(ctx, h, item.URL); err == nil {
 				item.DockerVersion = "v" + v
 			}
 		}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/fleetdock/machine/integration/cloudsim"
 	"github.com/fleetdock/machine/integration/cloudsim/cloudsimtest"
+	"github.com/fleetdock/machine/libmachine/poll"
 )
 
 func main() {
@@ -342,17 +343,13 @@ func runEC2(sim *cloudsim.Server, n int) ([]string, error) {
 	}, n)
 }
 
-// waitRunning polls, with backoff and a deadline, until count says n.
+// waitRunning waits until count says n.
 func waitRunning(count func() int, n int) error {
-	deadline := time.Now().Add(time.Minute)
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		got := count()
-		if got >= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d instances running on the simulator after a minute", got, n)
-		}
-		time.Sleep(wait)
-	}
+	return poll.Until(context.Background(), poll.Options{What: fmt.Sprintf("%d instances to run on the simulator", n), Timeout: time.Minute, Initial: 10 * time.Millisecond, Max: time.Second},
+		func(context.Context) (bool, error) {
+			if got := count(); got < n {
+				return false, poll.NotYet("%d running", got)
+			}
+			return true, nil
+		})
 }
